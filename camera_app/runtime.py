@@ -1,0 +1,83 @@
+"""The one place that imports a TFLite runtime.
+
+ai-edge-litert (LiteRT) is preferred; tflite-runtime is the fallback for boxes where LiteRT has
+no wheel. ``CAMERA_APP_RUNTIME=tflite-runtime`` (or ``litert``) forces one of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+from camera_app.errors import ModelError, RuntimeMissingError
+
+_CANDIDATES: dict[str, tuple[str, str]] = {
+    # name -> (module holding Interpreter, distribution name for its version)
+    "litert": ("ai_edge_litert.interpreter", "ai-edge-litert"),
+    "tflite-runtime": ("tflite_runtime.interpreter", "tflite-runtime"),
+}
+
+
+@dataclass(frozen=True)
+class Runtime:
+    name: str
+    version: str
+    module: Any
+
+    def interpreter(
+        self,
+        model_content: bytes,
+        *,
+        num_threads: int | None = None,
+        preserve_all_tensors: bool = False,
+        without_delegates: bool = False,
+        where: str | None = None,
+    ) -> Any:
+        """Build an interpreter, turning runtime failures into one clear ModelError."""
+        kwargs: dict[str, Any] = {"model_content": model_content, "num_threads": num_threads}
+        if preserve_all_tensors:
+            kwargs["experimental_preserve_all_tensors"] = True
+        if without_delegates:
+            kwargs["experimental_op_resolver_type"] = (
+                self.module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            )
+        try:
+            return self.module.Interpreter(**kwargs)
+        except (ValueError, RuntimeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(
+                f"the {self.name} runtime could not load the model: {first}; "
+                "check that the file is a complete TFLite model built for CPU",
+                model=where,
+            ) from exc
+
+
+def load_runtime(preferred: str | None = None) -> Runtime:
+    """Import LiteRT, else tflite-runtime; ``preferred`` (or $CAMERA_APP_RUNTIME) forces one."""
+    wanted = preferred or os.environ.get("CAMERA_APP_RUNTIME") or None
+    if wanted is not None and wanted not in _CANDIDATES:
+        raise RuntimeMissingError(
+            f"unknown runtime {wanted!r}: expected one of {', '.join(_CANDIDATES)}"
+        )
+    order = [wanted] if wanted else list(_CANDIDATES)
+    failures: list[str] = []
+    for name in order:
+        module_name, dist = _CANDIDATES[name]
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            failures.append(f"{dist}: {exc}")
+            continue
+        try:
+            version = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            version = "unknown"
+        return Runtime(name=name, version=version, module=module)
+    raise RuntimeMissingError(
+        "no TFLite runtime could be imported ("
+        + "; ".join(failures)
+        + "); install one: pip install ai-edge-litert (or tflite-runtime with numpy<2)"
+    )
