@@ -1,0 +1,264 @@
+"""Find a model, check it, and read its graph. The only detect module that holds an interpreter.
+
+``load_model`` turns a path, folder or name into a checked ``LoadedModel``: a runnable
+interpreter, a plain ``GraphInfo``, the input spec and the recognised output layout. Every way a
+model can be unusable becomes one ``ModelError`` sentence, raised before the first frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from camera_app.detect.graph import GraphInfo, OpInfo, TensorInfo
+from camera_app.detect.layout import Layout, Probe, recognise
+from camera_app.errors import (
+    EdgeTPUModelError,
+    ModelError,
+    ModelNotFoundError,
+    UnsupportedInputError,
+)
+from camera_app.runtime import Runtime, load_runtime
+
+log = logging.getLogger(__name__)
+
+SYSTEM_MODEL_DIR = Path("/var/cache/camera-app/models")
+FEEDABLE_INPUTS = ("uint8", "int8", "float32")
+
+
+def user_model_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "camera-app" / "models"
+
+
+def model_search_path() -> list[Path]:
+    """$CAMERA_APP_MODEL_PATH (colon-separated), then the user's cache, then the system dir."""
+    env = os.environ.get("CAMERA_APP_MODEL_PATH", "")
+    dirs = [Path(p) for p in env.split(os.pathsep) if p]
+    return [*dirs, user_model_dir(), SYSTEM_MODEL_DIR]
+
+
+def _single_tflite(folder: Path) -> Path:
+    found = sorted(folder.glob("*.tflite"))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise ModelNotFoundError(f"no .tflite file in the model folder {folder}")
+    names = ", ".join(p.name for p in found)
+    raise ModelError(
+        f"the model folder {folder} holds {len(found)} .tflite files ({names}); "
+        "pass the file itself with --model"
+    )
+
+
+def resolve_model(spec: str, search_path: Sequence[Path] | None = None) -> Path:
+    """A .tflite path, a model folder, or a model name looked up in the search path."""
+    p = Path(spec).expanduser()
+    if p.is_file():
+        return p
+    if p.is_dir():
+        return _single_tflite(p)
+    dirs = list(search_path) if search_path is not None else model_search_path()
+    looks_like_path = os.sep in spec or spec.endswith(".tflite")
+    if not looks_like_path:
+        for d in dirs:
+            if (d / spec).is_dir():
+                return _single_tflite(d / spec)
+            if (d / f"{spec}.tflite").is_file():
+                return d / f"{spec}.tflite"
+    where = ", ".join(str(d) for d in dirs)
+    raise ModelNotFoundError(
+        f"model {spec!r} not found: it is not a file or folder"
+        + ("" if looks_like_path else f", and no model of that name is in {where}")
+        + "; give a .tflite path, `camera-app models pull NAME`, or set CAMERA_APP_MODEL_PATH"
+    )
+
+
+def read_model_bytes(path: Path) -> bytes:
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise ModelNotFoundError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(content) < 8 or content[4:8] != b"TFL3":
+        raise ModelError(
+            f"{path} is not a TFLite flatbuffer (expected the identifier 'TFL3' at byte 4, "
+            f"found {content[4:8]!r} in a file of {len(content)} bytes); "
+            "convert the model with the TFLite converter",
+        )
+    if b"edgetpu-custom-op" in content:
+        raise EdgeTPUModelError(
+            f"{path} is compiled for the Edge TPU (it contains the op 'edgetpu-custom-op'), "
+            "which runs only with the Edge TPU delegate; use the CPU build of the same model "
+            "(the file without '_edgetpu')",
+        )
+    return content
+
+
+def _tensor(d: dict[str, Any]) -> TensorInfo:
+    scale, zp = d.get("quantization", (0.0, 0))
+    return TensorInfo(
+        index=int(d["index"]),
+        name=str(d["name"]),
+        dtype=np.dtype(d["dtype"]).name,
+        shape=tuple(int(v) for v in d["shape"]),
+        scale=float(scale),
+        zero_point=int(zp),
+    )
+
+
+def read_graph(interpreter: Any, ops: list[dict[str, Any]]) -> GraphInfo:
+    """A GraphInfo from an interpreter (after allocate_tensors) and its op list."""
+    tensors = {t.index: t for t in (_tensor(d) for d in interpreter.get_tensor_details())}
+    sig_out: dict[int, str] = {}
+    try:
+        for sig in interpreter._get_full_signature_list().values():
+            for name, idx in sig.get("outputs", {}).items():
+                sig_out[int(idx)] = str(name)
+    except AttributeError:  # older runtimes have no full signature list
+        pass
+    op_infos = tuple(
+        OpInfo(
+            index=int(o["index"]),
+            name=str(o["op_name"]),
+            inputs=tuple(int(i) for i in o["inputs"]),
+            outputs=tuple(int(i) for i in o["outputs"]),
+        )
+        for o in ops
+        if o["op_name"] != "DELEGATE"
+    )
+    return GraphInfo(
+        inputs=tuple(_tensor(d) for d in interpreter.get_input_details()),
+        outputs=tuple(_tensor(d) for d in interpreter.get_output_details()),
+        tensors=tensors,
+        ops=op_infos,
+        signature_outputs=sig_out,
+    )
+
+
+def check_input(graph: GraphInfo, model: str) -> TensorInfo:
+    """The single image input [1, H, W, 3] of a dtype we can feed, or a clear error."""
+    if len(graph.inputs) != 1:
+        seen = "; ".join(t.describe() for t in graph.inputs)
+        raise UnsupportedInputError(
+            f"the model has {len(graph.inputs)} inputs ({seen}); camera_app feeds exactly one "
+            "image input [1, height, width, 3]",
+            model=model,
+        )
+    t = graph.inputs[0]
+    if len(t.shape) != 4 or t.shape[0] != 1 or t.shape[3] != 3:
+        raise UnsupportedInputError(
+            f"input {t.describe()} is not an image tensor; expected [1, height, width, 3] (NHWC)",
+            model=model,
+        )
+    if t.dtype not in FEEDABLE_INPUTS:
+        raise UnsupportedInputError(
+            f"input {t.describe()} has dtype {t.dtype}; the pipeline feeds uint8, int8 or "
+            "float32 inputs; re-export the model with inference_input_type=tf.uint8 or tf.int8 "
+            "(or float32)",
+            model=model,
+        )
+    if t.dtype != "float32" and not t.quantized:
+        raise UnsupportedInputError(
+            f"input {t.describe()} is {t.dtype} but has no quantization scale; expected the "
+            "scale and zero point the converter writes for quantized inputs",
+            model=model,
+        )
+    return t
+
+
+@dataclass
+class LoadedModel:
+    path: Path
+    content: bytes
+    runtime: Runtime
+    interpreter: Any
+    graph: GraphInfo
+    input: TensorInfo
+    layout: Layout
+    probes: list[Probe]
+    threads: int
+
+    @property
+    def name(self) -> str:
+        return self.path.parent.name if self.path.parent.name else self.path.stem
+
+    @property
+    def input_hw(self) -> tuple[int, int]:
+        return self.input.shape[1], self.input.shape[2]
+
+    def run(self, model_input: npt.NDArray[np.generic]) -> dict[int, npt.NDArray[np.generic]]:
+        """Set the input, invoke, and copy out every output by tensor index."""
+        return run_interpreter(self.interpreter, self.graph, model_input)
+
+
+def run_interpreter(
+    interpreter: Any, graph: GraphInfo, model_input: npt.NDArray[np.generic]
+) -> dict[int, npt.NDArray[np.generic]]:
+    interpreter.set_tensor(graph.inputs[0].index, model_input)
+    interpreter.invoke()
+    return {t.index: interpreter.get_tensor(t.index) for t in graph.outputs}
+
+
+def _probe_inputs(t: TensorInfo) -> list[npt.NDArray[np.generic]]:
+    """Two different, valid inputs (mid-grey and a fixed noise pattern) for probe runs."""
+    shape = t.shape
+    rng = np.random.default_rng(0)
+    if t.dtype == "float32":
+        return [np.zeros(shape, np.float32), rng.uniform(-1, 1, shape).astype(np.float32)]
+    info = np.iinfo(np.dtype(t.dtype))
+    mid = np.full(shape, t.zero_point, dtype=t.dtype)
+    noise = rng.integers(info.min, info.max, size=shape, endpoint=True).astype(t.dtype)
+    return [mid, noise]
+
+
+def new_interpreter(
+    content: bytes, runtime: Runtime, threads: int, where: str, **kw: bool
+) -> tuple[Any, list[dict[str, Any]]]:
+    """An allocated interpreter and its op list as read before delegation."""
+    interp = runtime.interpreter(content, num_threads=threads, where=where, **kw)
+    try:
+        ops = list(interp._get_ops_details())
+    except AttributeError:  # very old runtimes: the layout falls back to names and shapes
+        ops = []
+    try:
+        interp.allocate_tensors()
+    except (RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(
+            f"the {runtime.name} runtime cannot prepare the model: {first}", model=where
+        ) from exc
+    return interp, ops
+
+
+def load_model(
+    spec: str,
+    *,
+    threads: int = 2,
+    runtime: Runtime | None = None,
+    search_path: Sequence[Path] | None = None,
+) -> LoadedModel:
+    path = resolve_model(spec, search_path)
+    content = read_model_bytes(path)
+    rt = runtime or load_runtime()
+    where = str(path)
+    interp, ops = new_interpreter(content, rt, threads, where)
+    graph = read_graph(interp, ops)
+    inp = check_input(graph, where)
+    try:
+        probes: list[Probe] = [run_interpreter(interp, graph, x) for x in _probe_inputs(inp)]
+    except (RuntimeError, ValueError) as exc:
+        raise ModelError(f"the model failed its first run: {exc}", model=where) from exc
+    layout = recognise(graph, probes, model=where)
+    model = LoadedModel(path, content, rt, interp, graph, inp, layout, probes, threads)
+    log.info(
+        "model loaded path=%s runtime=%s/%s threads=%d input=%s layout=%s",
+        path, rt.name, rt.version, threads, inp.describe(), type(layout).__name__,
+    )  # fmt: skip
+    return model
