@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -45,7 +46,11 @@ class Runtime:
                 self.module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
             )
         try:
-            return self.module.Interpreter(**kwargs)
+            with warnings.catch_warnings():
+                # preserve_all_tensors is asked for on purpose (inspection, oracle tests);
+                # LiteRT warns about its memory cost every time.
+                warnings.filterwarnings("ignore", message=".*preserve_all_tensors.*")
+                return self.module.Interpreter(**kwargs)
         except (ValueError, RuntimeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(
