@@ -68,9 +68,7 @@ def _box_specs(cfg: AnchorConfig) -> list[list[tuple[float, float]]]:
             continue
         layer_specs = [(scale, ar) for ar in cfg.aspect_ratios]
         if cfg.interpolated_scale_aspect_ratio > 0:
-            layer_specs.append(
-                (math.sqrt(scale * next_scale), cfg.interpolated_scale_aspect_ratio)
-            )
+            layer_specs.append((math.sqrt(scale * next_scale), cfg.interpolated_scale_aspect_ratio))
         specs.append(layer_specs)
     return specs
 

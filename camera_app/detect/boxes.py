@@ -30,9 +30,7 @@ class CenterSizeCoder:
         xc = encodings[:, 1] / np.float32(self.x_scale) * wa + xa
         h = np.exp(encodings[:, 2] / np.float32(self.h_scale)) * ha
         w = np.exp(encodings[:, 3] / np.float32(self.w_scale)) * wa
-        return np.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], axis=1).astype(
-            np.float32
-        )
+        return np.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], axis=1).astype(np.float32)
 
 
 @dataclass(frozen=True)

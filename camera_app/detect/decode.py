@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -72,44 +73,58 @@ def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
+def _hits(
+    mask: npt.NDArray[np.bool_], first: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """(row, column - first) of the True entries, background column excluded.
+
+    np.nonzero on a 2-D mask is several times slower than on its flat view (measured on the
+    ST model's 6820x81 scores: 1.8 ms against 0.25 ms), so the mask is searched flat.
+    """
+    if first:
+        mask[:, :first] = False
+    rows, cols = np.divmod(np.flatnonzero(mask), mask.shape[1])
+    return rows, cols - first
+
+
 def select_scores(
-    scores_raw: npt.NDArray[np.generic], fmt: ScoreFormat, threshold: float
+    scores_raw: npt.NDArray[Any], fmt: ScoreFormat, threshold: float
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int32], F32]:
     """(box index, class id, probability) of every entry whose probability >= threshold.
 
     Class ids exclude the background column (column 1 is class 0 when column 0 is background).
     """
     first = 1 if fmt.background else 0
-    body = scores_raw[:, first:]
     if fmt.activation is Activation.SOFTMAX:
         # Softmax needs every column of a row, background included.
-        full = dequantize(scores_raw, fmt.scale, fmt.zero_point) if fmt.quantized else (
-            scores_raw.astype(np.float32)
+        full = (
+            dequantize(scores_raw, fmt.scale, fmt.zero_point)
+            if fmt.quantized
+            else scores_raw.astype(np.float32)
         )
         full = full - full.max(axis=1, keepdims=True)
         np.exp(full, out=full)
         full /= full.sum(axis=1, keepdims=True)
-        rows, cols = np.nonzero(full[:, first:] >= np.float32(threshold))
+        rows, cols = _hits(full >= np.float32(threshold), first)
         return rows, cols.astype(np.int32), full[rows, cols + first]
     cut = _logit(threshold) if fmt.activation is Activation.SIGMOID else threshold
     if fmt.quantized:
         if math.isinf(cut):
             return np.empty(0, np.intp), np.empty(0, np.int32), np.empty(0, np.float32)
-        q_cut = quantized_threshold(cut, fmt.scale, fmt.zero_point)
-        rows, cols = np.nonzero(body >= q_cut)
-        values = dequantize(body[rows, cols], fmt.scale, fmt.zero_point)
+        rows, cols = _hits(scores_raw >= quantized_threshold(cut, fmt.scale, fmt.zero_point), first)
+        values = dequantize(scores_raw[rows, cols + first], fmt.scale, fmt.zero_point)
     else:
-        rows, cols = np.nonzero(body >= np.float32(cut))
-        values = body[rows, cols].astype(np.float32)
+        rows, cols = _hits(scores_raw >= np.float32(cut), first)
+        values = scores_raw[rows, cols + first].astype(np.float32)
     if fmt.activation is Activation.SIGMOID:
         values = (1.0 / (1.0 + np.exp(-values))).astype(np.float32)
     return rows, cols.astype(np.int32), values
 
 
 def decode_raw(
-    encodings: npt.NDArray[np.generic],
+    encodings: npt.NDArray[Any],
     encodings_quant: tuple[float, int] | None,
-    scores_raw: npt.NDArray[np.generic],
+    scores_raw: npt.NDArray[Any],
     fmt: ScoreFormat,
     anchors: Anchors,
     coder: CenterSizeCoder | CornerOffsetCoder,
@@ -128,9 +143,7 @@ def decode_raw(
     # Decode only the boxes that have a surviving score.
     uniq, inverse = np.unique(rows, return_inverse=True)
     enc = encodings[uniq]
-    enc_f = (
-        dequantize(enc, *encodings_quant) if encodings_quant else enc.astype(np.float32)
-    )
+    enc_f = dequantize(enc, *encodings_quant) if encodings_quant else enc.astype(np.float32)
     boxes = np.clip(coder.decode(enc_f, anchors[uniq]), 0.0, 1.0)[inverse]
     keep_idx = nms_class_aware(
         boxes, scores, class_ids, iou_threshold=th.iou, max_detections=th.max_detections

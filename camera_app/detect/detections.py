@@ -42,9 +42,7 @@ class Detections:
 
     @classmethod
     def empty(cls) -> Detections:
-        return cls(
-            np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32), ()
-        )
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32), ())
 
     def __len__(self) -> int:
         return int(self.scores.shape[0])

@@ -118,7 +118,11 @@ def _raw_decoder(
                 "corners with x2 >= x1 and y2 >= y1",
                 model=where,
             )
-        anchors, coder, source = corners, CornerOffsetCoder(), f"model output '{layout.anchors.name}'"
+        anchors, coder, source = (
+            corners,
+            CornerOffsetCoder(),
+            f"model output '{layout.anchors.name}'",
+        )
     else:
         spec = opts.anchors if opts.anchors is not None else find_anchors_beside(model.path)
         if isinstance(spec, Path):
@@ -173,7 +177,9 @@ class Detector:
             dtype=InputDType(inp.dtype), mean=opts.mean, std=opts.std,
             scale=inp.scale, zero_point=inp.zero_point,
         )  # fmt: skip
-        self.preprocessor = Preprocessor(model.input_hw, self.input_quant, opts.colour_order, opts.resize)
+        self.preprocessor = Preprocessor(
+            model.input_hw, self.input_quant, opts.colour_order, opts.resize
+        )
         self.labels = _labels(model, opts)
         layout = model.layout
         self.raw: RawDecoder | None = None
@@ -191,18 +197,24 @@ class Detector:
             opts.threshold, opts.iou_threshold, opts.max_detections, allowed
         )
         if self.score_cap is not None and opts.threshold > self.score_cap.cap:
-            log.warning("threshold %.2f can never match: %s", opts.threshold, self.score_cap.explain())
+            log.warning(
+                "threshold %.2f can never match: %s", opts.threshold, self.score_cap.explain()
+            )
 
     @classmethod
     def from_spec(cls, model: str, opts: DetectorOptions) -> Detector:
         from camera_app.runtime import load_runtime
 
-        return cls(load_model(model, threads=opts.threads, runtime=load_runtime(opts.runtime)), opts)
+        return cls(
+            load_model(model, threads=opts.threads, runtime=load_runtime(opts.runtime)), opts
+        )
 
     def with_thresholds(self, th: Thresholds) -> Thresholds:
         return th
 
-    def preprocess(self, frame_bgr: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.generic], Placement]:
+    def preprocess(
+        self, frame_bgr: npt.NDArray[np.uint8]
+    ) -> tuple[npt.NDArray[np.generic], Placement]:
         return self.preprocessor(frame_bgr)
 
     def infer(self, model_input: npt.NDArray[np.generic]) -> Outputs:

@@ -127,9 +127,7 @@ class FloatIsland:
 
     def explain(self, graph: GraphInfo) -> str:
         body = ", ".join(f"{op.name}#{op.index}" for op in self.float_ops)
-        src = ", ".join(
-            graph.tensors[op.inputs[0]].name for op in self.dequantize_ops if op.inputs
-        )
+        src = ", ".join(graph.tensors[op.inputs[0]].name for op in self.dequantize_ops if op.inputs)
         return (
             f"float island: DEQUANTIZE({src}) -> {body} -> QUANTIZE#{self.quantize_op.index}; "
             "these ops run in float32 between quantized ops (slower, and a sign the quantizer "
@@ -167,9 +165,7 @@ def float_islands(graph: GraphInfo) -> list[FloatIsland]:
                     dequants[op.index] = op
                 continue
             float_ops[op.index] = op
-            frontier.extend(
-                i for i in op.inputs if i >= 0 and graph.tensors[i].dtype == "float32"
-            )
+            frontier.extend(i for i in op.inputs if i >= 0 and graph.tensors[i].dtype == "float32")
         if dequants and float_ops:
             islands.append(
                 FloatIsland(

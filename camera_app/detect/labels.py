@@ -76,9 +76,9 @@ def labels_from_file(path: Path, offset: int | None = None) -> Labels:
     return parse_labels(text, str(path), offset)
 
 
-def labels_from_metadata(model_bytes: bytes, model_name: str, offset: int | None = None) -> (
-    Labels | None
-):
+def labels_from_metadata(
+    model_bytes: bytes, model_name: str, offset: int | None = None
+) -> Labels | None:
     """Labels packed in a model's TFLite metadata (the .tflite is also a zip archive)."""
     if b"PK\x03\x04" not in model_bytes:
         return None

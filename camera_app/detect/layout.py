@@ -185,9 +185,9 @@ def recognise(graph: GraphInfo, probes: Sequence[Probe] = (), model: str = "") -
     return found
 
 
-def detect_activation(graph: GraphInfo, scores: TensorInfo, probes: Sequence[Probe]) -> (
-    tuple[Activation, str]
-):
+def detect_activation(
+    graph: GraphInfo, scores: TensorInfo, probes: Sequence[Probe]
+) -> tuple[Activation, str]:
     """Is a raw score tensor already activated? Returns the activation still to apply, and why."""
     op = graph.find_activation(scores.index)
     if op is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import cv2
 import numpy as np
@@ -52,10 +53,14 @@ class Preprocessor:
         self.table = build_table(quant)
         # cv2.LUT copies table entries byte-for-byte; an int8 table is applied as its uint8
         # bit pattern and viewed back as int8, which is exact.
-        self._lut = self.table.view(np.uint8) if self.table.dtype == np.int8 else self.table
+        self._lut: npt.NDArray[Any] = (
+            self.table.view(np.uint8) if self.table.dtype == np.int8 else self.table
+        )
         self._out_dtype = self.table.dtype
 
-    def resize_frame(self, frame_bgr: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8], Letterbox]:
+    def resize_frame(
+        self, frame_bgr: npt.NDArray[np.uint8]
+    ) -> tuple[npt.NDArray[np.uint8], Letterbox]:
         h_in, w_in = self.input_hw
         fh, fw = frame_bgr.shape[:2]
         if self.resize is ResizeMode.STRETCH or (fh, fw) == (h_in, w_in):
@@ -70,11 +75,14 @@ class Preprocessor:
         )
         return canvas, Letterbox(x0 / w_in, y0 / h_in, nw / w_in, nh / h_in)
 
-    def __call__(self, frame_bgr: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.generic], Placement]:
+    def __call__(
+        self, frame_bgr: npt.NDArray[np.uint8]
+    ) -> tuple[npt.NDArray[np.generic], Placement]:
         if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
             raise ValueError(
                 f"expected a BGR uint8 frame [H, W, 3], got {frame_bgr.dtype} {frame_bgr.shape}"
             )
+        small: npt.NDArray[Any]
         small, letterbox = self.resize_frame(frame_bgr)
         if self.colour_order is ColourOrder.RGB:
             small = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -62,7 +63,7 @@ def reference_normalize(
     f = (image_u8.astype(np.float32) - np.float32(q.mean)) / np.float32(q.std)
     if q.dtype is InputDType.FLOAT32:
         return f
-    info = np.iinfo(q.dtype.numpy)
+    info = np.iinfo(q.dtype.value)
     scaled = f / np.float32(q.scale) + np.float32(q.zero_point)
     return np.clip(_round_half_away(scaled), info.min, info.max).astype(q.dtype.numpy)
 
@@ -73,7 +74,7 @@ def build_table(q: InputQuantization) -> npt.NDArray[np.generic]:
 
 
 def dequantize(
-    q_values: npt.NDArray[np.integer], scale: float, zero_point: int
+    q_values: npt.NDArray[Any], scale: float, zero_point: int
 ) -> npt.NDArray[np.float32]:
     """Real values of a quantized tensor."""
     # Widen before subtracting: int8/uint8 arithmetic would wrap (e.g. -128 - 66).

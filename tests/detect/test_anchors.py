@@ -12,7 +12,6 @@ from camera_app.detect.anchors import (
     generate_anchors,
     load_anchors_file,
 )
-
 from tests.shared import MODELS, need_shared
 
 

@@ -20,7 +20,6 @@ from camera_app.detect.layout import Activation, PostProcessLayout
 from camera_app.detect.model import load_model, new_interpreter, read_graph, run_interpreter
 from camera_app.detect.preprocess import Preprocessor
 from camera_app.detect.quantization import InputDType, InputQuantization, dequantize
-
 from tests.shared import V1, need_shared, read_image
 
 
@@ -37,14 +36,16 @@ def test_raw_decoder_reproduces_the_postprocess_op(image: str) -> None:
     assert isinstance(layout, PostProcessLayout)
     op = next(o for o in graph.ops if o.name == "TFLite_Detection_PostProcess")
     enc_t, score_t, anchor_t = (graph.tensors[i] for i in op.inputs)
-    assert enc_t.shape == (1, 1917, 4) and score_t.shape == (1, 1917, 91)
+    assert enc_t.shape == (1, 1917, 4)
+    assert score_t.shape == (1, 1917, 91)
     op_anchors = dequantize(interp.get_tensor(anchor_t.index), anchor_t.scale, anchor_t.zero_point)
     generated = generate_anchors(AnchorConfig(), (300, 300))
     assert np.abs(generated - op_anchors).max() <= anchor_t.scale / 2 + 1e-6
 
     inp = model.input
     pre = Preprocessor(
-        model.input_hw, InputQuantization(InputDType.UINT8, scale=inp.scale, zero_point=inp.zero_point)
+        model.input_hw,
+        InputQuantization(InputDType.UINT8, scale=inp.scale, zero_point=inp.zero_point),
     )
     x, _ = pre(read_image(image))
     outs = run_interpreter(interp, graph, x)

@@ -14,7 +14,6 @@ import pytest
 
 from camera_app.detect.boxes import iou_xyxy
 from camera_app.detect.detector import DetectorOptions, load_detector
-
 from tests.shared import ARM, ST, V1, V1_META, need_shared, read_image
 
 PERSON_GH = (2, 15, 502, 593)
