@@ -1,0 +1,723 @@
+from __future__ import annotations
+
+import dataclasses
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from camera_app.config import (
+    AnchorsConfig,
+    AppConfig,
+    BackoffConfig,
+    CameraConfig,
+    ColourOrder,
+    DetectionConfig,
+    HttpConfig,
+    LogFormat,
+    LoggingConfig,
+    LogLevel,
+    MetricsConfig,
+    ModelConfig,
+    Normalization,
+    OutputsConfig,
+    ResizeMode,
+    RuntimeChoice,
+    ScoreActivation,
+    SourceKind,
+    Transport,
+    apply_overrides,
+    classify_source,
+    default_config,
+    load_config,
+    parse_config,
+)
+from camera_app.errors import ConfigError, UserError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+SECRET = "s3cr%40t-Hunter2"  # percent-encoded, as a URL password should be
+
+
+def parse(text: str, env: dict[str, str] | None = None, **kwargs: bool) -> AppConfig:
+    return parse_config(textwrap.dedent(text), "cfg.yaml", env=env or {}, **kwargs)
+
+
+def error(text: str, env: dict[str, str] | None = None, **kwargs: bool) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        parse(text, env, **kwargs)
+    return info.value
+
+
+# ---- valid configs ---------------------------------------------------------------------------
+
+
+def test_minimal_config_gets_the_documented_defaults() -> None:
+    cfg = parse("cameras: [{}]")
+    assert cfg == AppConfig(cameras=(CameraConfig(name="cam0"),))
+    assert cfg.model == ModelConfig(
+        path="ssd_mobilenet_v1_coco_quant",
+        labels=None,
+        label_offset=None,
+        threads=2,
+        interpreters=1,
+        runtime=RuntimeChoice.AUTO,
+        colour_order=ColourOrder.RGB,
+        resize=ResizeMode.STRETCH,
+        normalization=Normalization(mean=127.5, std=127.5),
+        score_activation=ScoreActivation.AUTO,
+        background_class=None,
+        anchors=None,
+    )
+    assert cfg.detection == DetectionConfig(0.5, 0.5, 20, ())
+    cam = cfg.cameras[0]
+    assert (cam.source, cam.transport, cam.realtime, cam.loop) == (
+        "demo",
+        Transport.TCP,
+        True,
+        False,
+    )
+    assert (cam.open_timeout_s, cam.read_timeout_s, cam.stall_timeout_s) == (10.0, 5.0, 10.0)
+    assert cam.backoff == BackoffConfig(initial_s=0.5, max_s=30.0, multiplier=2.0, jitter=0.2)
+    assert cam.outputs == OutputsConfig(events=None, record=None, window=False, stream=True)
+    assert cfg.http == HttpConfig(enabled=True, address="127.0.0.1", port=8080)
+    assert cfg.metrics == MetricsConfig(enabled=True, address="127.0.0.1", port=9108)
+    assert cfg.logging == LoggingConfig(level=LogLevel.INFO, format=LogFormat.KV)
+
+
+FULL = """\
+model:
+  path: models/ssd.tflite
+  labels: models/coco.txt
+  label_offset: 1
+  threads: 4
+  interpreters: 2
+  runtime: tflite-runtime
+  colour_order: bgr
+  resize: letterbox
+  normalization: {mean: 128, std: 128.0}
+  score_activation: sigmoid
+  background_class: true
+  anchors:
+    num_layers: 2
+    min_scale: 0.1
+    max_scale: 0.9
+    aspect_ratios: [1, 2.0]
+    interpolated_scale_aspect_ratio: 0
+    reduce_boxes_in_lowest_layer: false
+    feature_map_sizes: [19, 10]
+detection:
+  threshold: 0.25
+  iou_threshold: 1
+  max_detections: 50
+  classes: [person, dog]
+cameras:
+  - name: front_door-1
+    source: rtsp://admin:${PW}@10.0.0.2:554/s
+    transport: udp
+    width: 1280
+    height: 720
+    fps: 12.5
+    fourcc: MJPG
+    realtime: false
+    loop: true
+    threshold: 0.7
+    classes: []
+    open_timeout_s: 3
+    read_timeout_s: 2.5
+    stall_timeout_s: 1e1
+    backoff: {initial_s: 1, max_s: 8, multiplier: 1.5, jitter: 0}
+    outputs: {events: "-", record: /tmp/front.mp4, window: true, stream: false}
+  - source: 0
+http: {enabled: false, address: "::", port: 0}
+metrics: {enabled: false, address: 0.0.0.0, port: 9000}
+logging: {level: debug, format: json}
+"""
+
+
+def test_full_config_round_trips_into_the_expected_values() -> None:
+    cfg = parse(FULL, env={"PW": SECRET})
+    expected = AppConfig(
+        model=ModelConfig(
+            path="models/ssd.tflite",
+            labels="models/coco.txt",
+            label_offset=1,
+            threads=4,
+            interpreters=2,
+            runtime=RuntimeChoice.TFLITE_RUNTIME,
+            colour_order=ColourOrder.BGR,
+            resize=ResizeMode.LETTERBOX,
+            normalization=Normalization(mean=128.0, std=128.0),
+            score_activation=ScoreActivation.SIGMOID,
+            background_class=True,
+            anchors=AnchorsConfig(
+                num_layers=2,
+                min_scale=0.1,
+                max_scale=0.9,
+                aspect_ratios=(1.0, 2.0),
+                interpolated_scale_aspect_ratio=0.0,
+                reduce_boxes_in_lowest_layer=False,
+                feature_map_sizes=(19, 10),
+            ),
+        ),
+        detection=DetectionConfig(
+            threshold=0.25, iou_threshold=1.0, max_detections=50, classes=("person", "dog")
+        ),
+        cameras=(
+            CameraConfig(
+                name="front_door-1",
+                source=f"rtsp://admin:{SECRET}@10.0.0.2:554/s",
+                transport=Transport.UDP,
+                width=1280,
+                height=720,
+                fps=12.5,
+                fourcc="MJPG",
+                realtime=False,
+                loop=True,
+                threshold=0.7,
+                classes=(),
+                open_timeout_s=3.0,
+                read_timeout_s=2.5,
+                stall_timeout_s=10.0,
+                backoff=BackoffConfig(initial_s=1.0, max_s=8.0, multiplier=1.5, jitter=0.0),
+                outputs=OutputsConfig(
+                    events="-", record="/tmp/front.mp4", window=True, stream=False
+                ),
+            ),
+            CameraConfig(name="cam1", source="0"),
+        ),
+        http=HttpConfig(enabled=False, address="::", port=0),
+        metrics=MetricsConfig(enabled=False, address="0.0.0.0", port=9000),
+        logging=LoggingConfig(level=LogLevel.DEBUG, format=LogFormat.JSON),
+    )
+    assert cfg == expected
+    assert isinstance(cfg.model.normalization.mean, float)
+    assert cfg.cameras[1].source_kind is SourceKind.WEBCAM
+
+
+def test_enums_are_strings_that_print_as_their_yaml_value() -> None:
+    cfg = parse("model: {colour_order: bgr, runtime: litert}\ncameras: [{}]")
+    assert cfg.model.colour_order == "bgr"
+    assert str(cfg.model.runtime) == "litert"
+    assert f"{cfg.logging.level}" == "info"
+
+
+@pytest.mark.parametrize(
+    ("anchors", "expected"),
+    [
+        ("null", None),
+        ("anchors.npy", "anchors.npy"),
+        ("{}", AnchorsConfig()),
+        (
+            "{feature_map_sizes: [19, 10, 5, 3, 2, 1]}",
+            AnchorsConfig(feature_map_sizes=(19, 10, 5, 3, 2, 1)),
+        ),
+    ],
+)
+def test_anchors_forms(anchors: str, expected: object) -> None:
+    assert parse(f"model: {{anchors: {anchors}}}\ncameras: [{{}}]").model.anchors == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "kind"),
+    [
+        ("demo", SourceKind.DEMO),
+        ("0", SourceKind.WEBCAM),
+        ("/dev/video2", SourceKind.DEVICE),
+        ("rtsp://h/s", SourceKind.RTSP),
+        ("RTSPS://h/s", SourceKind.RTSP),
+        ("http://h/v.mjpg", SourceKind.HTTP),
+        ("https://h/v.mjpg", SourceKind.HTTP),
+        ("clips/a.mp4", SourceKind.PATH),
+        ("/srv/frames", SourceKind.PATH),
+    ],
+)
+def test_classify_source(source: str, kind: SourceKind) -> None:
+    assert classify_source(source) is kind
+
+
+def test_null_sections_mean_defaults_and_cameras_optional_when_not_required() -> None:
+    cfg = parse("model:\nhttp:\n", require_cameras=False)
+    assert cfg == AppConfig()
+
+
+def test_merge_keys_from_an_x_anchor() -> None:
+    cfg = parse(
+        """\
+        x-defaults: &d {realtime: false, stall_timeout_s: 3, source: demo}
+        cameras:
+          - {<<: *d, name: a}
+          - {<<: *d, name: b, realtime: true}
+        """
+    )
+    assert [(c.name, c.realtime, c.stall_timeout_s) for c in cfg.cameras] == [
+        ("a", False, 3.0),
+        ("b", True, 3.0),
+    ]
+
+
+# ---- environment interpolation ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "env", "expected"),
+    [
+        ("${A}", {"A": "x.mp4"}, "x.mp4"),
+        ("${A:-d.mp4}", {}, "d.mp4"),
+        ("${A:-d.mp4}", {"A": ""}, "d.mp4"),
+        ("${A:-d.mp4}", {"A": "set.mp4"}, "set.mp4"),
+        ("clips/${A}_${B}.mp4", {"A": "x", "B": "y"}, "clips/x_y.mp4"),
+        ("'$${A}.mp4'", {"A": "x"}, "${A}.mp4"),
+        ("${A}", {"A": "a: [b, c]"}, "a: [b, c]"),  # filled in after parsing: never YAML
+    ],
+)
+def test_interpolation(value: str, env: dict[str, str], expected: str) -> None:
+    cfg = parse(f"cameras:\n  - source: {value}\n", env=env)
+    assert cfg.cameras[0].source == expected
+
+
+def test_interpolated_numbers_and_booleans_are_typed() -> None:
+    cfg = parse(
+        """\
+        http: {port: "${PORT:-8081}", enabled: "${ON}"}
+        detection: {threshold: "${T}"}
+        cameras: [{name: "${N}"}]
+        """,
+        env={"ON": "false", "T": "0.3", "N": "yes"},
+    )
+    assert (cfg.http.port, cfg.http.enabled, cfg.detection.threshold) == (8081, False, 0.3)
+    assert cfg.cameras[0].name == "yes"  # a string field keeps the string
+
+
+def test_source_is_kept_in_full_but_repr_redacts_it() -> None:
+    cfg = parse("cameras:\n  - source: rtsp://admin:${PW}@10.0.0.2/s\n", env={"PW": SECRET})
+    cam = cfg.cameras[0]
+    assert cam.source == f"rtsp://admin:{SECRET}@10.0.0.2/s"
+    assert cam.display_source == "rtsp://***:***@10.0.0.2/s"
+    for text in (repr(cam), repr(cfg), str(cfg)):
+        assert SECRET not in text
+        assert "admin" not in text
+        assert "rtsp://***:***@10.0.0.2/s" in text
+
+
+# ---- errors: message and line ----------------------------------------------------------------
+
+ERRORS = [
+    # unknown keys, with a suggestion or the list of valid keys
+    (
+        "detection:\n  treshold: 0.3\n",
+        2,
+        "unknown key 'treshold' in detection; did you mean 'threshold'?",
+    ),
+    (
+        "cameras:\n  - name: a\n    sourse: demo\n",
+        3,
+        "unknown key 'sourse' in cameras[0]; did you mean 'source'?",
+    ),
+    (
+        "cameras: [{}]\nzzz: 1\n",
+        2,
+        "unknown key 'zzz' at the top level; expected one of: model, detection",
+    ),
+    ("cameras:\n- backoff:\n    jiter: 1\n", 3, "in cameras[0].backoff; did you mean 'jitter'?"),
+    # duplicates
+    (
+        "cameras: [{}]\nhttp:\n  port: 1\n  port: 2\n",
+        4,
+        "duplicate key 'port' in http (first at line 3)",
+    ),
+    (
+        "cameras:\n  - name: a\n  - name: b\n  - name: a\n",
+        4,
+        "cameras[2].name: duplicate camera name 'a' (also cameras[0].name at line 2)",
+    ),
+    ("cameras:\n  - name: cam1\n  - {}\n", 3, "cameras[1]: duplicate camera name 'cam1'"),
+    # types
+    (
+        "model:\n  threads: two\ncameras: [{}]\n",
+        2,
+        "model.threads: expected an integer from 1 to 64, got 'two'",
+    ),
+    (
+        "model:\n  threads: 2.0\ncameras: [{}]\n",
+        2,
+        "model.threads: expected an integer from 1 to 64, got 2.0",
+    ),
+    (
+        "model:\n  threads: true\ncameras: [{}]\n",
+        2,
+        "model.threads: expected an integer from 1 to 64, got true",
+    ),
+    ("cameras:\n  - realtime: 'no'\n", 2, "cameras[0].realtime: expected true or false, got 'no'"),
+    (
+        "cameras:\n  - name: [a]\n",
+        2,
+        "cameras[0].name: expected a name of 1 to 64 letters, digits, '_' or '-', got a list",
+    ),
+    (
+        "detection:\n  classes: person\ncameras: [{}]\n",
+        2,
+        "detection.classes: expected a list, got 'person'",
+    ),
+    (
+        "detection:\n  classes: [person, 3]\ncameras: [{}]\n",
+        2,
+        "detection.classes[1]: expected a class name, got 3",
+    ),
+    ("model: [a]\ncameras: [{}]\n", 1, "model: expected a mapping, got a list"),
+    ("- a\n- b\n", 1, "expected a mapping, got a list"),
+    ("cameras:\n  -\n", 2, "cameras[0]: expected a mapping with the camera's settings, got null"),
+    (
+        "cameras: [{}]\nmodel: {anchors: [1]}\n",
+        2,
+        "model.anchors: expected a path to an anchors file or a mapping of "
+        "ssd_anchor_generator settings or null, got a list",
+    ),
+    (
+        "cameras: [{fps: !!binary aGk=}]\n",
+        1,
+        "cameras[0].fps: unsupported YAML tag tag:yaml.org,2002:binary",
+    ),
+    # ranges and enums
+    ("model:\n  threads: 0\ncameras: [{}]\n", 2, "got 0"),
+    (
+        "model:\n  interpreters: 17\ncameras: [{}]\n",
+        2,
+        "model.interpreters: expected an integer from 1 to 16, got 17",
+    ),
+    (
+        "detection:\n  threshold: 0\ncameras: [{}]\n",
+        2,
+        "detection.threshold: expected a number > 0 and <= 1, got 0",
+    ),
+    ("detection:\n  iou_threshold: 1.5\ncameras: [{}]\n", 2, "got 1.5"),
+    (
+        "detection:\n  threshold: .nan\ncameras: [{}]\n",
+        2,
+        "detection.threshold: expected a number > 0 and <= 1, got nan",
+    ),
+    (
+        "detection:\n  max_detections: 0\ncameras: [{}]\n",
+        2,
+        "detection.max_detections: expected an integer >= 1, got 0",
+    ),
+    (
+        "model:\n  normalization: {std: 0}\ncameras: [{}]\n",
+        2,
+        "model.normalization.std: expected a number > 0, got 0",
+    ),
+    (
+        "model:\n  colour_order: rbg\ncameras: [{}]\n",
+        2,
+        "model.colour_order: expected one of: rgb, bgr, got 'rbg'",
+    ),
+    (
+        "model:\n  background_class: maybe\ncameras: [{}]\n",
+        2,
+        "expected auto, true or false, got 'maybe'",
+    ),
+    (
+        "model:\n  anchors:\n    min_scale: 0.5\n    max_scale: 0.4\ncameras: [{}]\n",
+        4,
+        "model.anchors.max_scale: expected a number >= min_scale (0.5), got 0.4",
+    ),
+    (
+        "model:\n  anchors:\n    num_layers: 2\n    feature_map_sizes: [1]\ncameras: [{}]\n",
+        4,
+        "expected 2 sizes (one per layer, as num_layers), got 1",
+    ),
+    (
+        "model:\n  anchors:\n    aspect_ratios: []\ncameras: [{}]\n",
+        3,
+        "model.anchors.aspect_ratios: expected at least 1 item(s), got 0",
+    ),
+    (
+        "cameras:\n  - backoff:\n      initial_s: 5\n      max_s: 1\n",
+        4,
+        "cameras[0].backoff.max_s: expected a number >= initial_s (5), got 1",
+    ),
+    ("cameras:\n  - backoff: {multiplier: 0.5}\n", 2, "expected a number >= 1, got 0.5"),
+    ("cameras:\n  - name: front cam\n", 2, "cameras[0].name: expected a name of 1 to 64 letters"),
+    ("cameras:\n  - source: -1\n", 2, "cameras[0].source: expected demo, a webcam index"),
+    ("cameras:\n  - source: ''\n", 2, "got ''"),
+    ("cameras:\n  - source: rtmp://h/live\n", 2, "got 'rtmp://h/live'"),
+    ("cameras:\n  - source: rtsp:///live\n", 2, "expected a URL with a host after rtsp://"),
+    (
+        "cameras:\n  - fourcc: MJPEG\n",
+        2,
+        "cameras[0].fourcc: expected a 4-character code such as MJPG or null, got 'MJPEG'",
+    ),
+    (
+        "cameras:\n  - width: 0\n",
+        2,
+        "cameras[0].width: expected an integer from 1 to 16384 or null, got 0",
+    ),
+    ("cameras:\n  - read_timeout_s: 0\n", 2, "expected a number > 0 and <= 3600, got 0"),
+    (
+        "cameras:\n  - source: /dev/video0\n    transport: udp\n",
+        3,
+        "cameras[0].transport: udp applies to rtsp:// and rtsps:// sources only",
+    ),
+    (
+        "cameras:\n  - outputs: {events: ''}\n",
+        2,
+        "cameras[0].outputs.events: expected '-' for stdout or a file path or null",
+    ),
+    (
+        "cameras: [{}]\nhttp:\n  port: 70000\n",
+        3,
+        "http.port: expected an integer from 0 to 65535, got 70000",
+    ),
+    (
+        "cameras: [{}]\nhttp:\n  address: http://0.0.0.0\n",
+        3,
+        "http.address: expected a listen address",
+    ),
+    (
+        "cameras: [{}]\nmetrics:\n  port: 8080\n",
+        3,
+        "metrics.port: 8080 is also http.port; pick another port",
+    ),
+    (
+        "cameras: [{}]\nlogging:\n  level: verbose\n",
+        3,
+        "logging.level: expected one of: debug, info, warning, error, got 'verbose'",
+    ),
+    # missing cameras, empty file, bad YAML
+    ("model: {threads: 2}\n", 1, "expected at least one camera under 'cameras:', got none"),
+    ("cameras: []\n", 1, "cameras: expected at least one camera"),
+    ("", 1, "the file is empty"),
+    ("# only a comment\n", 1, "the file is empty"),
+    ("cameras:\n  - name: a\n   source: b\n", 3, "invalid YAML"),
+    ("cameras: [{}]\nhttp: {port: 1\n", 3, "invalid YAML"),
+    ("a: 1\n---\nb: 2\n", 2, "invalid YAML: expected a single document in the stream"),
+    # interpolation
+    (
+        "cameras:\n  - source: rtsp://u:${NOPE}@h/s\n",
+        2,
+        "cameras[0].source: environment variable NOPE is not set (used as ${NOPE})",
+    ),
+    (
+        "cameras:\n  - source: ${1BAD}\n",
+        2,
+        "bad interpolation '${1BAD'; expected ${NAME} or ${NAME:-default}",
+    ),
+    ("cameras:\n  - source: abc${OPEN\n", 2, "bad interpolation"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "message"), ERRORS)
+def test_errors_name_the_key_path_and_line(text: str, line: int, message: str) -> None:
+    err = error(text)
+    assert message in str(err)
+    assert err.line == line
+    assert err.path == "cfg.yaml"
+    assert str(err).startswith(f"cfg.yaml:{line}: ")
+
+
+def test_config_error_is_a_user_error_and_a_value_error() -> None:
+    err = error("")
+    assert isinstance(err, UserError)
+    assert isinstance(err, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        (
+            "http: {port: '${P}'}\ncameras: [{}]\n",
+            1,
+            "http.port: expected an integer from 0 to 65535, got the value of ${P} (not shown)",
+        ),
+        ("cameras:\n  - fps: ${P}\n", 2, "got the value of ${P} (not shown)"),
+        ("cameras:\n  - source: ftp://u:${P}@h/\n", 2, "got the value of ${P} (not shown)"),
+        ("cameras:\n  - name: ${P}\n", 2, "cameras[0].name: expected a name of 1 to 64"),
+        ("logging: {level: '${P}'}\ncameras: [{}]\n", 1, "logging.level: expected one of"),
+    ],
+)
+def test_errors_never_show_an_interpolated_value(text: str, line: int, message: str) -> None:
+    err = error(text, env={"P": "hunter2 p@ss"})
+    assert message in str(err)
+    assert err.line == line
+    for part in ("hunter2", "p@ss"):
+        assert part not in str(err)
+
+
+def test_errors_redact_urls_written_in_the_file() -> None:
+    err = error("cameras:\n  - source: ftp://admin:hunter2@h/x\n")
+    assert "ftp://***:***@h/x" in str(err)
+    assert "hunter2" not in str(err)
+    assert "admin" not in str(err)
+
+
+# ---- files -----------------------------------------------------------------------------------
+
+
+def test_load_config_reads_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("cameras:\n  - name: x\n    source: clip.mp4\n", encoding="utf-8")
+    cfg = load_config(path, env={})
+    assert cfg.cameras == (CameraConfig(name="x", source="clip.mp4"),)
+
+
+def test_load_config_errors_carry_the_file_name(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("cameras:\n  - nmae: x\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert info.value.path == str(path)
+    assert str(info.value).startswith(f"{path}:2: unknown key 'nmae' in cameras[0]")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read the config file (No such file or directory)"),
+        (b"\xff\xfe\x00", "not UTF-8"),
+    ],
+)
+def test_load_config_unreadable(tmp_path: Path, content: bytes | None, message: str) -> None:
+    path = tmp_path / "c.yaml"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert message in str(info.value)
+    assert info.value.path == str(path)
+
+
+EXAMPLE_ENV = {"CAMERA_PASSWORD": "pa%2Fss", "FRONT_PASSWORD": "f1", "GARAGE_PASSWORD": "g2"}
+
+
+def test_example_demo() -> None:
+    cfg = load_config(CONFIG_DIR / "demo.yaml", env={})
+    assert [(c.name, c.source_kind, c.loop, c.outputs.events) for c in cfg.cameras] == [
+        ("demo", SourceKind.DEMO, True, "-")
+    ]
+
+
+def test_example_webcam() -> None:
+    cfg = load_config(CONFIG_DIR / "webcam.yaml", env={})
+    (cam,) = cfg.cameras
+    assert (cam.source_kind, cam.width, cam.height, cam.fps, cam.fourcc) == (
+        SourceKind.DEVICE,
+        1280,
+        720,
+        30.0,
+        "MJPG",
+    )
+    assert cam.outputs.window is True
+    assert cfg.detection.classes == ("person", "car")
+    assert cfg.detection.threshold == 0.55
+
+
+def test_example_rtsp_takes_the_password_from_the_environment() -> None:
+    cfg = load_config(CONFIG_DIR / "rtsp.yaml", env=EXAMPLE_ENV)
+    (cam,) = cfg.cameras
+    assert cam.source == "rtsp://admin:pa%2Fss@192.168.1.64:554/Streaming/Channels/101"
+    assert "pa%2Fss" not in repr(cfg)
+    assert cam.backoff == BackoffConfig(initial_s=1.0, max_s=60.0, multiplier=2.0, jitter=0.2)
+    assert cam.outputs.record == "/var/lib/camera-app/driveway.mp4"
+    assert (cfg.http.address, cfg.http.port) == ("0.0.0.0", 8080)
+    assert (
+        load_config(
+            CONFIG_DIR / "rtsp.yaml", env={**EXAMPLE_ENV, "CAMERA_APP_HTTP_PORT": "8090"}
+        ).http.port
+        == 8090
+    )
+
+
+def test_example_rtsp_without_the_password_says_which_variable() -> None:
+    path = CONFIG_DIR / "rtsp.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if "${CAMERA_PASSWORD}" in text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert info.value.line == line
+    assert "cameras[0].source: environment variable CAMERA_PASSWORD is not set" in str(info.value)
+
+
+def test_example_multi() -> None:
+    cfg = load_config(CONFIG_DIR / "multi.yaml", env=EXAMPLE_ENV)
+    got = [(c.name, c.source_kind, c.transport, c.stall_timeout_s) for c in cfg.cameras]
+    assert got == [
+        ("front-door", SourceKind.RTSP, Transport.TCP, 15.0),
+        ("garage", SourceKind.RTSP, Transport.UDP, 15.0),
+        ("yard", SourceKind.HTTP, Transport.TCP, 10.0),
+        ("replay", SourceKind.PATH, Transport.TCP, 10.0),
+    ]
+    front, garage, _, replay = cfg.cameras
+    assert front.source == "rtsp://viewer:f1@10.0.0.21:554/stream1"
+    assert front.classes == ("person",)
+    assert garage.threshold == 0.6
+    assert (replay.realtime, replay.loop, replay.outputs.stream) == (False, True, False)
+    assert (cfg.model.interpreters, cfg.logging.format) == (2, LogFormat.JSON)
+
+
+def test_every_example_file_is_tested() -> None:
+    names = {p.name for p in CONFIG_DIR.glob("*.yaml")}
+    assert names == {"demo.yaml", "webcam.yaml", "rtsp.yaml", "multi.yaml"}
+
+
+# ---- overrides and defaults ------------------------------------------------------------------
+
+
+def test_default_config_is_one_demo_camera() -> None:
+    cfg = default_config()
+    assert [(c.name, c.source) for c in cfg.cameras] == [("demo", "demo")]
+    assert cfg.model == ModelConfig()
+
+
+def test_sources_override_replaces_the_cameras() -> None:
+    base = parse("cameras:\n  - {name: a, source: demo, loop: true}\n")
+    cfg = apply_overrides(base, sources=["0", "rtsp://u:p@h/s", "clip.mp4"])
+    assert cfg.cameras == (
+        CameraConfig(name="cam0", source="0"),
+        CameraConfig(name="cam1", source="rtsp://u:p@h/s"),
+        CameraConfig(name="cam2", source="clip.mp4"),
+    )
+    assert base.cameras[0].name == "a"  # the original is untouched (frozen)
+
+
+def test_model_threads_and_events_overrides() -> None:
+    base = parse("cameras: [{name: a}, {name: b, outputs: {window: true}}]")
+    cfg = apply_overrides(base, model="other.tflite", threads=3, events="-")
+    assert (cfg.model.path, cfg.model.threads) == ("other.tflite", 3)
+    assert [c.outputs.events for c in cfg.cameras] == ["-", "-"]
+    assert cfg.cameras[1].outputs.window is True
+    assert apply_overrides(base) == base
+
+
+def test_events_override_applies_to_override_sources() -> None:
+    cfg = apply_overrides(default_config(), sources=["a.mp4", "b.mp4"], events="out.jsonl")
+    assert [(c.name, c.outputs.events) for c in cfg.cameras] == [
+        ("cam0", "out.jsonl"),
+        ("cam1", "out.jsonl"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"threads": 0}, "--threads: expected an integer from 1 to 64, got 0"),
+        ({"threads": 65}, "--threads: expected an integer from 1 to 64, got 65"),
+        ({"model": " "}, "--model: expected a non-empty path, got ' '"),
+        ({"events": ""}, "--events: expected '-' for stdout or a file path, got ''"),
+        ({"sources": ["demo", "ftp://u:hunter2@h/x"]}, "--source: expected demo, a webcam index"),
+        (
+            {"sources": ["rtsp://u:hunter2@/x"]},
+            "--source: expected a URL with a host after rtsp://, got 'rtsp://***:***@/x'",
+        ),
+    ],
+)
+def test_override_errors_name_the_flag(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        apply_overrides(default_config(), **kwargs)  # type: ignore[arg-type]
+    assert str(info.value).startswith(message)
+    assert (info.value.path, info.value.line) == (None, None)
+    assert "hunter2" not in str(info.value)
+
+
+def test_config_is_frozen() -> None:
+    cfg = default_config()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.cameras[0].source = "x"  # type: ignore[misc]

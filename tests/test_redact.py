@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from camera_app.redact import redact_text, redact_url
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("rtsp://admin:secret@10.0.0.5:554/stream1", "rtsp://***:***@10.0.0.5:554/stream1"),
+        ("rtsps://admin:secret@cam.local/live", "rtsps://***:***@cam.local/live"),
+        ("https://admin:secret@cam.local/mjpg", "https://***:***@cam.local/mjpg"),
+        ("http://admin:secret@cam.local:8080/video", "http://***:***@cam.local:8080/video"),
+        # percent-encoded password, and a raw "@" inside the password
+        ("rtsp://admin:p%40ss@cam.local/live", "rtsp://***:***@cam.local/live"),
+        ("rtsp://admin:p@ss@cam.local/live", "rtsp://***:***@cam.local/live"),
+        ("rtsp://adm%3Ain:p%3Ass@cam/", "rtsp://***:***@cam/"),
+        ("rtsp://admin:a:b:c@cam/", "rtsp://***:***@cam/"),
+        # IPv6 hosts are kept, credentials are not
+        ("rtsp://u:pw@[2001:db8::1]:554/s", "rtsp://***:***@[2001:db8::1]:554/s"),
+        ("http://u:pw@[fe80::1]/video?x=1", "http://***:***@[fe80::1]/video?x=1"),
+        ("rtsp://[2001:db8::1]:554/s", "rtsp://[2001:db8::1]:554/s"),
+        # user only, empty password, empty userinfo
+        ("rtsp://admin@cam/x", "rtsp://***@cam/x"),
+        ("rtsp://admin:@cam/x", "rtsp://***:***@cam/x"),
+        ("rtsp://@cam/x", "rtsp://***@cam/x"),
+        # the scheme is matched case-insensitively and kept as written
+        ("RTSP://Admin:Secret@CAM/x", "RTSP://***:***@CAM/x"),
+        # secret query and fragment parameters, case-insensitive, names percent-decoded
+        (
+            "https://cam/snap.jpg?user=admin&password=hunter2&res=640",
+            "https://cam/snap.jpg?user=admin&password=***&res=640",
+        ),
+        ("http://cam/v.cgi?PWD=a&Token=b&Key=c", "http://cam/v.cgi?PWD=***&Token=***&Key=***"),
+        ("http://cam/v?passwd=a;auth=b&secret=c", "http://cam/v?passwd=***;auth=***&secret=***"),
+        ("http://cam/v?pass%77ord=a&x=1", "http://cam/v?pass%77ord=***&x=1"),
+        ("http://cam/v?pass=a#token=b", "http://cam/v?pass=***#token=***"),
+        ("http://cam/v?keyframe=1&passport=2", "http://cam/v?keyframe=1&passport=2"),
+        # nothing to redact
+        ("rtsp://10.0.0.1/stream", "rtsp://10.0.0.1/stream"),
+        ("demo", "demo"),
+        ("/dev/video0", "/dev/video0"),
+        ("", ""),
+        # ambiguous authority (raw "/", "?", "#" in a password, bad IPv6): mask it all
+        ("rtsp://admin:pa/ss@cam/x", "rtsp://***"),
+        ("rtsp://admin:12/34@cam/x", "rtsp://***"),
+        ("rtsp://admin:pa?ss@cam/x", "rtsp://***"),
+        ("rtsp://admin:pa#ss@cam/x", "rtsp://***"),
+        ("rtsp://admin:p[x]@cam/x", "rtsp://***"),
+        ("rtsp://admin:pw@[::1/x", "rtsp://***"),
+    ],
+)
+def test_redact_url(url: str, expected: str) -> None:
+    assert redact_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "cannot open 'rtsp://u:p@cam/x': timeout",
+            "cannot open 'rtsp://***:***@cam/x': timeout",
+        ),
+        (
+            "a http://a:b@one/x, then rtsps://c:d@two.",
+            "a http://***:***@one/x, then rtsps://***:***@two.",
+        ),
+        ('url="rtsp://u:p%40ss@cam:554/s"', 'url="rtsp://***:***@cam:554/s"'),
+        ("(see rtsp://u:p@cam/s)", "(see rtsp://***:***@cam/s)"),
+        ("open 'rtsp://u:p'x@cam/s' failed", "open 'rtsp://***:***@cam/s' failed"),
+        ("no urls here: user:pass", "no urls here: user:pass"),
+        ("line1\nrtsp://u:p@h/a\nline3", "line1\nrtsp://***:***@h/a\nline3"),
+    ],
+)
+def test_redact_text(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+def test_redact_url_passes_free_text_to_redact_text() -> None:
+    assert redact_url("  rtsp://u:pw@cam/x") == "  rtsp://***:***@cam/x"
+
+
+_schemes = st.sampled_from(["rtsp", "rtsps", "http", "https", "RTSP"])
+_hosts = st.sampled_from(["10.0.0.5", "cam.local", "[2001:db8::1]", "[fe80::1]", "h"])
+_ports = st.sampled_from(["", ":554", ":8080"])
+_users = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789._-", min_size=1, max_size=12)
+_template = "{scheme}://***:***@{host}{port}/stream?x=1"
+
+
+@given(scheme=_schemes, user=_users, password=st.text(min_size=1), host=_hosts, port=_ports)
+def test_percent_encoded_password_never_appears(
+    scheme: str, user: str, password: str, host: str, port: str
+) -> None:
+    encoded = quote(password, safe="")
+    url = f"{scheme}://{user}:{encoded}@{host}{port}/stream?x=1"
+    safe = _template.format(scheme=scheme, host=host, port=port)
+    assume(password not in safe and encoded not in safe)
+    out = redact_url(url)
+    assert password not in out
+    assert encoded not in out
+    assert out == safe
+
+
+# Raw (unencoded) passwords: anything but "/", "?", "#" (which end the authority) and
+# whitespace or controls (which end a URL in text). "@" and ":" are allowed.
+_raw_password = st.text(
+    alphabet=st.characters(
+        min_codepoint=33,
+        max_codepoint=0x2FF,
+        exclude_characters="/?#",
+        exclude_categories=("Cc", "Cf", "Zs", "Zl", "Zp"),
+    ),
+    min_size=1,
+)
+
+
+@given(scheme=_schemes, user=_users, password=_raw_password, host=_hosts, port=_ports)
+def test_raw_password_never_appears(
+    scheme: str, user: str, password: str, host: str, port: str
+) -> None:
+    url = f"{scheme}://{user}:{password}@{host}{port}/stream?x=1"
+    safe = _template.format(scheme=scheme, host=host, port=port)
+    assume(password not in safe)
+    assert password not in redact_url(url)
+    assert password not in redact_text(f"cannot open '{url}': timeout")
+
+
+@given(
+    name=st.sampled_from(["password", "PWD", "Token", "secret", "key", "auth", "pass"]),
+    value=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=1),
+)
+def test_secret_query_value_never_appears(name: str, value: str) -> None:
+    encoded = quote(value, safe="")
+    out = redact_url(f"http://cam.local/video?res=640&{name}={encoded}")
+    assume(encoded not in "http://cam.local/video?res=640&" + name + "=***")
+    assert encoded not in out
+    assert out.endswith(f"&{name}=***")
