@@ -1,0 +1,125 @@
+"""``camera-app bench``: the detection core's costs, measured side by side in one run.
+
+Each comparison alternates its two contenders call by call on the same data, so a noisy
+machine slows both alike; medians and 90th percentiles are printed with their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from camera_app.detect.detector import Detector, DetectorOptions, load_detector
+from camera_app.detect.preprocess import Preprocessor, usual_float_path
+from camera_app.detect.quantization import InputDType, InputQuantization
+from camera_app.errors import ModelNotFoundError
+
+DEFAULT_MODELS = (
+    "ssd_mobilenet_v1_coco_quant",
+    "st_ssd_mobilenet_v2_fpnlite_256_coco80",
+    "arm_ssdlite_mobilenet_v3_small_int8_raw",
+)
+
+
+def side_by_side(
+    a: Callable[[], object], b: Callable[[], object], repeat: int, warmup: int = 5
+) -> tuple[list[float], list[float]]:
+    """Alternate a and b `repeat` times; return their durations in seconds."""
+    for _ in range(warmup):
+        a()
+        b()
+    ta: list[float] = []
+    tb: list[float] = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        a()
+        t1 = time.perf_counter()
+        b()
+        t2 = time.perf_counter()
+        ta.append(t1 - t0)
+        tb.append(t2 - t1)
+    return ta, tb
+
+
+def _p(values: list[float], q: float) -> float:
+    return float(np.quantile(np.asarray(values), q))
+
+
+def _ms(values: list[float]) -> str:
+    return f"median {statistics.median(values) * 1e3:8.3f} ms  p90 {_p(values, 0.9) * 1e3:8.3f} ms"
+
+
+def test_frame(image: str | None) -> npt.NDArray[np.uint8]:
+    """A real photo as a 1280x720 BGR frame (or a fixed noise pattern when none is found)."""
+    candidates = [image] if image else []
+    candidates.append(str(Path(__file__).resolve().parents[2] / "shared/images/kite_and_cold.jpg"))
+    for c in candidates:
+        img = cv2.imread(c, cv2.IMREAD_COLOR) if c else None
+        if img is not None:
+            return np.asarray(cv2.resize(img, (1280, 720)), dtype=np.uint8)
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+
+
+PREPROCESS_CASES = [
+    ("uint8 300x300 (ssd_mobilenet_v1)", (300, 300), InputQuantization(InputDType.UINT8, 127.5, 127.5, 0.0078125, 128)),
+    ("int8 320x320 (arm ssdlite v3)", (320, 320), InputQuantization(InputDType.INT8, 127.5, 127.5, 0.0078125, 0)),
+    ("float32 300x300 [-1, 1]", (300, 300), InputQuantization(InputDType.FLOAT32)),
+]  # fmt: skip
+
+
+def bench_preprocess(frame: npt.NDArray[np.uint8], repeat: int) -> list[dict[str, Any]]:
+    rows = []
+    for name, hw, q in PREPROCESS_CASES:
+        pre = Preprocessor(hw, q)
+        ours, _ = pre(frame)
+        usual = usual_float_path(frame, hw, q)
+        identical = ours.dtype == usual.dtype and ours.tobytes() == usual.tobytes()
+        t_usual, t_ours = side_by_side(
+            lambda hw=hw, q=q: usual_float_path(frame, hw, q), lambda pre=pre: pre(frame), repeat
+        )
+        ratio = statistics.median(t_usual) / statistics.median(t_ours)
+        print(f"preprocess {name}")
+        print(f"  usual float path   {_ms(t_usual)}")
+        print(f"  resize + table     {_ms(t_ours)}")
+        print(f"  speed-up {ratio:5.1f}x   identical bytes: {identical}")
+        rows.append({"case": name, "speedup": ratio, "identical": identical})
+    return rows
+
+
+def bench_decode(det: Detector, frame: npt.NDArray[np.uint8], repeat: int) -> dict[str, Any]:
+    x, placement = det.preprocess(frame)
+    outputs = det.infer(x)
+    t_invoke, t_post = side_by_side(
+        lambda: det.model.interpreter.invoke(), lambda: det.postprocess(outputs, placement), repeat
+    )
+    share = statistics.median(t_post) / statistics.median(t_invoke)
+    kind = "raw decode + NMS" if det.raw is not None else "PostProcess read-out"
+    print(f"model {det.model.name} ({det.model.input.dtype} input, threads={det.model.threads})")
+    print(f"  bare invoke()      {_ms(t_invoke)}")
+    print(f"  {kind:<18} {_ms(t_post)}")
+    print(f"  postprocess / invoke = {share * 100:5.2f}%")
+    return {"model": det.model.name, "share": share, "raw": det.raw is not None}
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    repeat = int(args.repeat)
+    frame = test_frame(getattr(args, "image", None))
+    print(f"frame 1280x720, repeat {repeat}, cv2 threads {cv2.getNumThreads()}")
+    bench_preprocess(frame, repeat)
+    for name in args.model or DEFAULT_MODELS:
+        try:
+            det = load_detector(name, DetectorOptions(threshold=0.5, threads=int(args.threads)))
+        except ModelNotFoundError as exc:
+            print(f"skipped {name}: {exc}")
+            continue
+        bench_decode(det, frame, max(20, repeat // 4))
+    return 0

@@ -1,0 +1,193 @@
+"""The ``camera-app`` command. User errors print one line and exit 2; nothing else prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from camera_app import __version__
+from camera_app.errors import CameraAppError, ImageError, UserError
+from camera_app.logs import setup_logging
+from camera_app.redact import redact_text
+
+log = logging.getLogger("camera_app")
+
+
+def _detector_options(args: argparse.Namespace) -> object:
+    from camera_app.detect.detector import DetectorOptions
+    from camera_app.detect.preprocess import ColourOrder, ResizeMode
+
+    return DetectorOptions(
+        threshold=args.threshold,
+        iou_threshold=args.iou,
+        max_detections=args.max_detections,
+        classes=tuple(args.classes or ()),
+        colour_order=ColourOrder(args.colour_order),
+        resize=ResizeMode(args.resize),
+        labels=Path(args.labels) if args.labels else None,
+        label_offset=args.label_offset,
+        threads=args.threads,
+        runtime=args.runtime,
+    )
+
+
+def _add_model_args(p: argparse.ArgumentParser, *, model_required: bool) -> None:
+    from camera_app.registry import DEFAULT_MODEL
+
+    if model_required:
+        p.add_argument(
+            "--model",
+            "-m",
+            default=DEFAULT_MODEL,
+            help="a .tflite file, a model folder, or a model name (default: %(default)s)",
+        )
+    p.add_argument("--threshold", "-t", type=float, default=0.5, help="score threshold (0-1]")
+    p.add_argument("--iou", type=float, default=0.5, help="NMS IoU threshold")
+    p.add_argument("--max-detections", type=int, default=20)
+    p.add_argument("--classes", nargs="*", help="only these label names")
+    p.add_argument("--labels", help="labels file (default: beside the model, or embedded)")
+    p.add_argument("--label-offset", type=int, default=None)
+    p.add_argument("--colour-order", choices=["rgb", "bgr"], default="rgb")
+    p.add_argument("--resize", choices=["stretch", "letterbox"], default="stretch")
+    p.add_argument("--threads", type=int, default=2, help="interpreter threads")
+    p.add_argument("--runtime", choices=["litert", "tflite-runtime"], default=None)
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    import cv2
+    import numpy as np
+
+    from camera_app.detect.detector import load_detector
+    from camera_app.detect.draw import draw_detections
+
+    detector = load_detector(args.model, _detector_options(args))  # type: ignore[arg-type]
+    out_dir = Path(args.output) if args.output and len(args.images) > 1 else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    for image in args.images:
+        decoded = cv2.imread(image, cv2.IMREAD_COLOR)
+        if decoded is None:
+            raise ImageError(
+                f"{image}: cannot read the image (missing, unreadable or not an image format "
+                "OpenCV decodes: JPEG, PNG, BMP, TIFF, WebP)"
+            )
+        frame = np.asarray(decoded, dtype=np.uint8)
+        det = detector.detect(frame)
+        if args.json:
+            print(json.dumps({"image": image, "detections": det.to_json()}), flush=True)
+        else:
+            print(f"{image}: {len(det)} detections")
+            for d in det:
+                x1, y1, x2, y2 = (round(v) for v in d.box_xyxy)
+                print(f"  {d.label:<16} {d.score:.2f}  [{x1}, {y1}, {x2}, {y2}]")
+        if args.output:
+            target = out_dir / Path(image).name if out_dir else Path(args.output)
+            if not cv2.imwrite(str(target), draw_detections(frame, det)):
+                raise ImageError(f"{target}: cannot write the annotated image")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from camera_app.inspect_model import format_report, inspect_model
+
+    report = inspect_model(args.model, _detector_options(args))  # type: ignore[arg-type]
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0 if report["verdict"]["runs"] else 2
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from camera_app.detect.model import model_search_path, user_model_dir
+    from camera_app.registry import KNOWN_MODELS, pull
+
+    if args.models_cmd == "list":
+        for m in KNOWN_MODELS.values():
+            print(f"{m.name:<32} {m.licence:<12} {m.description}")
+        return 0
+    if args.models_cmd == "path":
+        for d in model_search_path():
+            print(f"{d}{'' if d.is_dir() else '  (missing)'}")
+        return 0
+    dest = Path(args.dest) if args.dest else user_model_dir()
+
+    def progress(url: str, done: int, total: int | None) -> None:
+        pct = f" {100 * done / total:5.1f}%" if total else ""
+        sys.stderr.write(f"\r{url}: {done / 1e6:6.1f} MB{pct}")
+        sys.stderr.flush()
+
+    folder = pull(args.name, dest, progress=progress)
+    sys.stderr.write("\n")
+    print(folder)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from camera_app.bench import run_bench
+
+    return int(run_bench(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="camera-app", description=__doc__)
+    p.add_argument("--version", action="version", version=f"camera-app {__version__}")
+    p.add_argument("--log-level", default="warning", help="debug, info, warning, error")
+    p.add_argument("--log-format", choices=["kv", "json"], default="kv")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("detect", help="detect objects in image files")
+    _add_model_args(d, model_required=True)
+    d.add_argument("--json", action="store_true", help="one JSON line per image")
+    d.add_argument("--output", "-o", help="annotated image (a folder when several images)")
+    d.add_argument("images", nargs="+")
+    d.set_defaults(func=cmd_detect)
+
+    i = sub.add_parser("inspect", help="describe a model and say whether it runs here")
+    i.add_argument("model")
+    _add_model_args(i, model_required=False)
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=cmd_inspect)
+
+    m = sub.add_parser("models", help="list, locate and pull known models")
+    msub = m.add_subparsers(dest="models_cmd", required=True)
+    msub.add_parser("list", help="known models")
+    msub.add_parser("path", help="the model search path")
+    pl = msub.add_parser("pull", help="download a known model (sha256 verified)")
+    pl.add_argument("name")
+    pl.add_argument("--dest", help="root folder (default: the user's model cache)")
+    m.set_defaults(func=cmd_models)
+
+    b = sub.add_parser("bench", help="benchmarks, printed side by side")
+    b.add_argument("--model", "-m", action="append", help="model(s) to measure (repeatable)")
+    b.add_argument("--repeat", type=int, default=200)
+    b.add_argument("--threads", type=int, default=2)
+    b.set_defaults(func=cmd_bench)
+
+    for extra in _EXTRA_COMMANDS:
+        extra(sub)
+    return p
+
+
+# Later stages (run, check-config) register their subcommands here.
+_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    try:
+        code: int = args.func(args)
+        return code
+    except UserError as exc:
+        print(f"camera-app: error: {redact_text(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+    except CameraAppError as exc:
+        print(f"camera-app: error: {redact_text(str(exc))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

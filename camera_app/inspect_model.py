@@ -1,0 +1,201 @@
+"""``camera-app inspect``: what a model is, whether this pipeline runs it, and why.
+
+Reads everything from the model itself: tensors, ops (before delegation), the recognised
+output layout, labels, float islands, custom ops, the score cap of a quantized sigmoid; then
+runs it on two probe inputs and a full detection, flagging outputs that look broken.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from camera_app.detect.detector import Detector, DetectorOptions
+from camera_app.detect.graph import GraphInfo, TensorInfo, custom_ops, float_islands
+from camera_app.detect.layout import PostProcessLayout, Probe, RawLayout, recognise
+from camera_app.detect.model import (
+    LoadedModel,
+    _probe_inputs,
+    check_input,
+    new_interpreter,
+    read_graph,
+    read_model_bytes,
+    resolve_model,
+    run_interpreter,
+)
+from camera_app.errors import ModelError
+from camera_app.runtime import load_runtime
+
+
+def _tensor(t: TensorInfo) -> dict[str, Any]:
+    d = asdict(t)
+    d["shape"] = list(t.shape)
+    d["quantized"] = t.quantized
+    return d
+
+
+def _ops_summary(graph: GraphInfo) -> dict[str, Any]:
+    by_name = Counter(op.name for op in graph.ops)
+    by_dtype: Counter[str] = Counter()
+    for op in graph.ops:
+        for i in op.outputs:
+            if i in graph.tensors:
+                by_dtype[graph.tensors[i].dtype] += 1
+    return {
+        "count": len(graph.ops),
+        "by_name": dict(sorted(by_name.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "output_dtypes": dict(by_dtype),
+        "custom": custom_ops(graph),
+    }
+
+
+def _self_test(model: LoadedModel, detector: Detector) -> list[dict[str, Any]]:
+    checks: list[dict[str, Any]] = []
+    anchors = model.layout.anchors if isinstance(model.layout, RawLayout) else None
+    layout = model.layout
+    for t in model.graph.outputs:
+        vals = [np.asarray(p[t.index], np.float64) for p in model.probes]
+        if isinstance(layout, PostProcessLayout) and t.index != layout.count.index:
+            # Slots past `count` are not written by the op (LiteRT leaves old or
+            # uninitialised memory there): only the first `count` entries mean anything.
+            counts = [int(np.ravel(p[layout.count.index])[0]) for p in model.probes]
+            vals = [v[0, :n] for v, n in zip(vals, counts, strict=True)]
+        name = f"output '{t.name}'"
+        if any(not np.all(np.isfinite(v)) for v in vals):
+            checks.append({"check": f"{name} finite", "ok": False, "detail": "NaN or Inf"})
+            continue
+        if anchors is not None and t.index == anchors.index:
+            continue  # anchors are meant to be constant
+        if isinstance(layout, PostProcessLayout):
+            continue  # few or no detections on probe inputs is normal for the op
+        if all(np.all(v == 0) for v in vals):
+            checks.append({"check": f"{name} non-zero", "ok": False, "detail": "all zeros"})
+        elif np.array_equal(vals[0], vals[1]):
+            checks.append(
+                {"check": f"{name} depends on the input", "ok": False,
+                 "detail": "identical output for two different inputs"}
+            )  # fmt: skip
+        else:
+            checks.append({"check": f"{name} sane", "ok": True, "detail": "finite, varies"})
+    cap = detector.score_cap
+    checks.append(
+        {"check": "score range", "ok": cap is None or cap.cap >= 0.9,
+         "detail": cap.explain() if cap else "no quantization limit on scores found"}
+    )  # fmt: skip
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    det = detector.detect(frame)
+    checks.append(
+        {"check": "full detection on a grey frame", "ok": True,
+         "detail": f"{len(det)} detections above {detector.thresholds.score}"}
+    )  # fmt: skip
+    return checks
+
+
+def inspect_model(spec: str, opts: DetectorOptions | None = None) -> dict[str, Any]:
+    """A JSON-able report. Raises ModelError only when the file cannot be read as a model."""
+    opts = opts or DetectorOptions()
+    path = resolve_model(spec)
+    content = read_model_bytes(path)  # not TFLite / Edge TPU: raised to the CLI
+    runtime = load_runtime(opts.runtime)
+    report: dict[str, Any] = {
+        "model": str(path),
+        "size_bytes": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "runtime": {"name": runtime.name, "version": runtime.version},
+    }
+    interp, ops = new_interpreter(content, runtime, opts.threads, str(path))
+    graph = read_graph(interp, ops)
+    report["inputs"] = [_tensor(t) for t in graph.inputs]
+    report["outputs"] = [
+        {**_tensor(t), "signature_name": graph.signature_outputs.get(t.index)}
+        for t in graph.outputs
+    ]
+    report["ops"] = _ops_summary(graph)
+    report["float_islands"] = [isl.explain(graph) for isl in float_islands(graph)]
+    warnings = list(report["float_islands"])
+    try:
+        inp = check_input(graph, str(path))
+        probes: list[Probe] = [run_interpreter(interp, graph, x) for x in _probe_inputs(inp)]
+        layout = recognise(graph, probes, model=str(path))
+        report["layout"] = {
+            "kind": "postprocess" if isinstance(layout, PostProcessLayout) else "raw",
+            "description": layout.describe(),
+        }
+        if isinstance(layout, PostProcessLayout):
+            report["layout"]["output_order"] = layout.order
+        model = LoadedModel(
+            path, content, runtime, interp, graph, inp, layout, probes, opts.threads
+        )
+        detector = Detector(model, opts)
+        if detector.raw is not None:
+            r = detector.raw
+            report["layout"].update(
+                anchors=r.anchors_source, num_anchors=int(r.anchors.shape[0]),
+                score_activation=r.fmt.activation.value, activation_reason=r.activation_reason,
+                background_column=r.fmt.background, box_coder=type(r.coder).__name__,
+            )  # fmt: skip
+        report["labels"] = {
+            "source": detector.labels.source,
+            "count": detector.labels.count,
+            "offset": detector.labels.offset,
+        }
+        report["input_quantization"] = {
+            "dtype": inp.dtype, "scale": inp.scale, "zero_point": inp.zero_point,
+            "normalization": {"mean": opts.mean, "std": opts.std},
+            "colour_order": opts.colour_order.value,
+        }  # fmt: skip
+        checks = _self_test(model, detector)
+        report["self_test"] = checks
+        warnings += [c["detail"] for c in checks if not c["ok"]]
+        report["verdict"] = {"runs": True, "reason": "runs on this pipeline"}
+    except ModelError as exc:
+        report["verdict"] = {"runs": False, "reason": str(exc)}
+    report["warnings"] = warnings
+    return report
+
+
+def format_report(r: dict[str, Any]) -> str:
+    lines = [f"model      {r['model']} ({r['size_bytes']:,} bytes, sha256 {r['sha256'][:16]}...)"]
+    lines.append(f"runtime    {r['runtime']['name']} {r['runtime']['version']}")
+    for t in r["inputs"]:
+        lines.append(f"input      {_fmt_tensor(t)}")
+    for t in r["outputs"]:
+        sig = f"  (signature: {t['signature_name']})" if t.get("signature_name") else ""
+        lines.append(f"output     {_fmt_tensor(t)}{sig}")
+    if "layout" in r:
+        lines.append(f"layout     {r['layout']['description']}")
+        for key in ("anchors", "score_activation", "activation_reason", "background_column"):
+            if key in r["layout"]:
+                lines.append(f"           {key.replace('_', ' ')}: {r['layout'][key]}")
+    if "labels" in r:
+        lb = r["labels"]
+        lines.append(
+            f"labels     {lb['count']} classes from {lb['source']} (offset {lb['offset']})"
+        )
+    ops = r["ops"]
+    top = ", ".join(f"{k} {v}" for k, v in list(ops["by_name"].items())[:8])
+    lines.append(f"ops        {ops['count']}: {top}")
+    lines.append(f"dtypes     op outputs by dtype: {ops['output_dtypes']}")
+    if ops["custom"]:
+        lines.append(f"custom ops {', '.join(ops['custom'])}")
+    for isl in r["float_islands"]:
+        lines.append(f"WARNING    {isl}")
+    for c in r.get("self_test", []):
+        lines.append(f"self-test  [{'ok' if c['ok'] else 'FLAG'}] {c['check']}: {c['detail']}")
+    v = r["verdict"]
+    lines.append(f"verdict    {'RUNS' if v['runs'] else 'DOES NOT RUN'}: {v['reason']}")
+    return "\n".join(lines)
+
+
+def _fmt_tensor(t: dict[str, Any]) -> str:
+    q = f" scale={t['scale']:.6g} zero_point={t['zero_point']}" if t["quantized"] else ""
+    return f"#{t['index']} '{t['name']}' {t['dtype']}{t['shape']}{q}"
+
+
+def model_name_for(path: Path) -> str:
+    return path.parent.name or path.stem

@@ -1,0 +1,164 @@
+"""Known models and ``camera-app models pull``: download, verify sha256, write atomically.
+
+Each known model lists the files that make it up. A file may be a member of an archive (zip)
+at the URL; it is verified by its own sha256 after extraction, so a corrupt or tampered
+download never lands in the model folder. ``CAMERA_APP_MODEL_MIRROR`` (a base URL) replaces
+the host part of every URL for boxes that pull from a local mirror.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from camera_app.errors import UserError
+from camera_app.redact import redact_url
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    name: str  # file name in the model folder
+    url: str
+    sha256: str
+    member: str | None = None  # path inside a zip archive at `url`
+
+
+@dataclass(frozen=True)
+class KnownModel:
+    name: str
+    description: str
+    licence: str
+    files: tuple[ModelFile, ...]
+
+
+_V1_ZIP = (
+    "https://storage.googleapis.com/download.tensorflow.org/models/tflite/"
+    "coco_ssd_mobilenet_v1_1.0_quant_2018_06_29.zip"
+)
+
+KNOWN_MODELS: dict[str, KnownModel] = {
+    m.name: m
+    for m in [
+        KnownModel(
+            name="ssd_mobilenet_v1_coco_quant",
+            description="SSD MobileNet v1, COCO, uint8, in-graph PostProcess (detect.tflite)",
+            licence="Apache-2.0",
+            files=(
+                ModelFile(
+                    "ssd_mobilenet_v1_1_default_1.tflite",
+                    _V1_ZIP,
+                    "e4b118e5e4531945de2e659742c7c590f7536f8d0ed26d135abcfe83b4779d13",
+                    member="detect.tflite",
+                ),
+                ModelFile(
+                    "labelmap.txt",
+                    _V1_ZIP,
+                    "c7e79c855f73cbba9f33d649d60e1676eb0a974021a41696d1ac0d4b7f7e0211",
+                    member="labelmap.txt",
+                ),
+            ),
+        ),
+    ]
+}
+
+DEFAULT_MODEL = "ssd_mobilenet_v1_coco_quant"
+
+
+class PullError(UserError):
+    """A download that failed or did not verify."""
+
+
+def _mirrored(url: str) -> str:
+    mirror = os.environ.get("CAMERA_APP_MODEL_MIRROR")
+    if not mirror:
+        return url
+    return mirror.rstrip("/") + "/" + url.rsplit("/", 1)[-1]
+
+
+def _download(url: str, progress: Callable[[int, int | None], None], timeout_s: float) -> bytes:
+    shown = redact_url(url)
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 (https/http only)
+            total = resp.headers.get("Content-Length")
+            size = int(total) if total and total.isdigit() else None
+            buf = io.BytesIO()
+            while chunk := resp.read(1 << 16):
+                buf.write(chunk)
+                progress(buf.tell(), size)
+            return buf.getvalue()
+    except urllib.error.HTTPError as exc:
+        raise PullError(f"download of {shown} failed: HTTP {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise PullError(
+            f"download of {shown} failed: {reason}; check the network or set "
+            "CAMERA_APP_MODEL_MIRROR"
+        ) from exc
+
+
+def pull(
+    name: str,
+    dest_root: Path,
+    *,
+    progress: Callable[[str, int, int | None], None] | None = None,
+    timeout_s: float = 60.0,
+) -> Path:
+    """Download ``name`` into ``dest_root/name`` and return that folder."""
+    model = KNOWN_MODELS.get(name)
+    if model is None:
+        raise PullError(f"unknown model {name!r}; known models: {', '.join(sorted(KNOWN_MODELS))}")
+    folder = dest_root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    cache: dict[str, bytes] = {}
+    for f in model.files:
+        target = folder / f.name
+        if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == f.sha256:
+            log.info("model file already present and verified file=%s", target)
+            continue
+        url = _mirrored(f.url)
+        if url not in cache:
+            shown = redact_url(url)
+
+            def report(done: int, total: int | None, shown: str = shown) -> None:
+                if progress is not None:
+                    progress(shown, done, total)
+
+            cache[url] = _download(url, report, timeout_s)
+        data = cache[url]
+        if f.member is not None:
+            try:
+                with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                    data = zf.read(f.member)
+            except (zipfile.BadZipFile, KeyError) as exc:
+                raise PullError(
+                    f"{redact_url(url)} is not a zip archive holding {f.member}: {exc}"
+                ) from exc
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != f.sha256:
+            raise PullError(
+                f"checksum mismatch for {f.name} from {redact_url(url)}: expected sha256 "
+                f"{f.sha256}, got {digest}; nothing was written"
+            )
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{f.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        log.info("model file written file=%s sha256=%s", target, digest)
+    return folder
