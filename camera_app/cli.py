@@ -25,7 +25,7 @@ def _detector_options(args: argparse.Namespace) -> object:
         threshold=args.threshold,
         iou_threshold=args.iou,
         max_detections=args.max_detections,
-        classes=tuple(args.classes or ()),
+        classes=tuple(c.strip() for c in (args.classes or "").split(",") if c.strip()),
         colour_order=ColourOrder(args.colour_order),
         resize=ResizeMode(args.resize),
         labels=Path(args.labels) if args.labels else None,
@@ -48,7 +48,7 @@ def _add_model_args(p: argparse.ArgumentParser, *, model_required: bool) -> None
     p.add_argument("--threshold", "-t", type=float, default=0.5, help="score threshold (0-1]")
     p.add_argument("--iou", type=float, default=0.5, help="NMS IoU threshold")
     p.add_argument("--max-detections", type=int, default=20)
-    p.add_argument("--classes", nargs="*", help="only these label names")
+    p.add_argument("--classes", help="only these label names, comma-separated (person,car)")
     p.add_argument("--labels", help="labels file (default: beside the model, or embedded)")
     p.add_argument("--label-offset", type=int, default=None)
     p.add_argument("--colour-order", choices=["rgb", "bgr"], default="rgb")

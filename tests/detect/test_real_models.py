@@ -4,7 +4,12 @@ Expected boxes (pixels of the original image, x1 y1 x2 y2) were checked by eye a
 photos; where the v1 model's own in-graph PostProcess and the ST model agreed within IoU 0.9,
 their mean was taken. The ARM int8 model is documented (shared/models/README.md) to saturate
 scores near 0.5-0.65 and to confuse classes (cat -> umbrella), so it is held to the objects it
-does get right; it proves the int8 plumbing, not accuracy.
+does get right; it proves the int8 plumbing, not accuracy. Many of its boxes tie at the
+saturated score 0.5, so which one NMS keeps depends on one-step differences between runtimes.
+
+The same table runs on ai-edge-litert 2.3 and on tflite-runtime 2.14 (scripts/test); their
+int8 kernels differ by a quantization step or two, and the floors hold on both. Where a floor
+sits below one runtime's score, the comment gives both.
 """
 
 from __future__ import annotations
@@ -41,14 +46,16 @@ CASES = [
     (ST, "grace_hopper.bmp", "tie", 0.80, TIE_GH, 0.8),
     (ST, "cat.bmp", "cat", 0.85, CAT, 0.8),
     (ST, "kite_and_cold.jpg", "person", 0.80, PERSON_SHORE, 0.8),
-    (ST, "kite_and_cold.jpg", "person", 0.70, PERSON_BLUE, 0.8),
+    (ST, "kite_and_cold.jpg", "person", 0.60, PERSON_BLUE, 0.8),  # litert 0.74, tflite 0.62
     (ST, "kite_and_cold.jpg", "kite", 0.30, KITE_BIG, 0.3),
     (ST, "pets.jpg", "dog", 0.90, DOG_RIGHT, 0.8),
-    (ST, "pets.jpg", "dog", 0.60, DOG_LEFT, 0.8),
-    (ARM, "grace_hopper.bmp", "person", 0.45, PERSON_GH, 0.8),
+    (ST, "pets.jpg", "dog", 0.55, DOG_LEFT, 0.8),  # litert 0.62, tflite 0.57
+    # litert keeps a box at IoU 0.90, tflite-runtime a tied one at IoU 0.69
+    (ARM, "grace_hopper.bmp", "person", 0.45, PERSON_GH, 0.65),
     (ARM, "kite_and_cold.jpg", "kite", 0.55, KITE_BIG, 0.6),
-    (ARM, "pets.jpg", "dog", 0.30, DOG_LEFT, 0.8),
-    (ARM, "pets.jpg", "dog", 0.30, DOG_RIGHT, 0.8),
+    # The dogs are boxed well but labelled person/dog by turns: any label (None) is accepted.
+    (ARM, "pets.jpg", None, 0.45, DOG_LEFT, 0.8),
+    (ARM, "pets.jpg", None, 0.45, DOG_RIGHT, 0.8),
 ]
 
 
@@ -69,38 +76,41 @@ def _detector(cache: dict[str, object], model: object) -> object:
 @pytest.mark.parametrize(
     ("model", "image", "label", "min_score", "box", "min_iou"),
     CASES,
-    ids=[f"{m.name}-{i}-{lbl}-{b[0]}" for m, i, lbl, _, b, _ in CASES],
+    ids=[f"{m.name}-{i}-{lbl or 'any'}-{b[0]}" for m, i, lbl, _, b, _ in CASES],
 )
 def test_detects_the_right_objects(
     detectors: dict[str, object],
     model: object,
     image: str,
-    label: str,
+    label: str | None,
     min_score: float,
     box: tuple[int, int, int, int],
     min_iou: float,
 ) -> None:
     det = _detector(detectors, model).detect(read_image(image))  # type: ignore[attr-defined]
-    same = [i for i, name in enumerate(det.labels) if name == label]
+    same = [i for i, name in enumerate(det.labels) if label is None or name == label]
     assert same, f"no {label!r} among {det.labels}"
     ious = iou_xyxy(np.array([box], np.float32), det.boxes_xyxy[same])[0]
-    best = int(np.argmax(ious))
-    score = float(det.scores[same][best])
-    assert ious[best] >= min_iou, f"best {label} box {det.boxes_xyxy[same][best]} IoU {ious[best]}"
-    assert score >= min_score, f"{label} at IoU {ious[best]:.2f} has score {score:.3f}"
+    scores = det.scores[same]
+    overlapping = ious >= min_iou
+    assert overlapping.any(), f"no {label or 'box'} at IoU >= {min_iou}; best {ious.max():.2f}"
+    best = float(scores[overlapping].max())
+    assert best >= min_score, f"{label or 'box'} at IoU >= {min_iou} scores at most {best:.3f}"
 
 
 @pytest.mark.realmodel
 def test_v1_scores_match_the_published_figures() -> None:
-    """shared/models/README.md: grace_hopper person 0.72, tie 0.66; pets dogs 0.82/0.75."""
+    """shared/models/README.md: grace_hopper person 0.72, tie 0.66; pets dogs 0.82/0.75.
+
+    Within 0.015 (four uint8 score steps): tflite-runtime 2.14 gives the first dog 0.809.
+    """
     d = load_detector(str(V1), DetectorOptions(threshold=0.6))
     gh = d.detect(read_image("grace_hopper.bmp"))
     pets = d.detect(read_image("pets.jpg"))
-    assert [(n, round(float(s), 2)) for n, s in zip(gh.labels, gh.scores, strict=True)] == [
-        ("person", 0.72),
-        ("tie", 0.66),
-    ]
-    assert [round(float(s), 2) for s in pets.scores] == [0.82, 0.75]
+    assert gh.labels == ("person", "tie")
+    assert gh.scores.tolist() == pytest.approx([0.72, 0.66], abs=0.015)
+    assert pets.labels == ("dog", "dog")
+    assert pets.scores.tolist() == pytest.approx([0.82, 0.75], abs=0.015)
 
 
 @pytest.mark.realmodel

@@ -1,0 +1,115 @@
+"""The real `camera-app` command, run as a subprocess, as users and scripts run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+from tests.shared import IMAGES, MODELS, TEST_MODELS, need_shared
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "CAMERA_APP_MODEL_PATH": f"{MODELS}:{TEST_MODELS}", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "camera_app", *args],
+        capture_output=True, text=True, timeout=120, env=full_env, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.realmodel
+def test_detect_json_one_line_per_image(tmp_path: Path) -> None:
+    need_shared()
+    out = tmp_path / "annotated"
+    r = run(
+        "detect", "--model", "ssd_mobilenet_v1_coco_quant", "--json", "--output", str(out),
+        str(IMAGES / "pets.jpg"), str(IMAGES / "cat.bmp"),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [Path(x["image"]).name for x in lines] == ["pets.jpg", "cat.bmp"]
+    dogs = lines[0]["detections"]
+    assert [d["label"] for d in dogs] == ["dog", "dog"]
+    assert set(dogs[0]) == {"label", "class_id", "score", "box_xyxy"}
+    assert dogs[0]["class_id"] == 17
+    x1, y1, x2, y2 = dogs[0]["box_xyxy"]
+    assert 0 <= x1 < x2 <= 500
+    assert 0 <= y1 < y2 <= 375
+    annotated = cv2.imread(str(out / "pets.jpg"))
+    original = cv2.imread(str(IMAGES / "pets.jpg"))
+    assert annotated.shape == original.shape
+    assert (annotated != original).any()
+
+
+def test_detect_default_text_output_on_a_generated_model(tmp_path: Path) -> None:
+    frame = tmp_path / "blobs.png"
+    img = cv2.imread(str(IMAGES / "cat.bmp")) if IMAGES.is_dir() else None
+    canvas = (img[:256, :256] * 0 + 128) if img is not None else None
+    import numpy as np
+
+    canvas = np.full((256, 256, 3), 128, np.uint8) if canvas is None else canvas
+    canvas[:64, :64] = (0, 0, 255)
+    cv2.imwrite(str(frame), canvas)
+    r = run("detect", "--model", "blobs_int8_postprocess", str(frame))
+    assert r.returncode == 0, r.stderr
+    assert "1 detections" in r.stdout
+    assert "red" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["detect", "--model", "blobs_float_raw", "/nonexistent/x.jpg"], ["/nonexistent/x.jpg", "cannot read the image"]),
+        (["detect", "--model", "/etc/hostname", "x.jpg"], ["not a TFLite flatbuffer"]),
+        (["detect", "--model", "no_such_model", "x.jpg"], ["no_such_model", "not found", "models pull"]),
+        (["detect", "--model", "int16_input", "x.jpg"], ["int16", "uint8, int8 or float32"]),
+        (["detect", "--model", "two_inputs", "x.jpg"], ["2 inputs"]),
+        (["detect", "--model", "classifier", "x.jpg"], ["cannot recognise the outputs"]),
+        (["detect", "--model", "edgetpu_fake", "x.jpg"], ["Edge TPU"]),
+        (["detect", "--model", "blobs_float_raw", "--classes", "purple", "x.jpg"], ["'purple'"]),
+    ],
+)
+def test_user_errors_are_one_line_exit_2(args: list[str], words: list[str]) -> None:
+    r = run(*args)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("camera-app: error:")]
+    assert len(errors) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    for w in words:
+        assert w in errors[0]
+
+
+def test_inspect_json_and_verdicts() -> None:
+    ok = run("inspect", "--json", "blobs_float_island")
+    assert ok.returncode == 0, ok.stderr
+    report = json.loads(ok.stdout)
+    assert report["verdict"]["runs"] is True
+    assert report["inputs"][0]["dtype"] == "int8"
+    assert report["layout"]["kind"] == "raw"
+    assert report["float_islands"]
+    bad = run("inspect", "int16_input")
+    assert bad.returncode == 2
+    assert "DOES NOT RUN" in bad.stdout
+    assert "int16" in bad.stdout
+
+
+@pytest.mark.realmodel
+def test_inspect_flags_the_capped_int8_model() -> None:
+    need_shared()
+    r = run("inspect", "arm_ssdlite_mobilenet_v3_small_int8_raw")
+    assert r.returncode == 0, r.stderr
+    assert "[FLAG] score range: scores cannot exceed 0.646" in r.stdout
+    assert "LOGISTIC" in r.stdout
+
+
+def test_models_list_and_path() -> None:
+    r = run("models", "list")
+    assert r.returncode == 0
+    assert "ssd_mobilenet_v1_coco_quant" in r.stdout
+    p = run("models", "path")
+    assert str(TEST_MODELS) in p.stdout
