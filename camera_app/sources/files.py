@@ -1,0 +1,158 @@
+"""Finite sources: a video file and an image folder, paced like a camera or as fast as possible.
+
+Both end with ``ErrorKind.EOF`` unless ``spec.loop``; the capture thread treats that as final.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from camera_app.sources.base import ImageBGR, Pacer, SourceSpec
+from camera_app.sources.errors import ErrorKind, source_error
+from camera_app.sources.opencv import VideoCaptureSource, as_bgr
+
+__all__ = ["IMAGE_SUFFIXES", "ImageFolderSource", "VideoFileSource"]
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+
+
+class VideoFileSource(VideoCaptureSource):
+    """A video file, paced at its own fps (or ``spec.fps``) when ``realtime``; optional loop."""
+
+    def __init__(self, path: str, spec: SourceSpec) -> None:
+        super().__init__(spec)
+        self._path = path
+        self.description = f"file {path}"
+        self._pacer = Pacer(None)
+        self._frames_read = 0
+
+    def _create(self, timeout_s: float) -> Any:
+        if not os.path.isfile(self._path):
+            raise source_error(
+                self.description, "no such file", ErrorKind.NOT_FOUND, "check the path"
+            )
+        if not os.access(self._path, os.R_OK):
+            raise source_error(
+                self.description,
+                "not readable",
+                ErrorKind.UNAUTHORIZED,
+                "check the file's permissions",
+            )
+        cap = cv2.VideoCapture(self._path, cv2.CAP_FFMPEG)
+        if not cap.isOpened():
+            cap.release()
+            raise source_error(
+                self.description,
+                "OpenCV cannot decode this file",
+                ErrorKind.DECODE,
+                "convert it to H.264 MP4 or MJPEG AVI",
+            )
+        fps = self.spec.fps or cap.get(cv2.CAP_PROP_FPS)
+        if not (fps and math.isfinite(fps) and 0 < fps <= 1000):
+            log.warning("%s: no usable frame rate in the file; pacing at 25 fps", self.description)
+            fps = 25.0
+        self._pacer = Pacer(fps if self.spec.realtime else None)
+        self._frames_read = 0
+        return cap
+
+    def read(self, timeout_s: float) -> ImageBGR:
+        self._pacer.wait()
+        ok, image = self._read_raw()
+        if not ok and self.spec.loop and self._frames_read > 0:
+            with self._lock:
+                capture = self._capture
+            if capture is not None:
+                capture.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            self._frames_read = 0
+            ok, image = self._read_raw()
+        if not ok or image is None:
+            if self._frames_read == 0:
+                raise source_error(
+                    self.description,
+                    "no frame could be decoded",
+                    ErrorKind.DECODE,
+                    "convert it to H.264 MP4 or MJPEG AVI",
+                )
+            raise source_error(self.description, "end of file", ErrorKind.EOF)
+        self._frames_read += 1
+        return as_bgr(image)
+
+
+def _natural_key(path: Path) -> list[Any]:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+class ImageFolderSource:
+    """The images of a folder in natural name order, paced at ``spec.fps`` (default 1)."""
+
+    def __init__(self, path: str, spec: SourceSpec) -> None:
+        self.spec = spec
+        self._path = Path(path)
+        self.description = f"folder {path}"
+        self._files: list[Path] = []
+        self._index = 0
+        self._pacer = Pacer(None)
+        self._warned: set[Path] = set()
+
+    def open(self, timeout_s: float) -> None:
+        if not self._path.is_dir():
+            raise source_error(
+                self.description, "no such folder", ErrorKind.NOT_FOUND, "check the path"
+            )
+        try:
+            files = [p for p in self._path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+        except PermissionError as exc:
+            raise source_error(
+                self.description,
+                "not readable",
+                ErrorKind.UNAUTHORIZED,
+                "check the folder's permissions",
+            ) from exc
+        if not files:
+            raise source_error(
+                self.description,
+                "no images in the folder",
+                ErrorKind.NOT_FOUND,
+                f"expected files ending in {', '.join(sorted(IMAGE_SUFFIXES))}",
+            )
+        self._files = sorted(files, key=_natural_key)
+        self._index = 0
+        self._pacer = Pacer((self.spec.fps or 1.0) if self.spec.realtime else None)
+
+    def read(self, timeout_s: float) -> ImageBGR:
+        self._pacer.wait()
+        for _ in range(len(self._files)):
+            if self._index >= len(self._files):
+                if not self.spec.loop:
+                    break
+                self._index = 0
+            path = self._files[self._index]
+            self._index += 1
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is not None:
+                return as_bgr(image)
+            if path not in self._warned:
+                self._warned.add(path)
+                log.warning(
+                    "%s: skipping %s, which OpenCV cannot decode", self.description, path.name
+                )
+        if self._index >= len(self._files) and not self.spec.loop:
+            raise source_error(self.description, "no more images", ErrorKind.EOF)
+        raise source_error(
+            self.description,
+            "none of the images could be decoded",
+            ErrorKind.DECODE,
+            "use JPEG or PNG files",
+        )
+
+    def close(self) -> None:
+        self._files = []

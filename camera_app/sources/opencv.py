@@ -1,0 +1,390 @@
+"""Frame sources on ``cv2.VideoCapture``: webcams, RTSP and HTTP MJPEG (files: ``files.py``).
+
+Threading: ``read`` may block inside OpenCV (a V4L2 or network read has no timeout of its own),
+and ``close`` may be called from the capture thread meanwhile. Releasing a ``VideoCapture`` while
+another thread is inside its ``read`` is a use-after-free in C++, so each open capture is wrapped
+in a ``_Capture`` that defers ``release`` to the reader when a read is in flight: a hung reader
+releases its own capture when (if ever) OpenCV returns, and a new ``open`` gets a new capture.
+
+RTSP transport: OpenCV takes FFmpeg options only from the process-global environment variable
+``OPENCV_FFMPEG_CAPTURE_OPTIONS``, read inside each open; ``_FFmpegOptions`` lets opens with the
+same options overlap and makes the others wait (see there). Timeouts use the per-capture open
+parameters ``CAP_PROP_OPEN_TIMEOUT_MSEC`` / ``CAP_PROP_READ_TIMEOUT_MSEC``. OpenCV also serializes
+all FFmpeg opens of the process behind one mutex unless ``OPENCV_FFMPEG_IS_THREAD_SAFE=1``, which
+``camera_app.sources`` sets: otherwise one silent camera holds up every other camera's open.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import cv2
+import numpy as np
+
+from camera_app.redact import redact_url
+from camera_app.sources.base import ImageBGR, SourceSpec, Transport
+from camera_app.sources.errors import (
+    ErrorKind,
+    ProbeResult,
+    probe_http,
+    probe_rtsp,
+    probe_tcp,
+    source_error,
+)
+
+__all__ = ["HttpMjpegSource", "RtspSource", "VideoCaptureSource", "WebcamSource", "as_bgr"]
+
+log = logging.getLogger(__name__)
+
+_FFMPEG_OPTIONS_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+
+_OPENCV_LEVELS = {
+    "SILENT": "LOG_LEVEL_SILENT",
+    "OFF": "LOG_LEVEL_SILENT",
+    "FATAL": "LOG_LEVEL_FATAL",
+    "ERROR": "LOG_LEVEL_ERROR",
+    "WARNING": "LOG_LEVEL_WARNING",
+    "INFO": "LOG_LEVEL_INFO",
+    "DEBUG": "LOG_LEVEL_DEBUG",
+    "VERBOSE": "LOG_LEVEL_VERBOSE",
+}
+
+
+def _apply_opencv_log_level() -> None:
+    """Re-apply ``OPENCV_LOG_LEVEL`` (set in ``camera_app.sources``): OpenCV reads the variable
+    when it is first imported, which may have happened before our package set it."""
+    name = _OPENCV_LEVELS.get(os.environ.get("OPENCV_LOG_LEVEL", "").strip().upper())
+    logging_api = getattr(getattr(cv2, "utils", None), "logging", None)
+    if name is not None and logging_api is not None and hasattr(logging_api, name):
+        logging_api.setLogLevel(getattr(logging_api, name))
+
+
+_apply_opencv_log_level()
+
+
+def as_bgr(image: Any) -> ImageBGR:
+    """Make sure a decoded image is HxWx3 uint8 BGR (some cameras give gray or BGRA)."""
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        array = cv2.convertScaleAbs(array)
+    if array.ndim == 2:
+        return np.asarray(cv2.cvtColor(array, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
+    if array.ndim == 3 and array.shape[2] == 4:
+        return np.asarray(cv2.cvtColor(array, cv2.COLOR_BGRA2BGR), dtype=np.uint8)
+    return array
+
+
+class _Capture:
+    """One ``cv2.VideoCapture``, released by whichever of ``read`` or ``close`` finishes last."""
+
+    def __init__(self, cap: Any) -> None:
+        self.cap = cap
+        self._lock = threading.Lock()
+        self._reading = False
+        self._closed = False
+
+    def read(self) -> tuple[bool, Any]:
+        with self._lock:
+            if self._closed:
+                return False, None
+            self._reading = True
+        try:
+            ok, image = self.cap.read()
+        finally:
+            with self._lock:
+                self._reading = False
+                release = self._closed
+            if release:
+                self.cap.release()
+        return bool(ok), image
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            release = not self._reading
+        if release:
+            self.cap.release()
+
+
+class VideoCaptureSource:
+    """Shared open/read/close over ``_Capture``; subclasses build the ``VideoCapture``."""
+
+    description: str = "source"
+
+    def __init__(self, spec: SourceSpec) -> None:
+        self.spec = spec
+        self._capture: _Capture | None = None
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def _create(self, timeout_s: float) -> Any:
+        raise NotImplementedError
+
+    def _after_open(self, cap: Any) -> None:
+        """Hook: configure the opened capture (size, fps...)."""
+
+    def open(self, timeout_s: float) -> None:
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+            old, self._capture = self._capture, None
+        if old is not None:
+            old.close()
+        cap = self._create(timeout_s)
+        try:
+            self._after_open(cap)
+        except Exception:
+            cap.release()
+            raise
+        with self._lock:
+            if generation == self._generation:
+                self._capture = _Capture(cap)
+                return
+        # close() (or another open) came while we were opening: this capture is stale.
+        cap.release()
+        raise source_error(self.description, "closed while opening", ErrorKind.OTHER)
+
+    def _read_raw(self) -> tuple[bool, Any]:
+        with self._lock:
+            capture = self._capture
+        if capture is None:
+            raise source_error(self.description, "read before open", ErrorKind.OTHER)
+        return capture.read()
+
+    def read(self, timeout_s: float) -> ImageBGR:
+        started = time.monotonic()
+        ok, image = self._read_raw()
+        if not ok or image is None:
+            raise self._read_failure(time.monotonic() - started)
+        return as_bgr(image)
+
+    def _read_failure(self, elapsed_s: float) -> Exception:
+        if elapsed_s >= 0.9 * self.spec.read_timeout_s:
+            return source_error(
+                self.description,
+                f"no frame within {self.spec.read_timeout_s:g} s",
+                ErrorKind.TIMEOUT,
+            )
+        return source_error(self.description, "the stream ended or broke", ErrorKind.OTHER)
+
+    def close(self) -> None:
+        with self._lock:
+            self._generation += 1
+            capture, self._capture = self._capture, None
+        if capture is not None:
+            capture.close()
+
+
+class _FFmpegOptions:
+    """Shares the process-global ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` between concurrent opens.
+
+    OpenCV reads the variable at some moment inside each open, so it must hold our value for the
+    whole open. Opens that need the same value run together; an open that needs another value
+    (another RTSP transport) waits until they are done, at most its own timeout. So a camera
+    whose open hangs delays only cameras of the other transport, and only up to their timeout.
+    A value the user exported with ``rtsp_transport`` in it is left alone.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._value: str | None = None
+        self._users = 0
+        self._saved: str | None = None
+
+    @contextmanager
+    def holding(self, options: str, timeout_s: float, where: str) -> Iterator[None]:
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while self._users and self._value != options:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise source_error(
+                        where,
+                        f"waited {timeout_s:g} s for cameras of another RTSP transport to open",
+                        ErrorKind.TIMEOUT,
+                    )
+                self._cond.wait(remaining)
+            if self._users == 0:
+                self._saved = os.environ.get(_FFMPEG_OPTIONS_ENV)
+                self._value = options
+                user = self._saved or ""
+                merged = (
+                    user if "rtsp_transport" in user else "|".join(x for x in (user, options) if x)
+                )
+                if merged:
+                    os.environ[_FFMPEG_OPTIONS_ENV] = merged
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._users -= 1
+                if self._users == 0:
+                    if self._saved is None:
+                        os.environ.pop(_FFMPEG_OPTIONS_ENV, None)
+                    else:
+                        os.environ[_FFMPEG_OPTIONS_ENV] = self._saved
+                    self._value = None
+                    self._cond.notify_all()
+
+
+_ffmpeg_options = _FFmpegOptions()
+
+
+def _ffmpeg_capture(
+    target: str, timeout_s: float, read_timeout_s: float, options: str
+) -> tuple[Any, float, float]:
+    """Open with FFmpeg; return (capture, seconds FFmpeg took, the open budget it had)."""
+    started = time.monotonic()
+    with _ffmpeg_options.holding(options, timeout_s, target):
+        budget_s = max(1.0, timeout_s - (time.monotonic() - started))
+        params = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            int(budget_s * 1000),
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            max(1, int(read_timeout_s * 1000)),
+        ]
+        opened_at = time.monotonic()
+        cap = cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
+        return cap, time.monotonic() - opened_at, budget_s
+
+
+class _NetworkSource(VideoCaptureSource):
+    """An FFmpeg network stream: a TCP probe first, a request probe when FFmpeg fails."""
+
+    _ffmpeg_options = ""
+    _advice = "check the codec (H.264/H.265/MJPEG) and the transport"
+
+    def __init__(self, url: str, spec: SourceSpec) -> None:
+        super().__init__(spec)
+        self._url = url
+        self.description = redact_url(url)
+
+    def _probe(self, timeout_s: float) -> ProbeResult:
+        raise NotImplementedError
+
+    def _create(self, timeout_s: float) -> Any:
+        started = time.monotonic()
+        probe_tcp(self._url, timeout_s)  # refused / unreachable: said at once, by us
+        cap, took_s, budget_s = _ffmpeg_capture(
+            self._url,
+            max(1.0, timeout_s - (time.monotonic() - started)),
+            self.spec.read_timeout_s,
+            self._ffmpeg_options,
+        )
+        if cap.isOpened():
+            return cap
+        cap.release()
+        if took_s >= 0.9 * budget_s:
+            raise source_error(
+                self._url,
+                f"connected, but no stream came within {budget_s:.1f} s",
+                ErrorKind.TIMEOUT,
+                "the server accepts connections but does not answer; check the URL and, for "
+                "RTSP, try the other transport",
+            )
+        # FFmpeg gave up quickly: ask the server ourselves why (401, 404, 503...).
+        result = self._probe(max(1.0, timeout_s - (time.monotonic() - started)))
+        if result.challenged:
+            raise source_error(
+                self._url,
+                "the server rejected the credentials (digest authentication)",
+                ErrorKind.UNAUTHORIZED,
+                "check the user name and password",
+            )
+        raise source_error(
+            self._url,
+            f"the server answers ({result.status}) but FFmpeg could not open the stream",
+            ErrorKind.DECODE,
+            self._advice,
+        )
+
+
+class RtspSource(_NetworkSource):
+    """An RTSP(S) camera through FFmpeg, over TCP or UDP."""
+
+    def __init__(self, url: str, spec: SourceSpec) -> None:
+        super().__init__(url, spec)
+        self._ffmpeg_options = f"rtsp_transport;{Transport(spec.transport).value}"
+
+    def _probe(self, timeout_s: float) -> ProbeResult:
+        return probe_rtsp(self._url, timeout_s)
+
+
+class HttpMjpegSource(_NetworkSource):
+    """An HTTP(S) MJPEG camera through FFmpeg."""
+
+    _advice = "check that the URL serves MJPEG (multipart/x-mixed-replace)"
+
+    def _probe(self, timeout_s: float) -> ProbeResult:
+        return probe_http(self._url, timeout_s)
+
+
+class WebcamSource(VideoCaptureSource):
+    """A local camera by index or device path; width, height, fps and FOURCC asked for at open."""
+
+    def __init__(self, device: int | str, spec: SourceSpec) -> None:
+        super().__init__(spec)
+        self._device = device
+        self.description = f"webcam {device}"
+
+    def _create(self, timeout_s: float) -> Any:
+        device = self._device
+        path = f"/dev/video{device}" if isinstance(device, int) else device
+        if sys.platform.startswith("linux"):
+            if not os.path.exists(path):
+                raise source_error(
+                    self.description,
+                    f"{path} does not exist",
+                    ErrorKind.NOT_FOUND,
+                    "is the camera plugged in? see v4l2-ctl --list-devices",
+                )
+            if not os.access(path, os.R_OK | os.W_OK):
+                raise source_error(
+                    self.description,
+                    f"no permission to open {path}",
+                    ErrorKind.UNAUTHORIZED,
+                    "add the user to the 'video' group",
+                )
+            cap = cv2.VideoCapture(path, cv2.CAP_V4L2)
+        else:
+            cap = cv2.VideoCapture(device, cv2.CAP_ANY)
+        if not cap.isOpened():
+            cap.release()
+            raise source_error(
+                self.description,
+                "OpenCV could not open the camera",
+                ErrorKind.OTHER,
+                "is another program using it?",
+            )
+        return cap
+
+    def _after_open(self, cap: Any) -> None:
+        spec = self.spec
+        # FOURCC first: V4L2 picks the sizes and rates available for the pixel format.
+        wanted: list[tuple[int, float, str]] = []
+        if spec.fourcc:
+            wanted.append((cv2.CAP_PROP_FOURCC, cv2.VideoWriter.fourcc(*spec.fourcc), "fourcc"))
+        if spec.width:
+            wanted.append((cv2.CAP_PROP_FRAME_WIDTH, spec.width, "width"))
+        if spec.height:
+            wanted.append((cv2.CAP_PROP_FRAME_HEIGHT, spec.height, "height"))
+        if spec.fps:
+            wanted.append((cv2.CAP_PROP_FPS, spec.fps, "fps"))
+        for prop, value, name in wanted:
+            cap.set(prop, value)
+            got = cap.get(prop)
+            if name != "fourcc" and not math.isclose(got, value, rel_tol=0.01):
+                log.warning(
+                    "%s: asked for %s=%s, the camera gives %s", self.description, name, value, got
+                )
