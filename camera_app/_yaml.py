@@ -21,6 +21,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any, TypeVar, cast
+from urllib.parse import quote
 
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
@@ -221,6 +222,8 @@ class Node:
             if match.group(0) == "$${":
                 return "${"
             body = match.group(1)
+            if body is not None and body.startswith("credential:"):
+                return self._credential(body.removeprefix("credential:"), text)
             parsed = _VAR_BODY.fullmatch(body) if body is not None else None
             if parsed is None or "${" in (parsed.group(2) or ""):
                 shown = "${" + (body or "")[:40]
@@ -243,6 +246,17 @@ class Node:
 
         filled = _VAR.sub(fill, text)
         return filled, tuple(names)
+
+    def _credential(self, name: str, text: str) -> str:
+        """A systemd credential (LoadCredential=), percent-encoded when it sits in a URL."""
+        from camera_app.errors import ConfigError
+        from camera_app.service.credentials import read_credential
+
+        try:
+            value = read_credential(name, environ=self.ctx.env)
+        except ConfigError as exc:
+            raise self.error(str(exc)) from None
+        return quote(value, safe="") if "://" in text else value
 
 
 def _hidden(names: tuple[str, ...]) -> str:

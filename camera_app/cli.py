@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from camera_app import __version__
@@ -133,8 +133,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="camera-app", description=__doc__)
     p.add_argument("--version", action="version", version=f"camera-app {__version__}")
-    p.add_argument("--log-level", default="warning", help="debug, info, warning, error")
-    p.add_argument("--log-format", choices=["kv", "json"], default="kv")
+    p.add_argument(
+        "--log-level",
+        default=None,
+        help="debug, info, warning, error (default: warning; run: from the config)",
+    )
+    p.add_argument("--log-format", choices=["kv", "json"], default=None)
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("detect", help="detect objects in image files")
@@ -165,19 +169,16 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, default=2)
     b.set_defaults(func=cmd_bench)
 
-    for extra in _EXTRA_COMMANDS:
-        extra(sub)
+    from camera_app.runner import add_commands
+
+    add_commands(sub)
     return p
-
-
-# Later stages (run, check-config) register their subcommands here.
-_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    setup_logging(args.log_level, args.log_format)
+    setup_logging(args.log_level or "warning", args.log_format or "kv")
     try:
         code: int = args.func(args)
         return code
@@ -191,3 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:
+        # A bug, not a user error: say so in the log (journald keeps it), with the traceback.
+        log.critical("camera-app crashed: %s", redact_text(repr(exc)), exc_info=True)
+        return 1

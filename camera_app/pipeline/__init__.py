@@ -1,0 +1,1 @@
+"""The real-time loop: capture threads -> frame board -> inference workers -> output dispatcher."""

@@ -1,0 +1,51 @@
+"""Values that cross thread boundaries in the pipeline. Frozen: nobody mutates them after."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from camera_app.detect.detections import Detections
+from camera_app.sources.base import Frame
+
+
+@dataclass(frozen=True)
+class StageTimes:
+    """Seconds spent in each stage for one frame (all from time.monotonic / perf_counter)."""
+
+    frame_age_s: float  # capture -> picked up by an inference worker
+    preprocess_s: float
+    invoke_s: float
+    postprocess_s: float
+
+
+@dataclass(frozen=True)
+class Result:
+    """One processed frame: what was seen, and how long each step took."""
+
+    frame: Frame
+    detections: Detections
+    times: StageTimes
+    done_monotonic_s: float  # when postprocessing finished
+    worker: int  # which interpreter ran it
+
+    @property
+    def camera(self) -> str:
+        return self.frame.camera
+
+    @property
+    def latency_s(self) -> float:
+        """End-to-end: from capture to results."""
+        return self.done_monotonic_s - self.frame.capture_monotonic_s
+
+
+class ResultSink(Protocol):
+    """An output: events, live view, recording, window. Called from the dispatcher thread only.
+
+    ``handle`` must not block for long: it runs between inference results. ``close`` flushes
+    and releases files; it is called once, at shutdown.
+    """
+
+    def handle(self, result: Result) -> None: ...
+
+    def close(self) -> None: ...

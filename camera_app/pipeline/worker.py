@@ -1,0 +1,83 @@
+"""Inference workers: each owns one interpreter (a Detector) and runs frames through it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+from camera_app.detect.decode import Thresholds
+from camera_app.detect.detector import Detector
+from camera_app.pipeline.board import FrameBoard
+from camera_app.pipeline.types import Result, StageTimes
+
+log = logging.getLogger(__name__)
+
+
+class InferenceWorker:
+    """Takes the next frame from the board, detects, hands the Result on. One thread each.
+
+    ``iterations`` counts loop turns, frames or not: the service watchdog uses it to tell a
+    hung interpreter (no turns) from a camera that is merely offline (turns, no frames).
+    """
+
+    def __init__(
+        self,
+        index: int,
+        detector: Detector,
+        board: FrameBoard,
+        publish: Callable[[Result], None],
+        stop: threading.Event,
+        thresholds: Mapping[str, Thresholds],
+        poll_s: float = 0.1,
+    ) -> None:
+        self.index = index
+        self.detector = detector
+        self._board = board
+        self._publish = publish
+        self._stop = stop
+        self._thresholds = thresholds
+        self._poll_s = poll_s
+        self.iterations = 0
+        self.frames = 0
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"inference-{index}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout_s: float) -> bool:
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            log.warning("inference worker %d still alive after %.1f s", self.index, timeout_s)
+            return False
+        return True
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self.iterations += 1
+                frame = self._board.take(self._poll_s)
+                if frame is None:
+                    continue
+                t0 = time.monotonic()
+                model_input, placement = self.detector.preprocess(frame.image_bgr)
+                t1 = time.monotonic()
+                outputs = self.detector.infer(model_input)
+                t2 = time.monotonic()
+                th = self._thresholds.get(frame.camera)
+                detections = self.detector.postprocess(outputs, placement, th)
+                t3 = time.monotonic()
+                self.frames += 1
+                times = StageTimes(t0 - frame.capture_monotonic_s, t1 - t0, t2 - t1, t3 - t2)
+                self._publish(Result(frame, detections, times, t3, self.index))
+        except Exception as exc:
+            # A failure here is a bug or a broken runtime, not a camera problem: record it,
+            # stop the pipeline, and let the service manager restart us.
+            self.error = exc
+            log.exception("inference worker %d failed; stopping the pipeline", self.index)
+            self._stop.set()

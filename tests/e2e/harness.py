@@ -1,0 +1,29 @@
+"""Runs the real `camera-app` CLI with one fault the test can switch on: a hung inference.
+
+    python -m tests.e2e.harness HANG_FILE camera-app-args...
+
+While HANG_FILE exists, every Detector.infer() blocks (like an interpreter stuck in a
+delegate). Nothing else is changed: this is the real app, with a fault injected from outside.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from camera_app.cli import main
+from camera_app.detect.detector import Detector
+
+hang_file = sys.argv[1]
+real_infer = Detector.infer
+
+
+def infer(self: Detector, x: object) -> object:
+    while os.path.exists(hang_file):
+        time.sleep(0.05)
+    return real_infer(self, x)  # type: ignore[arg-type]
+
+
+Detector.infer = infer  # type: ignore[method-assign,assignment]
+sys.exit(main(sys.argv[2:]))

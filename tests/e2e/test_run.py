@@ -1,0 +1,192 @@
+"""The real `camera-app run`, as a user or systemd runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.shared import MODELS, REPO, TEST_MODELS, need_shared
+
+
+def env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "CAMERA_APP_MODEL_PATH": f"{MODELS}:{TEST_MODELS}", **extra}
+
+
+def run_app(
+    args: list[str], timeout_s: float = 120, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "camera_app", *args], capture_output=True, text=True,
+        timeout=timeout_s, env=env(**extra), cwd=REPO, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_demo_run_finds_real_objects(tmp_path: Path) -> None:
+    need_shared()
+    events = tmp_path / "events.jsonl"
+    r = run_app(["run", "--duration", "12", "--events", str(events)])
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = [json.loads(x) for x in events.read_text().splitlines()]
+    assert len(lines) >= 30  # the demo plays at 15 fps
+    labels = {d["label"] for line in lines for d in line["detections"]}
+    # The demo pans across scikit-image's photos: an astronaut, a cat, coffee, a motorcycle.
+    assert "person" in labels
+    assert labels & {"cat", "cup", "motorcycle"}
+    first = lines[0]
+    assert first["camera"] == "demo"
+    assert 0 < first["latency_s"] < 5
+    assert set(first["stages"]) == {"frame_age_s", "preprocess_s", "invoke_s", "postprocess_s"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_cleanly_with_exit_0(sig: signal.Signals, tmp_path: Path) -> None:
+    need_shared()
+    ready = tmp_path / "events.jsonl"
+    p = subprocess.Popen(
+        [sys.executable, "-m", "camera_app", "--log-level", "info", "run", "--events", str(ready)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(), cwd=REPO,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (not ready.exists() or ready.stat().st_size == 0):
+            time.sleep(0.2)
+        assert ready.exists(), "no frame was processed"
+        t0 = time.monotonic()
+        p.send_signal(sig)
+        _, err = p.communicate(timeout=15)
+        stop_s = time.monotonic() - t0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(5)
+    assert p.returncode == 0, err[-2000:]
+    assert stop_s < 8
+    assert "pipeline stopped" in err
+
+
+@pytest.mark.parametrize(
+    ("config", "words"),
+    [
+        (
+            "cameras:\n  - name: a\n    source: demo\n    treshold: 0.5\n",
+            ["c.yaml:4:", "treshold", "threshold"],
+        ),
+        (
+            "model:\n  path: no_such_model\ncameras:\n  - source: demo\n",
+            ["no_such_model", "not found"],
+        ),
+        ("detection:\n  classes: [unicorn]\ncameras:\n  - source: demo\n", ["unicorn"]),
+        ("cameras:\n  - source: /nonexistent/video.mp4\n", ["/nonexistent/video.mp4"]),
+    ],
+)
+def test_bad_config_exits_2_before_anything_starts(
+    config: str, words: list[str], tmp_path: Path
+) -> None:
+    cfg = tmp_path / "c.yaml"
+    events = tmp_path / "events.jsonl"
+    cfg.write_text(
+        config + f"    outputs: {{events: {events}}}\n"
+        if "source: demo\n" in config[-20:]
+        else config
+    )
+    r = run_app(
+        ["--log-level", "info", "run", "--config", str(cfg), "--duration", "5"], timeout_s=60
+    )
+    assert r.returncode == 2, (r.stdout, r.stderr[-2000:])
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("camera-app: error:")]
+    assert len(errors) == 1, r.stderr
+    for w in words:
+        assert w in errors[0]
+    assert "pipeline started" not in r.stderr
+    assert not events.exists()
+
+
+def test_check_config(tmp_path: Path) -> None:
+    ok = run_app(["check-config", str(REPO / "config" / "demo.yaml")])
+    assert ok.returncode == 0, ok.stderr
+    assert "ok" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("cameras:\n  - source: demo\n    fps: -3\n")
+    r = run_app(["check-config", str(bad)])
+    assert r.returncode == 2
+    assert "bad.yaml:3:" in r.stderr
+
+
+class NotifySocket:
+    """A datagram socket standing in for systemd's NOTIFY_SOCKET."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.settimeout(0.2)
+        self.messages: list[tuple[float, str]] = []
+
+    def drain(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                data = self.sock.recv(4096)
+            except TimeoutError:
+                continue
+            for line in data.decode().splitlines():
+                self.messages.append((time.monotonic(), line))
+
+    def count(self, prefix: str, since: float = 0.0) -> int:
+        return sum(1 for t, m in self.messages if m.startswith(prefix) and t >= since)
+
+    def wait_for(self, prefix: str, timeout_s: float) -> bool:
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            if self.count(prefix):
+                return True
+            self.drain(0.2)
+        return False
+
+
+@pytest.mark.slow
+def test_systemd_notify_ready_watchdog_hang_and_stopping(tmp_path: Path) -> None:
+    need_shared()
+    ns = NotifySocket(tmp_path / "notify.sock")
+    hang = tmp_path / "hang"
+    p = subprocess.Popen(
+        [sys.executable, "-m", "tests.e2e.harness", str(hang), "--log-level", "info", "run"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        env=env(NOTIFY_SOCKET=str(ns.path), WATCHDOG_USEC="1000000"),
+    )  # fmt: skip
+    try:
+        assert ns.wait_for("READY=1", 60), ns.messages
+        ns.drain(4)
+        flowing_since = time.monotonic() - 4
+        assert ns.count("WATCHDOG=1", flowing_since) >= 4  # every 0.5 s while frames flow
+        assert any(m.startswith("STATUS=") and "fps" in m for _, m in ns.messages)
+        hang.touch()  # inference now blocks inside invoke
+        ns.drain(2)  # let the last in-flight frame finish
+        hung_since = time.monotonic()
+        ns.drain(4)
+        assert ns.count("WATCHDOG=1", hung_since) == 0
+        hang.unlink()
+        ns.drain(3)
+        assert ns.count("WATCHDOG=1", hung_since) >= 2  # progress again: pings again
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=15)
+        ns.drain(0.5)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(5)
+        ns.sock.close()
+    assert ns.count("STOPPING=1") == 1, ns.messages
+    assert p.returncode == 0, err[-2000:]
+    ready_at = next(t for t, m in ns.messages if m.startswith("READY=1"))
+    assert all(t >= ready_at for t, m in ns.messages if m.startswith("WATCHDOG=1"))

@@ -1,0 +1,223 @@
+"""The real-time loop with fakes at the seams: fairness, frame policy, outputs that never block."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from camera_app.detect.decode import Thresholds
+from camera_app.detect.detections import Detections
+from camera_app.pipeline.board import FrameBoard
+from camera_app.pipeline.dispatch import Dispatcher
+from camera_app.pipeline.types import Result, StageTimes
+from camera_app.pipeline.worker import InferenceWorker
+from camera_app.sources.base import Frame
+from camera_app.sources.capture import CaptureThread, DropReason
+from tests.fakes import FakeSource, Session, make_image, wait_until
+
+
+def frame(camera: str, seq: int, age_s: float = 0.0) -> Frame:
+    now = time.monotonic()
+    return Frame(make_image(seq), camera, seq, now - age_s, time.time() - age_s)
+
+
+def result(camera: str, seq: int) -> Result:
+    f = frame(camera, seq)
+    return Result(f, Detections.empty(), StageTimes(0, 0, 0, 0), time.monotonic(), 0)
+
+
+def test_newest_frame_wins_and_replacements_are_counted() -> None:
+    board = FrameBoard(["a"])
+    for seq in range(5):
+        board.slots["a"].put(frame("a", seq))
+    got = board.take(0.1)
+    assert got is not None
+    assert got.sequence == 4
+    assert board.slots["a"].drops()[DropReason.REPLACED] == 4
+    assert board.take(0.05) is None
+
+
+def test_cameras_take_turns() -> None:
+    board = FrameBoard(["a", "b", "c"])
+    order = []
+    for round_ in range(4):
+        for cam in ("a", "b", "c"):
+            board.slots[cam].put(frame(cam, round_))
+        for _ in range(3):
+            f = board.take(0.1)
+            assert f is not None
+            order.append(f.camera)
+    # Every round serves each camera once, whichever put its frame first.
+    assert [sorted(order[i : i + 3]) for i in range(0, 12, 3)] == [["a", "b", "c"]] * 4
+
+
+def test_a_busy_camera_does_not_starve_a_quiet_one() -> None:
+    board = FrameBoard(["busy", "quiet"])
+    served = {"busy": 0, "quiet": 0}
+    for seq in range(50):
+        board.slots["busy"].put(frame("busy", seq))
+        if seq % 2 == 0:
+            board.slots["quiet"].put(frame("quiet", seq))
+        f = board.take(0.1)
+        assert f is not None
+        served[f.camera] += 1
+    assert served["quiet"] >= 20
+
+
+def test_too_old_frames_are_dropped_and_counted() -> None:
+    board = FrameBoard(["a"], max_age_s=0.5)
+    board.slots["a"].put(frame("a", 1, age_s=2.0))
+    assert board.take(0.05) is None
+    assert board.slots["a"].drops()[DropReason.TOO_OLD] == 1
+
+
+def test_take_wakes_up_when_a_frame_arrives() -> None:
+    board = FrameBoard(["a"])
+    threading.Timer(0.2, lambda: board.slots["a"].put(frame("a", 7))).start()
+    got = board.take(5.0)
+    assert got is not None
+    assert got.sequence == 7
+
+
+class SlowSink:
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self.seen: list[int] = []
+        self.closed = False
+
+    def handle(self, r: Result) -> None:
+        time.sleep(self.delay_s)
+        self.seen.append(r.frame.sequence)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class BrokenSink:
+    def handle(self, r: Result) -> None:
+        raise OSError("disk full")
+
+    def close(self) -> None:
+        pass
+
+
+def test_slow_outputs_never_block_publishing() -> None:
+    stop = threading.Event()
+    slow = SlowSink(0.05)
+    drops: list[tuple[str, str]] = []
+    d = Dispatcher({"a": [slow]}, stop, on_drop=lambda c, r: drops.append((c, r)), capacity=4)
+    d.start()
+    t0 = time.monotonic()
+    for seq in range(100):
+        d.publish(result("a", seq))
+    publish_s = time.monotonic() - t0
+    stop.set()
+    assert d.join(10)
+    # 100 publishes against a sink needing 5 s for them all: publishing did not wait for it.
+    assert publish_s < 1.0
+    assert d.dropped == len(drops) > 0
+    assert all(reason == "output_backlog" for _, reason in drops)
+    assert slow.seen[-1] == 99  # the newest result always gets through
+    assert slow.closed
+
+
+def test_a_broken_output_does_not_stop_the_others() -> None:
+    stop = threading.Event()
+    good = SlowSink(0.0)
+    d = Dispatcher({"a": [BrokenSink(), good]}, stop)
+    d.start()
+    for seq in range(5):
+        d.publish(result("a", seq))
+    assert wait_until(lambda: len(good.seen) == 5)
+    stop.set()
+    assert d.join(5)
+
+
+class FakeDetector:
+    """A detector whose stages take known times; records the thresholds it was given."""
+
+    def __init__(self, invoke_s: float = 0.0, fail_at: int | None = None) -> None:
+        self.invoke_s = invoke_s
+        self.fail_at = fail_at
+        self.calls = 0
+        self.thresholds: list[Thresholds | None] = []
+
+    def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, None]:
+        return image, None
+
+    def infer(self, x: np.ndarray) -> dict[int, np.ndarray]:
+        self.calls += 1
+        if self.fail_at is not None and self.calls >= self.fail_at:
+            raise RuntimeError("interpreter exploded")
+        time.sleep(self.invoke_s)
+        return {}
+
+    def postprocess(self, outputs: object, placement: object, th: Thresholds | None) -> Detections:
+        self.thresholds.append(th)
+        return Detections.empty()
+
+
+def test_worker_times_each_stage_and_uses_per_camera_thresholds() -> None:
+    stop = threading.Event()
+    board = FrameBoard(["a"])
+    results: list[Result] = []
+    th = {"a": Thresholds(score=0.7)}
+    det = FakeDetector(invoke_s=0.02)
+    w = InferenceWorker(0, det, board, results.append, stop, th)  # type: ignore[arg-type]
+    w.start()
+    board.slots["a"].put(frame("a", 1, age_s=0.1))
+    assert wait_until(lambda: len(results) == 1)
+    stop.set()
+    assert w.join(5)
+    r = results[0]
+    assert r.times.frame_age_s >= 0.1
+    assert r.times.invoke_s >= 0.02
+    assert r.latency_s >= r.times.frame_age_s + r.times.invoke_s
+    assert det.thresholds == [th["a"]]
+    assert w.iterations >= 1
+
+
+def test_worker_failure_stops_the_pipeline_and_is_kept() -> None:
+    stop = threading.Event()
+    board = FrameBoard(["a"])
+    w = InferenceWorker(0, FakeDetector(fail_at=1), board, lambda r: None, stop, {})  # type: ignore[arg-type]
+    w.start()
+    board.slots["a"].put(frame("a", 1))
+    assert stop.wait(5)
+    assert w.join(5)
+    assert isinstance(w.error, RuntimeError)
+
+
+def test_end_to_end_with_fake_sources_one_failing() -> None:
+    """Two cameras through capture threads, the board, a worker and the dispatcher."""
+    stop = threading.Event()
+    board = FrameBoard(["good", "bad"])
+    sink = SlowSink(0.0)
+    d = Dispatcher({"good": [sink], "bad": [sink]}, stop)
+    good = CaptureThread("good", FakeSource([Session(frames=None, interval_s=0.02)]), stop,
+                         latest=board.slots["good"])  # fmt: skip
+    bad = CaptureThread("bad", FakeSource([Session(open_error=OSError("refused"))]), stop,
+                        latest=board.slots["bad"])  # fmt: skip
+    w = InferenceWorker(0, FakeDetector(), board, d.publish, stop, {})  # type: ignore[arg-type]
+    for t in (d, w, good, bad):
+        t.start()
+    assert wait_until(lambda: len(sink.seen) >= 20)
+    stop.set()
+    for t in (good, bad, w, d):
+        assert t.join(5)
+    assert bad.snapshot().reconnects >= 1 or sum(bad.snapshot().errors_by_kind.values()) >= 1
+    assert good.snapshot().frames_captured >= 20
+
+
+@pytest.mark.parametrize("window_s", [10.0])
+def test_rate_meter(window_s: float) -> None:
+    from camera_app.app import RateMeter
+
+    m = RateMeter(window_s)
+    for i in range(11):
+        m.tick(100.0 + i * 0.5)  # 2 per second
+    assert m.rate(105.0) == pytest.approx(2.0)
+    assert m.rate(200.0) == 0.0
