@@ -1,0 +1,99 @@
+"""JSON-lines events: one line per processed frame, to stdout or appended to a file.
+
+    {"camera": "door", "capture_time": "2024-05-01T12:00:00.123Z", "sequence": 42,
+     "latency_s": 0.0812, "stages": {"frame_age_s": ..., "preprocess_s": ..., "invoke_s": ...,
+     "postprocess_s": ...}, "detections": [{"label": "person", "class_id": 0, "score": 0.87,
+     "box_xyxy": [12.0, 30.5, 200.0, 410.0]}]}
+
+Every processed frame is written, with or without detections (filter downstream, e.g. with
+``jq 'select(.detections | length > 0)'``). A failed write (disk full, closed pipe) is logged
+once and the sink turns itself off; it never raises into the dispatcher.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+from typing import Any, TextIO
+
+from camera_app.errors import ConfigError
+from camera_app.outputs._paths import check_output_path
+from camera_app.pipeline.types import Result
+
+log = logging.getLogger(__name__)
+
+STDOUT = "-"
+
+
+def iso_utc_ms(wall_s: float) -> str:
+    """``time.time()`` seconds -> ``2024-05-01T12:00:00.123Z``."""
+    stamp = datetime.fromtimestamp(wall_s, tz=timezone.utc).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def event(result: Result) -> dict[str, Any]:
+    """The JSON object written for one result."""
+    t = result.times
+    return {
+        "camera": result.camera,
+        "capture_time": iso_utc_ms(result.frame.capture_wall_s),
+        "sequence": result.frame.sequence,
+        "latency_s": round(result.latency_s, 4),
+        "stages": {
+            "frame_age_s": round(t.frame_age_s, 4),
+            "preprocess_s": round(t.preprocess_s, 4),
+            "invoke_s": round(t.invoke_s, 4),
+            "postprocess_s": round(t.postprocess_s, 4),
+        },
+        "detections": result.detections.to_json(),
+    }
+
+
+class EventsSink:
+    """Writes events to ``target``: ``"-"`` for stdout, else a file opened for appending."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.events_written = 0
+        self.enabled = True
+        self._file: TextIO | None = None
+        if target == STDOUT:
+            return
+        path = check_output_path(target, "outputs.events")
+        try:
+            # Line-buffered: every event reaches the file as one whole line, at once.
+            self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ConfigError(f"outputs.events: cannot open {target} ({reason})") from exc
+
+    def _stream(self) -> TextIO:
+        # stdout is looked up at each write, so a redirected sys.stdout is honoured.
+        return sys.stdout if self._file is None else self._file
+
+    def handle(self, result: Result) -> None:
+        if not self.enabled:
+            return
+        line = json.dumps(event(result), separators=(",", ":")) + "\n"
+        try:
+            self._stream().write(line)
+            if self._file is None:
+                sys.stdout.flush()
+        except (OSError, ValueError) as exc:  # ValueError: write to a closed file
+            self.enabled = False
+            where = "stdout" if self._file is None else self.target
+            log.error("events output %s failed (%s); no more events will be written", where, exc)
+            return
+        self.events_written += 1
+
+    def close(self) -> None:
+        self.enabled = False
+        if self._file is None:
+            return
+        try:
+            self._file.close()
+        except OSError as exc:
+            log.warning("closing events file %s failed: %s", self.target, exc)
+        self._file = None

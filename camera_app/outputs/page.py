@@ -1,0 +1,194 @@
+"""The status page: HTML rendered on the server, refreshed by a small script from /api/status.
+
+Everything shown is escaped here and passed through ``redact_text`` first (the status given to
+us is already credential-free; this is defence in depth). The script and stylesheet are served
+as files of their own so the page's Content-Security-Policy needs no 'unsafe-inline'; the
+script only ever sets ``textContent``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Collection, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from camera_app.redact import redact_text
+
+SCALARS = (str, int, float, bool, type(None))
+
+
+def redacted(value: Any) -> Any:
+    """A JSON-ready copy of ``value`` with every string passed through ``redact_text``."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None  # NaN is not JSON
+    if isinstance(value, bool | int) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {redact_text(str(k)): redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redacted(v) for v in value]
+    return redact_text(str(value))
+
+
+def show(value: Any) -> str:
+    """How one status value reads on the page (the script formats the same way)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:.1f}"
+    if isinstance(value, Mapping):  # e.g. last_error: {"class": ..., "message": ...}
+        return ": ".join(show(v) for v in value.values() if v not in (None, ""))
+    if isinstance(value, list | tuple):
+        return ", ".join(show(v) for v in value)
+    return str(value)
+
+
+def _e(value: Any) -> str:
+    return html.escape(redact_text(show(value)), quote=True)
+
+
+_CAMERA_FIELDS = (("state", "state"), ("source", "source"), ("fps", "fps"),
+                  ("last_error", "last error"))  # fmt: skip
+
+
+def _camera(cam: Mapping[str, Any], streams: Collection[str]) -> str:
+    name = str(cam.get("name", ""))
+    quoted = quote(name, safe="")
+    if name in streams:
+        view = (f'<img class="live" src="/stream/{_e(quoted)}.mjpg" alt="live view of {_e(name)}">'
+                f'<a href="/snapshot/{_e(quoted)}.jpg">snapshot</a>')  # fmt: skip
+    else:
+        view = '<p class="off">live view off for this camera</p>'
+    rows = "".join(
+        f'<dt>{label}</dt><dd data-field="{key}">{_e(cam.get(key))}</dd>'
+        for key, label in _CAMERA_FIELDS
+    )
+    return (f'<article class="camera" data-camera="{_e(name)}" data-state="{_e(cam.get("state"))}">'
+            f"<h2>{_e(name)}</h2>{view}<dl>{rows}</dl></article>")  # fmt: skip
+
+
+def _pairs(items: Mapping[str, Any], attribute: str) -> str:
+    return "".join(
+        f'<dt>{_e(k)}</dt><dd {attribute}="{_e(k)}">{_e(v)}</dd>'
+        for k, v in items.items()
+        if isinstance(v, SCALARS)
+    )
+
+
+def render_page(status: Mapping[str, Any], streams: Collection[str]) -> str:
+    """The whole page. ``streams``: the cameras that have a live view."""
+    cameras = status.get("cameras") or []
+    model = status.get("model") or {}
+    summary = {k: v for k, v in status.items() if k not in ("cameras", "model")}
+    cards = "".join(_camera(c, streams) for c in cameras if isinstance(c, Mapping))
+    model_html = ""
+    if isinstance(model, Mapping) and model:
+        model_html = (
+            f'<section class="model"><h2>Model</h2><dl>{_pairs(model, "data-model")}</dl></section>'
+        )
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>camera_app status</title>
+<link rel="stylesheet" href="/static/status.css">
+<script src="/static/status.js" defer></script>
+</head>
+<body>
+<header><h1>camera_app</h1><dl class="summary">{_pairs(summary, "data-summary")}</dl>
+<p id="updated">rendered by the server</p></header>
+<main class="cameras">{cards or '<p class="off">no cameras</p>'}</main>
+{model_html}
+</body>
+</html>
+"""
+
+
+STATUS_CSS = """\
+body { font: 15px/1.4 "Liberation Sans", "DejaVu Sans", Arial, sans-serif; margin: 0;
+       background: #f4f5f7; color: #1d2330; }
+header { display: flex; flex-wrap: wrap; align-items: baseline; gap: 0 24px;
+         padding: 10px 20px; background: #1d2330; color: #f4f5f7; }
+h1 { font-size: 20px; margin: 0; }
+h2 { font-size: 17px; margin: 0 0 8px; }
+header dl, header p { margin: 0; font-size: 13px; }
+#updated { margin-left: auto; opacity: 0.8; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 8px 0 0; }
+header dl { display: flex; flex-wrap: wrap; gap: 0 6px; }
+header dd { margin: 0 14px 0 0; font-weight: bold; }
+dt { color: #5b6475; }
+dd { margin: 0; overflow-wrap: anywhere; }
+.cameras { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr));
+           gap: 16px; padding: 16px 20px; }
+.camera, .model { background: #fff; border-radius: 6px; padding: 12px 14px;
+                  box-shadow: 0 1px 3px rgba(0, 0, 0, 0.15); }
+.model { margin: 0 20px 20px; }
+.live { display: block; width: 100%; height: auto; min-height: 120px; background: #2b3140;
+        border-radius: 4px; margin-bottom: 4px; }
+.off { color: #5b6475; font-style: italic; }
+[data-field="state"] { font-weight: bold; }
+.camera[data-state="streaming"] [data-field="state"] { color: #137333; }
+.camera[data-state="connecting"] [data-field="state"],
+.camera[data-state="backing_off"] [data-field="state"] { color: #b06000; }
+.camera[data-state="failed"] [data-field="state"],
+[data-field="last_error"] { color: #b3261e; }
+"""
+
+STATUS_JS = """\
+"use strict";
+(function () {
+  function show(v) {
+    if (v === null || v === undefined) return "";
+    if (typeof v === "boolean") return v ? "yes" : "no";
+    if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toFixed(1);
+    if (Array.isArray(v)) return v.map(show).join(", ");
+    if (typeof v === "object") {
+      return Object.values(v).filter(function (x) { return x !== null && x !== ""; })
+        .map(show).join(": ");
+    }
+    return String(v);
+  }
+  function fill(selector, attribute, values) {
+    document.querySelectorAll(selector).forEach(function (el) {
+      var key = el.getAttribute(attribute);
+      if (Object.prototype.hasOwnProperty.call(values, key)) el.textContent = show(values[key]);
+    });
+  }
+  function update(status) {
+    var byName = {};
+    (status.cameras || []).forEach(function (c) { byName[c.name] = c; });
+    document.querySelectorAll("article[data-camera]").forEach(function (card) {
+      var cam = byName[card.getAttribute("data-camera")];
+      if (!cam) return;
+      card.setAttribute("data-state", show(cam.state));
+      card.querySelectorAll("[data-field]").forEach(function (el) {
+        el.textContent = show(cam[el.getAttribute("data-field")]);
+      });
+    });
+    fill("[data-summary]", "data-summary", status);
+    fill("[data-model]", "data-model", status.model || {});
+  }
+  function refresh() {
+    var updated = document.getElementById("updated");
+    fetch("/api/status", { cache: "no-store" })
+      .then(function (r) {
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json();
+      })
+      .then(function (status) {
+        update(status);
+        updated.textContent = "updated " + new Date().toLocaleTimeString();
+      })
+      .catch(function (e) { updated.textContent = "status unavailable (" + e.message + ")"; });
+  }
+  refresh();
+  setInterval(refresh, 2000);
+})();
+"""

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from camera_app.errors import ConfigError
+from camera_app.outputs.events import EventsSink, iso_utc_ms
+from tests.outputs.builders import make_detections, make_result
+
+PERSON = make_detections([[10.04, 20.0, 30.26, 40.0]], ["person"], score=0.87654)
+
+
+def read_events(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize(
+    ("wall_s", "expected"),
+    [
+        (0.0, "1970-01-01T00:00:00.000Z"),
+        (1_714_564_800.125, "2024-05-01T12:00:00.125Z"),
+        (1_714_564_800.9996, "2024-05-01T12:00:00.999Z"),  # truncated, never rounded up
+    ],
+)
+def test_capture_time_is_iso_utc_with_milliseconds(wall_s: float, expected: str) -> None:
+    assert iso_utc_ms(wall_s) == expected
+
+
+def test_one_json_line_per_result_with_every_field(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    sink = EventsSink(str(path))
+    sink.handle(make_result("door", 7, detections=PERSON, latency_s=0.081234))
+    sink.handle(make_result("door", 8))  # no detections: still written
+    sink.close()
+
+    first, second = read_events(path)
+    assert first == {
+        "camera": "door",
+        "capture_time": "2024-05-01T12:00:00.125Z",
+        "sequence": 7,
+        "latency_s": 0.0812,
+        "stages": {
+            "frame_age_s": 0.0123,
+            "preprocess_s": 0.002,
+            "invoke_s": 0.05,
+            "postprocess_s": 0.001,
+        },
+        "detections": [
+            {
+                "label": "person",
+                "class_id": 0,
+                "score": 0.8765,
+                "box_xyxy": [10.0, 20.0, 30.3, 40.0],
+            }
+        ],
+    }
+    assert second["sequence"] == 8
+    assert second["detections"] == []
+    assert sink.events_written == 2
+
+
+def test_file_is_appended_to_and_each_line_is_written_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"earlier": true}\n', encoding="utf-8")
+    sink = EventsSink(str(path))
+    sink.handle(make_result(sequence=1))
+    # Line-buffered: readable before close.
+    assert [e.get("sequence") for e in read_events(path)] == [None, 1]
+    sink.close()
+    sink.close()  # idempotent
+    sink.handle(make_result(sequence=2))  # after close: ignored
+    assert len(read_events(path)) == 2
+
+
+def test_stdout_mode_writes_lines_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    sink = EventsSink("-")
+    sink.handle(make_result("cam0", 1, detections=PERSON))
+    sink.handle(make_result("cam0", 2))
+    sink.close()
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["sequence"] for line in lines] == [1, 2]
+    assert json.loads(lines[0])["detections"][0]["label"] == "person"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("missing/events.jsonl", "does not exist"), ("", "is a folder")],
+)
+def test_bad_path_is_a_config_error_naming_it(tmp_path: Path, name: str, message: str) -> None:
+    target = str(tmp_path / name) if name else str(tmp_path)
+    with pytest.raises(ConfigError, match=message) as info:
+        EventsSink(target)
+    assert target in str(info.value)
+    assert "outputs.events" in str(info.value)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_disk_full_disables_the_sink_and_logs_once(caplog: pytest.LogCaptureFixture) -> None:
+    sink = EventsSink("/dev/full")  # every write fails with ENOSPC, like a full disk
+    with caplog.at_level(logging.ERROR, logger="camera_app.outputs.events"):
+        for i in range(3):
+            sink.handle(make_result(sequence=i))  # must not raise
+    sink.close()
+    assert not sink.enabled
+    assert sink.events_written == 0
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert "/dev/full" in errors[0].getMessage()
+
+
+class BrokenStdout(io.StringIO):
+    def write(self, s: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_closed_stdout_pipe_disables_the_sink(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("sys.stdout", BrokenStdout())
+    sink = EventsSink("-")
+    with caplog.at_level(logging.ERROR, logger="camera_app.outputs.events"):
+        sink.handle(make_result(sequence=1))
+        sink.handle(make_result(sequence=2))
+    assert not sink.enabled
+    assert len([r for r in caplog.records if "stdout" in r.getMessage()]) == 1

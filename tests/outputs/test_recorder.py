@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from camera_app.errors import ConfigError
+from camera_app.outputs.recorder import RecordSink
+from tests.outputs.builders import RED_BGR, make_detections, make_result
+
+SIZE_WH = (160, 120)
+GREY = (128, 128, 128)
+
+
+def read_video(path: Path) -> tuple[list[np.ndarray], float]:
+    cap = cv2.VideoCapture(str(path))
+    assert cap.isOpened(), path
+    frames = []
+    try:
+        fps = float(cap.get(cv2.CAP_PROP_FPS))
+        for _ in range(1000):
+            ok, frame = cap.read()
+            if not ok:
+                break
+            frames.append(frame)
+    finally:
+        cap.release()
+    return frames, fps
+
+
+@pytest.mark.parametrize("name", ["clip.avi", "clip.mp4", "CLIP.AVI"])
+def test_records_every_frame_at_the_first_frames_size(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    sink = RecordSink(str(path), fps_hint=10.0)
+    for i in range(4):
+        sink.handle(make_result(sequence=i, size_wh=SIZE_WH))
+    sink.handle(make_result(sequence=4, size_wh=(320, 240)))  # a reconnect at another size
+    sink.close()
+
+    frames, fps = read_video(path)
+    assert len(frames) == 5
+    assert {f.shape for f in frames} == {(SIZE_WH[1], SIZE_WH[0], 3)}
+    assert fps == pytest.approx(10.0)
+    centre = frames[-1][60, 80].astype(int)
+    assert np.abs(centre - RED_BGR).max() < 40  # lossy, but still red
+    assert sink.frames_written == 5
+
+
+def test_boxes_are_drawn_on_a_copy(tmp_path: Path) -> None:
+    path = tmp_path / "boxes.avi"
+    boxes = make_detections([[20, 30, 140, 110]])
+    result = make_result(size_wh=SIZE_WH, colour_bgr=GREY, detections=boxes)
+    sink = RecordSink(str(path), fps_hint=5.0)
+    sink.handle(result)
+    sink.close()
+
+    (frame,), _ = read_video(path)
+    reddish = frame[..., 2].astype(int) - frame[..., 0] > 50  # class 0 is drawn in red
+    assert reddish[40:110, 18:23].any(axis=1).all()  # the box's left edge, blurred by JPEG
+    assert not reddish[5:15, 145:155].any()  # outside the box: untouched
+    assert (result.frame.image_bgr == GREY).all()  # the shared frame was not drawn on
+
+
+@pytest.mark.parametrize(
+    ("name", "fps", "message"),
+    [
+        ("clip.mkv", 10.0, "expected a file name ending in .mp4, .avi"),
+        ("clip", 10.0, "cannot tell the video format"),
+        ("clip.avi", 0.0, "positive frame rate"),
+        ("missing/clip.avi", 10.0, "does not exist"),
+    ],
+)
+def test_bad_settings_are_config_errors(
+    tmp_path: Path, name: str, fps: float, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        RecordSink(str(tmp_path / name), fps_hint=fps)
+
+
+def test_a_writer_that_cannot_open_disables_the_sink(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    sink = RecordSink(str(folder / "clip.avi"), fps_hint=10.0)
+    folder.rmdir()  # removed after the config was checked
+    with caplog.at_level(logging.ERROR, logger="camera_app.outputs.recorder"):
+        for i in range(3):
+            sink.handle(make_result(sequence=i, size_wh=SIZE_WH))  # must not raise
+    sink.close()
+    assert not sink.enabled
+    assert sink.frames_written == 0
+    assert len([r for r in caplog.records if "recording is off" in r.getMessage()]) == 1
