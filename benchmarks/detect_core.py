@@ -1,6 +1,6 @@
 """Benchmark of the detection core; the same as `camera-app bench`.
 
-    CAMERA_APP_MODEL_PATH=../shared/models python benchmarks/detect_core.py --repeat 200
+CAMERA_APP_MODEL_PATH=../shared/models python benchmarks/detect_core.py --repeat 200
 """
 
 from __future__ import annotations

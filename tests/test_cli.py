@@ -64,9 +64,15 @@ def test_detect_default_text_output_on_a_generated_model(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["detect", "--model", "blobs_float_raw", "/nonexistent/x.jpg"], ["/nonexistent/x.jpg", "cannot read the image"]),
+        (
+            ["detect", "--model", "blobs_float_raw", "/nonexistent/x.jpg"],
+            ["/nonexistent/x.jpg", "cannot read the image"],
+        ),
         (["detect", "--model", "/etc/hostname", "x.jpg"], ["not a TFLite flatbuffer"]),
-        (["detect", "--model", "no_such_model", "x.jpg"], ["no_such_model", "not found", "models pull"]),
+        (
+            ["detect", "--model", "no_such_model", "x.jpg"],
+            ["no_such_model", "not found", "models pull"],
+        ),
         (["detect", "--model", "int16_input", "x.jpg"], ["int16", "uint8, int8 or float32"]),
         (["detect", "--model", "two_inputs", "x.jpg"], ["2 inputs"]),
         (["detect", "--model", "classifier", "x.jpg"], ["cannot recognise the outputs"]),

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from camera_app.registry import KNOWN_MODELS, PullError, pull
-
 from tests.shared import MODELS, need_shared
 
 
@@ -77,7 +76,7 @@ def test_checksum_mismatch_writes_nothing(
     base, root = server
     _archive(root, corrupt=True)
     monkeypatch.setenv("CAMERA_APP_MODEL_MIRROR", base)
-    with pytest.raises(PullError, match="checksum mismatch.*nothing was written"):
+    with pytest.raises(PullError, match=r"checksum mismatch.*nothing was written"):
         pull("ssd_mobilenet_v1_coco_quant", tmp_path / "cache")
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
 
