@@ -23,7 +23,6 @@ from camera_app.detect.decode import Thresholds
 from camera_app.detect.detector import Detector, DetectorOptions
 from camera_app.detect.layout import Activation
 from camera_app.detect.model import load_model
-from camera_app.detect.preprocess import ColourOrder, ResizeMode
 from camera_app.errors import ConfigError
 from camera_app.pipeline.board import FrameBoard
 from camera_app.pipeline.dispatch import Dispatcher
@@ -31,7 +30,7 @@ from camera_app.pipeline.types import Result, ResultSink
 from camera_app.pipeline.worker import InferenceWorker
 from camera_app.runtime import load_runtime
 from camera_app.sources.backoff import BackoffPolicy
-from camera_app.sources.base import SourceSpec, Transport
+from camera_app.sources.base import SourceSpec
 from camera_app.sources.capture import CaptureSnapshot, CaptureState, CaptureThread
 from camera_app.sources.factory import open_source
 
@@ -63,8 +62,8 @@ def detector_options(cfg: AppConfig) -> DetectorOptions:
         iou_threshold=d.iou_threshold,
         max_detections=d.max_detections,
         classes=tuple(d.classes),
-        colour_order=ColourOrder(m.colour_order.value),
-        resize=ResizeMode(m.resize.value),
+        colour_order=m.colour_order,
+        resize=m.resize,
         mean=m.normalization.mean,
         std=m.normalization.std,
         score_activation=activation,
@@ -79,7 +78,7 @@ def detector_options(cfg: AppConfig) -> DetectorOptions:
 
 def source_spec(cam: CameraConfig) -> SourceSpec:
     return SourceSpec(
-        source=cam.source, transport=Transport(cam.transport.value), width=cam.width,
+        source=cam.source, transport=cam.transport, width=cam.width,
         height=cam.height, fps=cam.fps, fourcc=cam.fourcc, realtime=cam.realtime, loop=cam.loop,
         open_timeout_s=cam.open_timeout_s, read_timeout_s=cam.read_timeout_s,
     )  # fmt: skip

@@ -19,7 +19,7 @@ log = logging.getLogger("camera_app")
 
 def _detector_options(args: argparse.Namespace) -> object:
     from camera_app.detect.detector import DetectorOptions
-    from camera_app.detect.preprocess import ColourOrder, ResizeMode
+    from camera_app.modes import ColourOrder, ResizeMode
 
     return DetectorOptions(
         threshold=args.threshold,

@@ -18,7 +18,6 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from enum import Enum
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -42,59 +41,38 @@ from camera_app._yaml import (
     string,
 )
 from camera_app.errors import ConfigError
+from camera_app.modes import ColourOrder, ResizeMode, StrEnum, Transport
 from camera_app.redact import redact_text, redact_url
 
 T = TypeVar("T")
 
 
-class _StrEnum(str, Enum):
-    """A string enum whose members print as their YAML value (``enum.StrEnum`` is 3.11+)."""
-
-    def __str__(self) -> str:
-        return str(self.value)
-
-
-class RuntimeChoice(_StrEnum):
+class RuntimeChoice(StrEnum):
     AUTO = "auto"
     LITERT = "litert"
     TFLITE_RUNTIME = "tflite-runtime"
 
 
-class ColourOrder(_StrEnum):
-    RGB = "rgb"
-    BGR = "bgr"
-
-
-class ResizeMode(_StrEnum):
-    STRETCH = "stretch"
-    LETTERBOX = "letterbox"
-
-
-class ScoreActivation(_StrEnum):
+class ScoreActivation(StrEnum):
     AUTO = "auto"
     SIGMOID = "sigmoid"
     SOFTMAX = "softmax"
     NONE = "none"
 
 
-class Transport(_StrEnum):
-    TCP = "tcp"
-    UDP = "udp"
-
-
-class LogLevel(_StrEnum):
+class LogLevel(StrEnum):
     DEBUG = "debug"
     INFO = "info"
     WARNING = "warning"
     ERROR = "error"
 
 
-class LogFormat(_StrEnum):
+class LogFormat(StrEnum):
     KV = "kv"
     JSON = "json"
 
 
-class SourceKind(_StrEnum):
+class SourceKind(StrEnum):
     DEMO = "demo"
     WEBCAM = "webcam"  # an integer index
     DEVICE = "device"  # /dev/videoN and other /dev paths

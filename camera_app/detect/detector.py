@@ -45,9 +45,10 @@ from camera_app.detect.layout import (
     detect_activation,
 )
 from camera_app.detect.model import LoadedModel, load_model
-from camera_app.detect.preprocess import ColourOrder, Placement, Preprocessor, ResizeMode
+from camera_app.detect.preprocess import Placement, Preprocessor
 from camera_app.detect.quantization import InputDType, InputQuantization
 from camera_app.errors import ModelError, OutputLayoutError
+from camera_app.modes import ColourOrder, ResizeMode
 
 log = logging.getLogger(__name__)
 Outputs = Mapping[int, npt.NDArray[np.generic]]

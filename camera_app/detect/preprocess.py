@@ -7,7 +7,6 @@ so uint8, int8 and float32 inputs all cost one pass over the small, resized imag
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 import cv2
@@ -16,16 +15,7 @@ import numpy.typing as npt
 
 from camera_app.detect.boxes import IDENTITY, Letterbox
 from camera_app.detect.quantization import InputQuantization, build_table
-
-
-class ColourOrder(str, Enum):
-    RGB = "rgb"
-    BGR = "bgr"
-
-
-class ResizeMode(str, Enum):
-    STRETCH = "stretch"
-    LETTERBOX = "letterbox"
+from camera_app.modes import ColourOrder, ResizeMode
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from camera_app.pipeline.types import Result, ResultSink
+from camera_app.threads import ManagedThread
 
 log = logging.getLogger(__name__)
 
 
-class Dispatcher:
+class Dispatcher(ManagedThread):
     def __init__(
         self,
         sinks: Mapping[str, Sequence[ResultSink]],
@@ -29,6 +30,7 @@ class Dispatcher:
         on_drop: Callable[[str, str], None] | None = None,
         capacity: int = 8,
     ) -> None:
+        super().__init__("outputs")
         self._sinks = sinks
         self._stop = stop
         self._on_result = on_result
@@ -40,7 +42,6 @@ class Dispatcher:
         self.dropped = 0
         self.handled = 0
         self._broken: set[int] = set()
-        self._thread = threading.Thread(target=self._run, name="outputs", daemon=True)
 
     def publish(self, result: Result) -> None:
         """Called by inference workers. Never blocks beyond a short lock."""
@@ -55,19 +56,6 @@ class Dispatcher:
             self._cond.notify()
         if dropped is not None and self._on_drop is not None:
             self._on_drop(dropped.camera, "output_backlog")
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def join(self, timeout_s: float) -> bool:
-        self._thread.join(timeout_s)
-        if self._thread.is_alive():
-            log.warning("output dispatcher still alive after %.1f s", timeout_s)
-            return False
-        return True
 
     def _next(self) -> Result | None:
         with self._cond:

@@ -11,11 +11,12 @@ from camera_app.detect.decode import Thresholds
 from camera_app.detect.detector import Detector
 from camera_app.pipeline.board import FrameBoard
 from camera_app.pipeline.types import Result, StageTimes
+from camera_app.threads import ManagedThread
 
 log = logging.getLogger(__name__)
 
 
-class InferenceWorker:
+class InferenceWorker(ManagedThread):
     """Takes the next frame from the board, detects, hands the Result on. One thread each.
 
     ``iterations`` counts loop turns, frames or not: the service watchdog uses it to tell a
@@ -32,6 +33,7 @@ class InferenceWorker:
         thresholds: Mapping[str, Thresholds],
         poll_s: float = 0.1,
     ) -> None:
+        super().__init__(f"inference-{index}")
         self.index = index
         self.detector = detector
         self._board = board
@@ -42,20 +44,6 @@ class InferenceWorker:
         self.iterations = 0
         self.frames = 0
         self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name=f"inference-{index}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def join(self, timeout_s: float) -> bool:
-        self._thread.join(timeout_s)
-        if self._thread.is_alive():
-            log.warning("inference worker %d still alive after %.1f s", self.index, timeout_s)
-            return False
-        return True
 
     def _run(self) -> None:
         try:

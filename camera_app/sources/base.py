@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from enum import Enum
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from camera_app.errors import ConfigError
+from camera_app.modes import Transport
 from camera_app.sources.errors import ErrorKind, classify
 
 __all__ = [
@@ -65,13 +65,6 @@ class FrameSource(Protocol):
     def read(self, timeout_s: float) -> ImageBGR: ...
 
     def close(self) -> None: ...
-
-
-class Transport(str, Enum):
-    """RTSP transport."""
-
-    TCP = "tcp"
-    UDP = "udp"
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from camera_app.redact import redact_text
 from camera_app.sources.backoff import Backoff, BackoffPolicy
 from camera_app.sources.base import Frame, FrameSource
 from camera_app.sources.errors import ErrorKind, classify
+from camera_app.threads import ManagedThread
 
 __all__ = [
     "Backoff",
@@ -139,7 +140,7 @@ class _Session:
         self.last_progress_s = time.monotonic()
 
 
-class CaptureThread:
+class CaptureThread(ManagedThread):
     """Reads one camera into ``latest`` until ``stop`` is set, reconnecting as long as it takes."""
 
     def __init__(
@@ -162,6 +163,7 @@ class CaptureThread:
         ):
             if not value > 0:
                 raise ConfigError(f"{name}: expected a positive number of seconds, got {value!r}")
+        super().__init__(f"capture-{camera}")
         self.camera = camera
         self.latest = latest or LatestFrame()
         self._source = source
@@ -182,28 +184,8 @@ class CaptureThread:
         self._last_frame_s: float | None = None
         self._sessions = 0
         self._hung_readers: list[threading.Thread] = []
-        self._thread = threading.Thread(target=self._run, name=f"capture-{camera}", daemon=True)
 
-    # -- public -----------------------------------------------------------------------------
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def join(self, timeout_s: float) -> bool:
-        """Wait up to ``timeout_s`` for the thread to end; True if it ended, False if it hangs."""
-        self._thread.join(timeout_s)
-        if self._thread.is_alive():
-            log.warning(
-                "camera %s: capture thread %s still alive after %.1f s",
-                self.camera,
-                self._thread.name,
-                timeout_s,
-            )
-            return False
-        return True
+    # -- public (start, is_alive, join: ManagedThread) ------------------------------------
 
     def snapshot(self) -> CaptureSnapshot:
         drops = self.latest.drops()

@@ -14,7 +14,6 @@ import pytest
 from camera_app.detect.boxes import iou_xyxy
 from camera_app.detect.detector import DetectorOptions, load_detector
 from camera_app.detect.layout import PostProcessLayout, RawLayout
-from camera_app.detect.preprocess import ColourOrder
 from camera_app.errors import (
     EdgeTPUModelError,
     LabelsError,
@@ -24,6 +23,7 @@ from camera_app.errors import (
     UnsupportedInputError,
 )
 from camera_app.inspect_model import inspect_model
+from camera_app.modes import ColourOrder
 from tests.shared import TEST_MODELS
 
 DETECTORS = [

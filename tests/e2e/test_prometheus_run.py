@@ -42,7 +42,7 @@ def test_prometheus_sees_what_the_app_measured(
     with open(tmp_path / "app.log", "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "camera_app", "run", "--events", str(ev),
-             "--metrics-address", f"127.0.0.1:{port}"],
+             "--metrics-address", f"127.0.0.1:{port}", "--http-address", "127.0.0.1:0"],
             stdout=subprocess.DEVNULL, stderr=log, env=env, cwd=REPO,
         )  # fmt: skip
     try:

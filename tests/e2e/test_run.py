@@ -20,6 +20,10 @@ def env(**extra: str) -> dict[str, str]:
     return {**os.environ, "CAMERA_APP_MODEL_PATH": f"{MODELS}:{TEST_MODELS}", **extra}
 
 
+# Tests never take the default ports (8080, 9108): other things on the machine may hold them.
+FREE_PORTS = ["--http-address", "127.0.0.1:0", "--metrics-address", "127.0.0.1:0"]
+
+
 def run_app(
     args: list[str], timeout_s: float = 120, **extra: str
 ) -> subprocess.CompletedProcess[str]:
@@ -33,7 +37,7 @@ def run_app(
 def test_demo_run_finds_real_objects(tmp_path: Path) -> None:
     need_shared()
     events = tmp_path / "events.jsonl"
-    r = run_app(["run", "--duration", "12", "--events", str(events)])
+    r = run_app(["run", "--duration", "12", "--events", str(events), *FREE_PORTS])
     assert r.returncode == 0, r.stderr[-2000:]
     lines = [json.loads(x) for x in events.read_text().splitlines()]
     assert len(lines) >= 30  # the demo plays at 15 fps
@@ -53,7 +57,8 @@ def test_signal_stops_cleanly_with_exit_0(sig: signal.Signals, tmp_path: Path) -
     need_shared()
     ready = tmp_path / "events.jsonl"
     p = subprocess.Popen(
-        [sys.executable, "-m", "camera_app", "--log-level", "info", "run", "--events", str(ready)],
+        [sys.executable, "-m", "camera_app", "--log-level", "info", "run", "--events", str(ready),
+         *FREE_PORTS],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(), cwd=REPO,
     )  # fmt: skip
     try:
@@ -100,7 +105,8 @@ def test_bad_config_exits_2_before_anything_starts(
         else config
     )
     r = run_app(
-        ["--log-level", "info", "run", "--config", str(cfg), "--duration", "5"], timeout_s=60
+        ["--log-level", "info", "run", "--config", str(cfg), "--duration", "5", *FREE_PORTS],
+        timeout_s=60,
     )
     assert r.returncode == 2, (r.stdout, r.stderr[-2000:])
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("camera-app: error:")]
@@ -160,7 +166,8 @@ def test_systemd_notify_ready_watchdog_hang_and_stopping(tmp_path: Path) -> None
     ns = NotifySocket(tmp_path / "notify.sock")
     hang = tmp_path / "hang"
     p = subprocess.Popen(
-        [sys.executable, "-m", "tests.e2e.harness", str(hang), "--log-level", "info", "run"],
+        [sys.executable, "-m", "tests.e2e.harness", str(hang), "--log-level", "info", "run",
+         *FREE_PORTS],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
         env=env(NOTIFY_SOCKET=str(ns.path), WATCHDOG_USEC="1000000"),
     )  # fmt: skip

@@ -1,0 +1,36 @@
+"""String enums shared by the config and the stages (pure: no numpy, no OpenCV).
+
+Each maps one to one onto a YAML value, so the config hands them to the stages unchanged.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class StrEnum(str, Enum):
+    """A string enum whose members print as their value (``enum.StrEnum`` is 3.11+)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class ColourOrder(StrEnum):
+    """The channel order the model expects."""
+
+    RGB = "rgb"
+    BGR = "bgr"
+
+
+class ResizeMode(StrEnum):
+    """Stretch to the model input (as SSD models are trained), or letterbox and map back."""
+
+    STRETCH = "stretch"
+    LETTERBOX = "letterbox"
+
+
+class Transport(StrEnum):
+    """RTSP transport."""
+
+    TCP = "tcp"
+    UDP = "udp"
