@@ -4,14 +4,23 @@ fixtures make, waits until it answers, and stops it after the test."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from tests.sources.servers import RtspServerProcess, gst_rtsp_status
+
+# Property tests explore new random examples on every developer run; CI replays a fixed set so
+# that a landing is never decided by the draw (a failure found locally is fixed, then stays
+# covered by an explicit example or a corrected property).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
 
 CLIP_SIZE_WH = (320, 240)
 CLIP_FRAMES = 30
