@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from camera_app.metrics import LATENCY_BUCKETS_S
-from tests.prom import PrometheusProcess, free_port, start_prometheus
+from tests.prom import PROMTOOL, PrometheusProcess, free_port, start_prometheus
 from tests.shared import MODELS, REPO, TEST_MODELS, need_shared
 
 __all__ = ["start_prometheus"]  # the fixture, imported for pytest
@@ -84,3 +84,9 @@ def test_prometheus_sees_what_the_app_measured(
     assert lo - 1e-9 <= p50 <= hi + 1e-9, (p50, app_p50, (lo, hi))
     assert 'camera_app_fps{camera="demo"}' in exposition
     assert "camera_app_model_info{" in exposition
+    # Prometheus's own linter on the running app's exposition.
+    lint = subprocess.run(
+        [PROMTOOL, "check", "metrics"], input=exposition, capture_output=True, text=True,
+        timeout=30, check=False,
+    )  # fmt: skip
+    assert lint.returncode == 0, lint.stdout + lint.stderr
