@@ -1,0 +1,996 @@
+"""The real-time pipeline's acceptance benchmark (issue 3): three comparisons, each in one run.
+
+    export CAMERA_APP_MODEL_PATH=../shared/models
+    python benchmarks/pipeline.py throughput [--seconds 60] [--rounds 6] [--source-fps FPS]
+    python benchmarks/pipeline.py latency [--seconds 300] [--fps 30]
+    python benchmarks/pipeline.py memory [--seconds 600] [--source rtsp|demo]
+
+``throughput``: bare ``interpreter.invoke()`` in a loop beside the real ``App`` fed faster than
+the model can go, for one 2-thread interpreter and for two 1-thread interpreters. The App's
+camera reads an in-memory 1280x720 photo (no decode: the pipeline's own cost), then a real
+H.264 720p file paced at the same rate, then the same file as fast as it decodes (decode cost).
+A serial preprocess -> invoke -> postprocess loop without threads shows the detector's own
+stages. Contenders alternate in rounds, so a noisy machine slows all of them alike.
+
+``latency``: a live RTSP stream (tests/rtsp_server.py, 30 fps unless ``--fps``) of a clip with
+its frame number burned into every frame, and the model on one thread. First the real App, then
+a naive serial read-infer loop on the same stream; per minute, end-to-end latency
+(capture -> results) and the content lag read from the frames themselves.
+
+``memory``: the real App with its outputs, HTTP and metrics, for ten minutes; VmRSS every 10 s.
+
+Every run prints the load average and the CPU other processes used meanwhile. Everything the
+benchmark starts (the App, the RTSP server) is stopped in ``finally`` blocks.
+"""
+
+from __future__ import annotations
+
+# camera_app.sources sets OpenCV's environment; it must come before anything imports cv2.
+import camera_app.sources  # noqa: F401
+
+# isort: split
+
+import argparse
+import contextlib
+import dataclasses
+import importlib
+import importlib.metadata
+import logging
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from camera_app.app import App, detector_options
+from camera_app.config import (
+    AppConfig,
+    CameraConfig,
+    HttpConfig,
+    MetricsConfig,
+    OutputsConfig,
+    default_config,
+)
+from camera_app.detect.detector import Detector
+from camera_app.detect.model import load_model
+from camera_app.pipeline.types import Result
+from camera_app.runtime import load_runtime
+from camera_app.sources.backoff import BackoffPolicy
+from camera_app.sources.base import ImageBGR, Pacer, SourceSpec
+from camera_app.sources.capture import CaptureThread
+from camera_app.sources.demo import DemoSource
+from camera_app.wiring import attach_services
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL = "ssd_mobilenet_v1_coco_quant"
+CLIP_FRAMES = 600  # 20 s at 30 fps; the burned-in counter is unwrapped across loops
+WARMUP_S = 3.0
+
+Image = npt.NDArray[np.uint8]
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+
+def q(values: Sequence[float], p: float) -> float:
+    return float(np.quantile(np.asarray(values, dtype=np.float64), p)) if values else float("nan")
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:7.1f}"
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process (all threads) so far."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def loadavg() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def machine_busy_s() -> tuple[float, float]:
+    """(CPU seconds every process on the machine has used, seconds stolen by the hypervisor),
+    from /proc/stat."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, steal / tick
+
+
+class OtherLoad:
+    """CPU used by all other processes (in cores) since the last ``reset``: the machine's busy
+    time minus this process's own. Shows whether another job disturbed a measurement."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._t, self._own = time.monotonic(), cpu_seconds()
+        self._busy, self._steal = machine_busy_s()
+
+    def cores(self) -> float:
+        wall = max(time.monotonic() - self._t, 1e-9)
+        busy = machine_busy_s()[0] - self._busy
+        return max(0.0, busy - (cpu_seconds() - self._own)) / wall
+
+    def steal(self) -> float:
+        """Cores' worth of time the hypervisor gave to other guests meanwhile."""
+        return (machine_busy_s()[1] - self._steal) / max(time.monotonic() - self._t, 1e-9)
+
+    def describe(self) -> str:
+        return f"other processes {self.cores():.2f} cores, steal {self.steal():.2f} cores"
+
+
+def version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def print_machine(what: str) -> None:
+    print(f"== camera_app pipeline benchmark: {what}")
+    print(f"date {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
+    print(f"machine nproc={os.cpu_count()} cpu={cpu_model()!r}")
+    print(
+        f"python {platform.python_version()}  numpy {np.__version__}  opencv {cv2.__version__}  "
+        f"ai-edge-litert {version('ai-edge-litert')}  cv2 threads {cv2.getNumThreads()}"
+    )
+    print(f"load average at start: {loadavg()}", flush=True)
+
+
+def photo_720p() -> Image:
+    """The astronaut photo from the scikit-image wheel as a 1280x720 BGR frame."""
+    data = importlib.import_module("skimage.data")
+    rgb = np.asarray(data.astronaut(), dtype=np.uint8)
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    return np.ascontiguousarray(cv2.resize(bgr, (1280, 720), interpolation=cv2.INTER_AREA))
+
+
+# -- the App, as `camera-app run` builds it -------------------------------------------------
+
+
+def app_config(
+    camera: CameraConfig, *, threads: int, interpreters: int, events: str | None = None
+) -> AppConfig:
+    """The default config with one camera, the benchmark model, and servers on free ports."""
+    cfg = default_config()
+    if events is not None:
+        camera = replace(camera, outputs=replace(camera.outputs, events=events))
+    return replace(
+        cfg,
+        model=replace(cfg.model, path=MODEL, threads=threads, interpreters=interpreters),
+        cameras=(camera,),
+        http=HttpConfig(enabled=True, address="127.0.0.1", port=0),
+        metrics=MetricsConfig(enabled=True, address="127.0.0.1", port=0),
+    )
+
+
+def build_app(cfg: AppConfig) -> App:
+    """``App(cfg)`` plus its metrics, outputs and HTTP servers, like ``camera-app run``."""
+    app = App(cfg)
+    attach_services(app)
+    return app
+
+
+@contextlib.contextmanager
+def running(app: App) -> Iterator[App]:
+    """Start the app; always stop it, and fail loudly if a thread hung or a worker crashed."""
+    try:
+        app.start()
+        yield app
+    finally:
+        hung = app.stop()
+        if hung:
+            print(f"WARNING: still running after stop: {', '.join(hung)}", flush=True)
+    errors = app.worker_errors()
+    if errors:
+        raise RuntimeError(f"an inference worker failed: {errors[0]!r}")
+
+
+def run_for(app: App, seconds: float) -> None:
+    """``App.run`` for ``seconds``; an error if the pipeline stopped by itself meanwhile."""
+    started = time.monotonic()
+    app.run(duration_s=seconds, status_every_s=3600.0)
+    if time.monotonic() - started < 0.9 * seconds:
+        raise RuntimeError(f"the pipeline stopped early: {app.status()}")
+
+
+class MemorySource:
+    """A FrameSource returning one in-memory image at ``fps``: a camera that costs no decode."""
+
+    description = "memory"
+
+    def __init__(self, image: ImageBGR, fps: float) -> None:
+        self._image = image
+        self._pacer = Pacer(fps)
+
+    def open(self, timeout_s: float) -> None:
+        self._pacer.reset()
+
+    def read(self, timeout_s: float) -> ImageBGR:
+        self._pacer.wait()
+        return self._image
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def use_source(app: App, source: MemorySource) -> None:
+    """Replace the (not yet started) App's only capture thread by one reading ``source``,
+    built with the same settings and slot as ``App.__init__`` builds it."""
+    cam = app.cfg.cameras[0]
+    app.captures[0] = CaptureThread(
+        cam.name,
+        source,
+        app.stop_event,
+        open_timeout_s=cam.open_timeout_s,
+        read_timeout_s=cam.read_timeout_s,
+        stall_timeout_s=cam.stall_timeout_s,
+        backoff=BackoffPolicy(
+            cam.backoff.initial_s, cam.backoff.max_s, cam.backoff.multiplier, cam.backoff.jitter
+        ),
+        latest=app.board.slots[cam.name],
+    )
+
+
+def load_detectors(cfg: AppConfig) -> list[Detector]:
+    """The interpreters exactly as ``App.__init__`` loads them (runtime, threads, options)."""
+    opts = detector_options(cfg)
+    runtime = load_runtime(opts.runtime)
+    return [
+        Detector(load_model(cfg.model.path, threads=opts.threads, runtime=runtime), opts)
+        for _ in range(cfg.model.interpreters)
+    ]
+
+
+# -- bare invoke() ---------------------------------------------------------------------------
+
+
+@dataclass
+class Block:
+    """One timed stretch of one contender."""
+
+    frames: int
+    seconds: float
+    cpu_s: float
+    per_frame_s: list[float] = dataclasses.field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.frames / self.seconds
+
+
+def bare_invoke(detectors: Sequence[Detector], frame: Image, seconds: float) -> Block:
+    """Every interpreter in its own thread calls invoke() on a fixed input for ``seconds``."""
+    durations: list[list[float]] = [[] for _ in detectors]
+    for det in detectors:
+        x, _ = det.preprocess(frame)
+        det.model.interpreter.set_tensor(det.model.graph.inputs[0].index, x)
+        det.model.interpreter.invoke()  # warm up
+    start = threading.Barrier(len(detectors) + 1, timeout=30.0)
+    deadline = [0.0]
+
+    def loop(i: int) -> None:
+        interp = detectors[i].model.interpreter
+        out = durations[i]
+        start.wait()
+        while True:
+            t0 = time.perf_counter()
+            interp.invoke()
+            t1 = time.perf_counter()
+            if t1 > deadline[0]:
+                break
+            out.append(t1 - t0)
+
+    threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(len(detectors))]
+    for t in threads:
+        t.start()
+    cpu0 = cpu_seconds()
+    t0 = time.perf_counter()
+    deadline[0] = t0 + seconds
+    start.wait()
+    for t in threads:
+        t.join(seconds + 30.0)
+        if t.is_alive():
+            raise RuntimeError("a bare invoke() thread did not finish")
+    elapsed = time.perf_counter() - t0
+    flat = [d for ds in durations for d in ds]
+    return Block(len(flat), elapsed, cpu_seconds() - cpu0, flat)
+
+
+# -- 1. throughput ---------------------------------------------------------------------------
+
+
+def make_h264_clip(
+    path: Path, width: int, height: int, frames: int, fps: int, bitrate: int, stamp: bool = False
+) -> None:
+    """An H.264 MP4 of the demo clip (real photos, moving), encoded by GStreamer's openh264."""
+    if path.exists():
+        return
+    gst = shutil.which("gst-launch-1.0")
+    if gst is None:
+        raise RuntimeError("gst-launch-1.0 is needed to encode the H.264 clip (gstreamer1.0-tools)")
+    jpegs = path.parent / f"{path.stem}-jpeg"
+    write_jpeg_clip(jpegs, width, height, frames, fps, stamp)
+    tmp = path.with_suffix(".tmp.mp4")
+    pipeline = [
+        gst, "-q", "-e", "multifilesrc", f"location={jpegs}/frame_%05d.jpg", "index=0",
+        f"caps=image/jpeg,framerate={fps}/1", "!", "jpegdec", "!", "videoconvert", "!",
+        "video/x-raw,format=I420", "!", "openh264enc", f"bitrate={bitrate}", f"gop-size={fps}",
+        "!", "h264parse", "!", "mp4mux", "!", "filesink", f"location={tmp}",
+    ]  # fmt: skip
+    subprocess.run(pipeline, check=True, timeout=600, capture_output=True)
+    cap = cv2.VideoCapture(str(tmp), cv2.CAP_FFMPEG)
+    try:
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    finally:
+        cap.release()
+    if count < frames * 0.9:
+        raise RuntimeError(f"{tmp}: expected {frames} frames, OpenCV sees {count}")
+    tmp.rename(path)
+
+
+@dataclass
+class PipelineBlock(Block):
+    """Per frame (``per_frame_s`` holds end-to-end latency): each stage of the worker's turn."""
+
+    wait_s: list[float] = dataclasses.field(default_factory=list)  # result -> next frame taken
+    pre_s: list[float] = dataclasses.field(default_factory=list)
+    invoke_s: list[float] = dataclasses.field(default_factory=list)
+    post_s: list[float] = dataclasses.field(default_factory=list)
+    replaced: int = 0
+    captured: int = 0
+    out_of_order: int = 0  # results the outputs got after a result of a newer frame
+
+
+class OrderSink:
+    """An output that counts results reaching the outputs older than one already seen."""
+
+    def __init__(self) -> None:
+        self.newest = -1
+        self.out_of_order = 0
+
+    def handle(self, result: Result) -> None:
+        if result.frame.sequence < self.newest:
+            self.out_of_order += 1
+        self.newest = max(self.newest, result.frame.sequence)
+
+    def close(self) -> None:
+        """Nothing to flush."""
+
+
+def pipeline_block(cfg: AppConfig, seconds: float, memory: MemorySource | None) -> PipelineBlock:
+    """The real App for ``seconds`` after a warm-up; frames processed in that window."""
+    app = build_app(cfg)
+    if memory is not None:
+        use_source(app, memory)
+    block = PipelineBlock(0, 0.0, 0.0)
+    last_done: dict[int, float] = {}
+    counting = threading.Event()
+
+    def observe(r: Result) -> None:  # runs on the worker's thread, inside publish()
+        t = r.times
+        taken = r.done_monotonic_s - t.postprocess_s - t.invoke_s - t.preprocess_s
+        previous = last_done.get(r.worker)
+        last_done[r.worker] = r.done_monotonic_s
+        if counting.is_set():
+            block.per_frame_s.append(r.latency_s)
+            block.pre_s.append(t.preprocess_s)
+            block.invoke_s.append(t.invoke_s)
+            block.post_s.append(t.postprocess_s)
+            if previous is not None:
+                block.wait_s.append(taken - previous)
+
+    app.hooks.on_result.append(observe)
+    order = OrderSink()
+    app.sinks[cfg.cameras[0].name].append(order)
+    with running(app):
+        run_for(app, WARMUP_S)
+        snap0 = app.snapshots()[0]
+        n0, cpu0, t0 = app.frames_processed, cpu_seconds(), time.perf_counter()
+        late0 = order.out_of_order
+        counting.set()
+        run_for(app, seconds)
+        counting.clear()
+        n1, cpu1, t1 = app.frames_processed, cpu_seconds(), time.perf_counter()
+        snap1 = app.snapshots()[0]
+        block.out_of_order = order.out_of_order - late0
+    block.frames, block.seconds, block.cpu_s = n1 - n0, t1 - t0, cpu1 - cpu0
+    block.replaced = snap1.frames_replaced - snap0.frames_replaced
+    block.captured = snap1.frames_captured - snap0.frames_captured
+    return block
+
+
+def serial_detect(detectors: Sequence[Detector], frame: Image, seconds: float) -> Block:
+    """No pipeline: each interpreter's thread runs preprocess -> infer -> postprocess on the
+    same in-memory frame in a loop (the detection core's own cost beside bare invoke)."""
+    counts = [0] * len(detectors)
+    start = threading.Barrier(len(detectors) + 1, timeout=30.0)
+    deadline = [0.0]
+
+    def loop(i: int) -> None:
+        det = detectors[i]
+        start.wait()
+        while time.perf_counter() < deadline[0]:
+            x, placement = det.preprocess(frame)
+            det.postprocess(det.infer(x), placement)
+            counts[i] += 1
+
+    threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(len(detectors))]
+    for t in threads:
+        t.start()
+    cpu0 = cpu_seconds()
+    t0 = time.perf_counter()
+    deadline[0] = t0 + seconds
+    start.wait()
+    for t in threads:
+        t.join(seconds + 30.0)
+        if t.is_alive():
+            raise RuntimeError("a serial detect thread did not finish")
+    return Block(sum(counts), time.perf_counter() - t0, cpu_seconds() - cpu0)
+
+
+def merge(blocks: Sequence[Block]) -> tuple[float, float, list[float]]:
+    """(frames per second, CPU seconds per wall second, all per-frame times) over blocks."""
+    frames = sum(b.frames for b in blocks)
+    seconds = sum(b.seconds for b in blocks)
+    cpu = sum(b.cpu_s for b in blocks)
+    return frames / seconds, cpu / seconds, [d for b in blocks for d in b.per_frame_s]
+
+
+def cmd_throughput(args: argparse.Namespace) -> int:
+    print_machine("throughput (source faster than the model)")
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="cam-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    video = workdir / "demo_1280x720_30fps_h264.mp4"
+    make_h264_clip(video, 1280, 720, 300, 30, bitrate=4_000_000)
+    frame = photo_720p()
+    per_block = args.seconds / args.rounds
+    print(
+        f"per contender {args.seconds:g} s in {args.rounds} rounds of {per_block:g} s "
+        f"(+{WARMUP_S:g} s warm-up per pipeline block); sources paced at "
+        f"{args.source_fps or '100 x interpreters'} fps; "
+        f"model {MODEL}"
+    )
+    print(f"video: {video.name} (H.264 1280x720, 300 frames, looped)", flush=True)
+    met = True
+    for setup in args.setups.split(","):
+        interpreters, threads = (int(v) for v in setup.lower().split("x"))
+        met = throughput_config(args, threads, interpreters, frame, video) and met
+    print(f"\nload average at end: {loadavg()}")
+    return 0 if met else 1
+
+
+def throughput_config(
+    args: argparse.Namespace, threads: int, interpreters: int, frame: Image, video: Path
+) -> bool:
+    """All contenders for one interpreters x threads setting; True if the target is met."""
+    per_block = args.seconds / args.rounds
+    mem_cam = CameraConfig(name="cam", source="demo")  # replaced by the in-memory source
+    # One worker never waits for a frame once the source is faster than it; workers sharing
+    # one camera do (a frame goes to one of them), unless frames come about twice as fast.
+    fps = float(args.source_fps or 100.0 * interpreters)
+    paced = CameraConfig(name="cam", source=str(video), loop=True, fps=fps)
+    unpaced = CameraConfig(name="cam", source=str(video), loop=True, realtime=False)
+    cfgs = {
+        name: app_config(cam, threads=threads, interpreters=interpreters)
+        for name, cam in (("memory", mem_cam), ("paced", paced), ("unpaced", unpaced))
+    }
+    detectors = load_detectors(cfgs["memory"])
+    contenders: dict[str, tuple[str, Callable[[], Block]]] = {
+        "bare": ("bare invoke() loop", lambda: bare_invoke(detectors, frame, per_block)),
+        "serial": (
+            "serial pre+invoke+post loop, no threads",
+            lambda: serial_detect(detectors, frame, per_block),
+        ),
+        "memory": (
+            f"App, in-memory 720p photo @ {fps:g} fps",
+            lambda: pipeline_block(cfgs["memory"], per_block, MemorySource(frame, fps)),
+        ),
+    }
+    if not args.no_video:
+        contenders["paced"] = (
+            f"App, H.264 720p file @ {fps:g} fps",
+            lambda: pipeline_block(cfgs["paced"], per_block, None),
+        )
+        contenders["unpaced"] = (
+            "App, H.264 720p file, as fast as it decodes",
+            lambda: pipeline_block(cfgs["unpaced"], per_block, None),
+        )
+    results: dict[str, list[Block]] = {k: [] for k in contenders}
+    print(f"\n-- {interpreters} interpreter(s) x {threads} thread(s)", flush=True)
+    others, whole = OtherLoad(), OtherLoad()
+    for r in range(args.rounds):
+        others.reset()
+        for key, (_, run) in contenders.items():
+            results[key].append(run())
+        line = "  ".join(f"{k} {v[-1].rate:5.1f}/s" for k, v in results.items())
+        print(f"   round {r + 1}: {line} | load {loadavg()}, {others.describe()}", flush=True)
+    print(f"   meanwhile, on average: {whole.describe()}")
+    bare_rate, _, bare_t = merge(results["bare"])
+    print(
+        f"   {'contender':<44} {'frames/s':>8} {'x bare':>7} {'CPU%':>5}  "
+        "per frame and worker, mean ms: wait   pre invoke  post   sum/period | "
+        "e2e p50   p99 | captured/s replaced | out of order"
+    )
+    for key, (label, _) in contenders.items():
+        blocks = results[key]
+        rate, cpu, _ = merge(blocks)
+        row = f"   {label:<44} {rate:8.2f} {rate / bare_rate:7.3f} {cpu * 100:5.0f}  "
+        pb = [b for b in blocks if isinstance(b, PipelineBlock)]
+        if key == "bare":
+            row += (
+                f"invoke mean {statistics.fmean(bare_t) * 1e3:5.2f} p50 {ms(q(bare_t, 0.5))} "
+                f"p99 {ms(q(bare_t, 0.99))}"
+            )
+        elif pb:
+            means = {
+                name: statistics.fmean([d for b in pb for d in getattr(b, name)]) * 1e3
+                for name in ("wait_s", "pre_s", "invoke_s", "post_s")
+            }
+            period = interpreters / rate * 1e3  # each worker's time per frame
+            lat = [d for b in pb for d in b.per_frame_s]
+            seconds = sum(b.seconds for b in pb)
+            row += (
+                f"{' ' * 19}"
+                + " ".join(f"{v:5.2f}" for v in means.values())
+                + f" {sum(means.values()):6.2f}/{period:5.2f} | {ms(q(lat, 0.5))} "
+                f"{ms(q(lat, 0.99))} | "
+                f"{sum(b.captured for b in pb) / seconds:6.1f} {sum(b.replaced for b in pb)} | "
+                f"{sum(b.out_of_order for b in pb)}"
+            )
+        print(row)
+    ratio = merge(results["memory"])[0] / bare_rate
+    ok = ratio >= 0.95
+    print(
+        f"   target: App (in-memory source) >= 0.95 x bare invoke(): {ratio:.3f} -> "
+        f"{'MET' if ok else 'MISSED'}",
+        flush=True,
+    )
+    return ok
+
+
+# -- frame counter burned into the clip ------------------------------------------------------
+
+COUNTER_BITS = 12  # 10 bits of frame index (mod 1024) + 2 bits of check (popcount mod 4)
+BLOCK = 16  # one H.264 macroblock per bit, aligned to the macroblock grid
+
+
+def _bits(index: int) -> list[int]:
+    value = (index & 0x3FF) | ((bin(index & 0x3FF).count("1") % 4) << 10)
+    return [(value >> b) & 1 for b in range(COUNTER_BITS)]
+
+
+def burn_counter(image: Image, index: int) -> None:
+    for b, bit in enumerate(_bits(index)):
+        x = BLOCK * (b + 1)
+        image[BLOCK : 2 * BLOCK, x : x + BLOCK] = 255 if bit else 0
+
+
+def read_counter(image: ImageBGR) -> int | None:
+    """The frame index burned into ``image`` (mod 1024), or None if the check bits disagree."""
+    value = 0
+    c = BLOCK // 2
+    for b in range(COUNTER_BITS):
+        x = BLOCK * (b + 1)
+        patch = image[BLOCK + c - 3 : BLOCK + c + 3, x + c - 3 : x + c + 3]
+        if float(patch.mean()) > 127.5:
+            value |= 1 << b
+    index = value & 0x3FF
+    return index if (value >> 10) == bin(index).count("1") % 4 else None
+
+
+def write_jpeg_clip(
+    folder: Path, width: int, height: int, frames: int, fps: int, stamp: bool
+) -> str:
+    """The demo clip as numbered JPEGs (``frame_%05d.jpg``); the printf pattern is returned."""
+    pattern = str(folder / "frame_%05d.jpg")
+    if (folder / f"frame_{frames - 1:05d}.jpg").exists():
+        return pattern
+    folder.mkdir(parents=True, exist_ok=True)
+    demo = DemoSource(SourceSpec(width=width, height=height, fps=fps, realtime=False))
+    demo.open(10.0)
+    for i in range(frames):
+        image = np.ascontiguousarray(demo.frame_at(i))
+        if stamp:
+            burn_counter(image, i)
+            if read_counter(image) != i % 1024:
+                raise AssertionError("the frame counter does not read back")
+        if not cv2.imwrite(pattern % i, image, [cv2.IMWRITE_JPEG_QUALITY, 90]):
+            raise RuntimeError(f"cannot write {pattern % i}")
+    return pattern
+
+
+class Unwrapper:
+    """Frame indices mod 1024, read one after another, made monotonic across wraps and loops.
+
+    The server loops a CLIP_FRAMES clip, so indices go 598, 599, 0, 1...; anything that goes
+    backwards by more than half a clip is taken as the next loop.
+    """
+
+    def __init__(self) -> None:
+        self._last: int | None = None
+        self._offset = 0
+
+    def __call__(self, index: int) -> int:
+        if self._last is not None and index < self._last - CLIP_FRAMES // 2:
+            self._offset += CLIP_FRAMES
+        self._last = index
+        return index + self._offset
+
+
+@dataclass
+class Sample:
+    t: float  # monotonic time the result (or the naive loop's detections) was ready
+    frame: int  # unwrapped frame index read from the content
+    e2e_s: float  # capture -> results (the naive loop: read returned -> detections)
+    invoke_s: float
+
+
+class LagSeries:
+    """Samples of one run. Content lag: how far the frame shown by a result is behind the
+    freshest (result time - frame number / fps) seen in the same run, in seconds."""
+
+    def __init__(self, fps: float) -> None:
+        self.fps = fps
+        self.samples: list[Sample] = []
+        self.unreadable = 0
+        self._unwrap = Unwrapper()
+        self._lock = threading.Lock()
+
+    def add(self, t: float, image: ImageBGR, e2e_s: float, invoke_s: float) -> None:
+        index = read_counter(image)
+        with self._lock:
+            if index is None:
+                self.unreadable += 1
+                return
+            self.samples.append(Sample(t, self._unwrap(index), e2e_s, invoke_s))
+
+    def lags(self, samples: Sequence[Sample]) -> list[float]:
+        if not samples:
+            return []
+        freshest = min(x.t - x.frame / self.fps for x in self.samples)
+        return [x.t - x.frame / self.fps - freshest for x in samples]
+
+    def slope_ms_per_s(self, samples: Sequence[Sample]) -> float:
+        """How fast the content lag grows over ``samples`` (least squares), ms per second."""
+        if len(samples) < 2:
+            return float("nan")
+        t = np.asarray([x.t for x in samples])
+        return float(np.polyfit(t - t[0], np.asarray(self.lags(samples)), 1)[0] * 1e3)
+
+    def minutes(self, start: float, seconds: float) -> list[list[Sample]]:
+        """Samples from ``start`` on, in one-minute buckets (the last one may be shorter)."""
+        n = max(1, int(np.ceil(seconds / 60.0 - 1e-9)))
+        buckets: list[list[Sample]] = [[] for _ in range(n)]
+        for s in self.samples:
+            k = int((s.t - start) // 60.0)
+            if 0 <= k < n:
+                buckets[k].append(s)
+        return buckets
+
+
+@contextlib.contextmanager
+def rtsp_server(frames: str, workdir: Path, fps: int) -> Iterator[Any]:
+    """tests/rtsp_server.py under the system python (via the tests' RtspServerProcess)."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from tests.sources.servers import RtspServerProcess
+
+    server = RtspServerProcess(frames, workdir, path="/cam", fps=fps)
+    try:
+        server.start(timeout_s=30.0)
+        yield server
+    finally:
+        server.stop()
+
+
+def rtsp_clip(workdir: Path) -> str:
+    """The stream's clip: 640x360 (the server's encoder then takes little CPU), numbered."""
+    return write_jpeg_clip(workdir / "counter_640x360", 640, 360, CLIP_FRAMES, 30, True)
+
+
+# -- 2. latency ------------------------------------------------------------------------------
+
+
+def ours_on_stream(url: str, fps: float, seconds: float) -> tuple[LagSeries, float, dict[str, Any]]:
+    """The real App (rtsp source, 1 interpreter x 1 thread) for WARMUP_S + ``seconds``."""
+    cfg = app_config(CameraConfig(name="rtsp", source=url), threads=1, interpreters=1)
+    app = build_app(cfg)
+    series = LagSeries(fps)
+
+    def observe(r: Result) -> None:
+        series.add(r.done_monotonic_s, r.frame.image_bgr, r.latency_s, r.times.invoke_s)
+
+    app.hooks.on_result.append(observe)
+    with running(app):
+        deadline = time.monotonic() + 30.0
+        while not series.samples:  # wait for the stream (open + first frame), with a timeout
+            run_for(app, 0.2)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no result from the stream within 30 s: {app.status()}")
+        start = series.samples[0].t + WARMUP_S
+        run_for(app, start + seconds - time.monotonic())
+        status = app.status()
+        snap = app.snapshots()[0]
+    status["frames_replaced"] = snap.frames_replaced
+    return series, start, status
+
+
+def naive_on_stream(
+    url: str, fps: float, detector: Detector, seconds: float
+) -> tuple[LagSeries, float, str, list[float]]:
+    """cv2.VideoCapture(url).read() -> preprocess -> invoke -> postprocess, serially."""
+    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = "rtsp_transport;tcp"  # the App's default
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 10_000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 5_000]
+    cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
+    series = LagSeries(fps)
+    reads: list[float] = []
+    ended = "ran the full duration"
+    opened = time.monotonic()
+    try:
+        if not cap.isOpened():
+            raise RuntimeError("the naive loop could not open the stream")
+        start = end = float("inf")
+        while True:
+            t0 = time.monotonic()
+            ok, raw = cap.read()
+            t1 = time.monotonic()
+            if not ok or raw is None:
+                ended = f"read failed {t1 - opened:.1f} s after the open"
+                break
+            reads.append(t1 - t0)
+            image = np.asarray(raw, dtype=np.uint8)
+            x, placement = detector.preprocess(image)
+            t2 = time.monotonic()
+            outputs = detector.infer(x)
+            t3 = time.monotonic()
+            detector.postprocess(outputs, placement)
+            done = time.monotonic()
+            series.add(done, image, done - t1, t3 - t2)
+            if start == float("inf") and series.samples:
+                start = series.samples[0].t + WARMUP_S
+                end = start + seconds
+            if done >= end:
+                break
+    finally:
+        cap.release()
+        os.environ.pop("OPENCV_FFMPEG_CAPTURE_OPTIONS", None)
+    return series, start, ended, reads
+
+
+def cmd_latency(args: argparse.Namespace) -> int:
+    fps = int(args.fps)
+    print_machine(f"latency on a live {fps} fps RTSP stream")
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="cam-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    frames = rtsp_clip(workdir)
+    seconds = float(args.seconds)
+    cfg1 = app_config(CameraConfig(name="rtsp", source="demo"), threads=1, interpreters=1)
+    detector = load_detectors(cfg1)[0]
+    bare = bare_invoke([detector], photo_720p(), args.invoke_seconds)
+    invoke_p50 = q(bare.per_frame_s, 0.5)
+    bound = 2 * invoke_p50 + 1.0 / fps
+    print(
+        f"model {MODEL}, 1 interpreter x 1 thread; clip 640x360, {CLIP_FRAMES} frames looped, "
+        f"frame number burned in; {seconds:g} s each after {WARMUP_S:g} s warm-up"
+    )
+    slower = "slower" if invoke_p50 > 1.0 / fps else "NOT slower"
+    print(
+        f"bare invoke() ({args.invoke_seconds:g} s, this run): p50 {ms(invoke_p50)} ms "
+        f"p99 {ms(q(bare.per_frame_s, 0.99))} ms: {slower} than a frame ({ms(1.0 / fps)} ms)"
+        f"\nbound 2 x invoke p50 + 1/{fps} s = {ms(bound)} ms",
+        flush=True,
+    )
+    with rtsp_server(frames, workdir, fps) as server:
+        url = server.url()
+        print(f"RTSP server {url} (tests/rtsp_server.py, openh264, {fps} fps)")
+        print(f"(a) App ... load {loadavg()}", flush=True)
+        others = OtherLoad()
+        ours, ours_start, status = ours_on_stream(url, fps, seconds)
+        print(
+            f"(a) done: load {loadavg()}, {others.describe()} (RTSP server included); "
+            f"processed {status['frames_processed']}, "
+            f"replaced {status['frames_replaced']}, reconnects "
+            f"{status['cameras'][0]['reconnects']}, unreadable counters {ours.unreadable}"
+        )
+        print(f"(b) naive loop ... load {loadavg()}", flush=True)
+        others.reset()
+        naive, naive_start, ended, reads = naive_on_stream(url, fps, detector, seconds)
+        print(
+            f"(b) done: load {loadavg()}, {others.describe()} (RTSP server included); "
+            f"{ended}; {len(naive.samples)} frames, "
+            f"read() p50 {ms(q(reads, 0.5))} ms, unreadable counters {naive.unreadable}"
+        )
+    ours_min = ours.minutes(ours_start, seconds)
+    naive_min = naive.minutes(naive_start, seconds)
+    print(
+        "\nminute | ours: e2e p50    p99 | lag p50    p99 | fps  | invoke p50 "
+        "|| naive: lag p50    p99    end | fps  | invoke p50"
+    )
+    for k, (a, b) in enumerate(zip(ours_min, naive_min, strict=True)):
+        e2e = [s.e2e_s for s in a]
+        lag, nlag = ours.lags(a), naive.lags(b)
+        span = min(60.0, seconds - 60 * k)
+        print(
+            f"{k + 1:6d} |      {ms(q(e2e, 0.5))} {ms(q(e2e, 0.99))} | "
+            f"{ms(q(lag, 0.5))} {ms(q(lag, 0.99))} | {len(a) / span:4.1f} | "
+            f"{ms(q([s.invoke_s for s in a], 0.5))}    ||      "
+            f"{ms(q(nlag, 0.5))} {ms(q(nlag, 0.99))} {ms(nlag[-1] if nlag else float('nan'))} | "
+            f"{len(b) / span:4.1f} | {ms(q([s.invoke_s for s in b], 0.5))}"
+        )
+    print("(milliseconds; lag = content lag behind the freshest frame seen in that run)")
+    ours_all = [s for m in ours_min for s in m]
+    naive_all = [s for m in naive_min for s in m]
+    all_e2e = [s.e2e_s for s in ours_all]
+    first_p99 = q([s.e2e_s for s in ours_min[0]], 0.99)
+    last_p99 = q([s.e2e_s for s in ours_min[-1]], 0.99)
+    p50, p99 = q(all_e2e, 0.5), q(all_e2e, 0.99)
+    lag_all = ours.lags(ours_all)
+    print(
+        f"\nours, {seconds:g} s: e2e p50 {ms(p50)} ms p99 {ms(p99)} ms over {len(all_e2e)} "
+        f"results; content lag p50 {ms(q(lag_all, 0.5))} p99 {ms(q(lag_all, 0.99))} ms, "
+        f"trend {ours.slope_ms_per_s(ours_all):+.2f} ms/s"
+    )
+    invokes = [s.invoke_s for s in ours_all]
+    rest = [s.e2e_s - s.invoke_s for s in ours_all]
+    print(
+        f"ours: invoke() inside the App p50 {ms(q(invokes, 0.5))} p99 {ms(q(invokes, 0.99))} ms;"
+        f" e2e minus invoke (frame age + pre + post) p50 {ms(q(rest, 0.5))} "
+        f"p99 {ms(q(rest, 0.99))} ms; bare invoke() p99 {ms(q(bare.per_frame_s, 0.99))} ms"
+    )
+    if naive_all:
+        nlag_all = naive.lags(naive_all)
+        print(
+            f"naive, {naive_all[-1].t - naive_all[0].t:.0f} s: content lag from "
+            f"{ms(nlag_all[0])} to {ms(nlag_all[-1])} ms, trend "
+            f"{naive.slope_ms_per_s(naive_all):+.2f} ms/s; {ended}"
+        )
+    flat = abs(last_p99 - first_p99) <= 0.10 * first_p99
+    bounded = p99 <= bound
+    print(
+        f"target flat: last minute p99 {ms(last_p99)} ms vs first {ms(first_p99)} ms "
+        f"({(last_p99 / first_p99 - 1) * 100:+.1f}%, limit 10%) -> "
+        f"{'MET' if flat else 'MISSED'}"
+    )
+    print(
+        f"target bounded: e2e p99 {ms(p99)} ms <= 2 x {ms(invoke_p50)} + {ms(1.0 / fps)} = "
+        f"{ms(bound)} ms -> {'MET' if bounded else 'MISSED'}"
+    )
+    print(f"load average at end: {loadavg()}")
+    return 0 if flat and bounded else 1
+
+
+# -- 3. memory -------------------------------------------------------------------------------
+
+
+def vm_rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def cmd_memory(args: argparse.Namespace) -> int:
+    print_machine("resident memory over a long run")
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="cam-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    seconds, every = float(args.seconds), float(args.every)
+    events = str(workdir / "events.jsonl")
+    with contextlib.ExitStack() as stack:
+        if args.source == "rtsp":
+            server = stack.enter_context(rtsp_server(rtsp_clip(workdir), workdir, 30))
+            source = server.url()
+        else:
+            source = "demo"
+        cam = CameraConfig(name="cam", source=source, outputs=OutputsConfig(events=events))
+        cfg = app_config(cam, threads=args.threads, interpreters=args.interpreters)
+        app = build_app(cfg)
+        print(
+            f"App: source {args.source} ({source}), {args.interpreters} interpreter(s) x "
+            f"{args.threads} thread(s), events -> {events}, HTTP + metrics on free ports; "
+            f"{seconds:g} s, VmRSS every {every:g} s"
+        )
+        print(f"VmRSS after App(cfg), before start: {vm_rss_kib() / 1024:.1f} MiB", flush=True)
+        samples: list[tuple[float, int]] = []
+        others = OtherLoad()
+        with running(app):
+            t0 = time.monotonic()
+            while (elapsed := time.monotonic() - t0) < seconds - 1e-6:
+                run_for(app, min(every, seconds - elapsed))
+                now = time.monotonic() - t0
+                samples.append((now, vm_rss_kib()))
+                others_now = others.describe()
+                others.reset()
+                print(
+                    f"  t={now:6.1f} s  VmRSS {samples[-1][1] / 1024:7.1f} MiB  "
+                    f"processed {app.frames_processed:6d}  load {loadavg()}  "
+                    f"{others_now}",
+                    flush=True,
+                )
+            status = app.status()
+    at_1min = min(samples, key=lambda s: abs(s[0] - 60.0))
+    end = samples[-1]
+    diff_mb = (end[1] - at_1min[1]) * 1024 / 1e6
+    after = [kib for t, kib in samples if t >= at_1min[0]]
+    print(
+        f"\nframes processed {status['frames_processed']}, reconnects "
+        f"{status['cameras'][0]['reconnects']}, output drops {status['output_drops']}"
+    )
+    print(
+        f"VmRSS at {at_1min[0]:.0f} s: {at_1min[1] / 1024:.1f} MiB; at {end[0]:.0f} s: "
+        f"{end[1] / 1024:.1f} MiB; difference {diff_mb:+.2f} MB "
+        f"(after 1 min: min {min(after) / 1024:.1f} MiB, max {max(after) / 1024:.1f} MiB)"
+    )
+    ok = abs(diff_mb) <= 5.0
+    print(f"target: within 5 MB (5e6 bytes) of the 1-minute value -> {'MET' if ok else 'MISSED'}")
+    print(f"load average at end: {loadavg()}")
+    return 0 if ok else 1
+
+
+# -- command line ----------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--workdir", help="where generated clips go (kept; default: a new temp dir)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("throughput", help="App vs bare invoke() with a source faster than it")
+    t.add_argument("--seconds", type=float, default=60.0, help="per contender, all rounds")
+    t.add_argument("--rounds", type=int, default=6)
+    t.add_argument(
+        "--source-fps",
+        type=float,
+        default=None,
+        help="the sources' pace (default: 100 fps per interpreter, so workers seldom wait)",
+    )
+    t.add_argument("--no-video", action="store_true", help="skip the decoded-video variants")
+    t.add_argument("--setups", default="1x2,2x1", help="interpreters x threads, comma-separated")
+    t.set_defaults(fn=cmd_throughput)
+    la = sub.add_parser("latency", help="App vs a naive loop on a live 30 fps RTSP stream")
+    la.add_argument("--seconds", type=float, default=300.0, help="each of the two")
+    la.add_argument("--invoke-seconds", type=float, default=10.0)
+    la.add_argument("--fps", type=int, default=30, help="the stream's frame rate")
+    la.set_defaults(fn=cmd_latency)
+    m = sub.add_parser("memory", help="VmRSS of the real App over a long run")
+    m.add_argument("--seconds", type=float, default=600.0)
+    m.add_argument("--every", type=float, default=10.0)
+    m.add_argument("--source", choices=("rtsp", "demo"), default="rtsp")
+    m.add_argument("--threads", type=int, default=2)
+    m.add_argument("--interpreters", type=int, default=1)
+    m.set_defaults(fn=cmd_memory)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    fn: Callable[[argparse.Namespace], int] = args.fn
+    return fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
