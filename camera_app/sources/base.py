@@ -10,7 +10,10 @@ A ``FrameSource`` is opened, read and closed by exactly one ``CaptureThread``
 - ``close()`` is idempotent and may be called from another thread while ``open`` or ``read``
   blocks (an open that returns after it must release what it opened); ``open`` after ``close``
   starts afresh;
-- ``description`` names the source without credentials.
+- ``description`` names the source without credentials;
+- an optional ``lossless`` attribute, when true, makes the capture thread wait until each
+  frame is taken before reading the next (files read as fast as possible), instead of keeping
+  only the newest.
 """
 
 from __future__ import annotations

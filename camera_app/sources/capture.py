@@ -93,6 +93,7 @@ class LatestFrame:
                 frame = self._frame
                 if frame is not None:
                     self._frame = None
+                    self._cond.notify_all()  # a lossless source waits for an empty slot
                     age_s = time.monotonic() - frame.capture_monotonic_s
                     if max_age_s is None or age_s <= max_age_s:
                         return frame
@@ -102,6 +103,21 @@ class LatestFrame:
                 if remaining <= 0:
                     return None
                 self._cond.wait(remaining)
+
+    def has_frame(self) -> bool:
+        with self._cond:
+            return self._frame is not None
+
+    def wait_empty(self, timeout_s: float) -> bool:
+        """Wait until the frame in the slot has been taken; True if the slot is empty."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while self._frame is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
 
     def drops(self) -> dict[DropReason, int]:
         with self._cond:
@@ -167,6 +183,9 @@ class CaptureThread(ManagedThread):
         self.camera = camera
         self.latest = latest or LatestFrame()
         self._source = source
+        # A lossless source (a file read with realtime: false) waits for each frame to be
+        # taken instead of replacing it: nothing is skipped, and no decoding is wasted.
+        self._lossless = bool(getattr(source, "lossless", False))
         self._description = redact_text(source.description)
         self._stop = stop
         self._open_timeout_s = open_timeout_s
@@ -330,6 +349,9 @@ class CaptureThread(ManagedThread):
             session.last_progress_s = time.monotonic()
             session.opened.set()
             while not (self._stop.is_set() or session.abandoned.is_set()):
+                if self._lossless and not self.latest.wait_empty(_POLL_S):
+                    session.last_progress_s = time.monotonic()  # waiting on us is no stall
+                    continue
                 image = self._source.read(self._read_timeout_s)
                 monotonic_s, wall_s = time.monotonic(), time.time()
                 if session.abandoned.is_set():

@@ -1,6 +1,8 @@
 """Finite sources: a video file and an image folder, paced like a camera or as fast as possible.
 
 Both end with ``ErrorKind.EOF`` unless ``spec.loop``; the capture thread treats that as final.
+Read as fast as possible (``realtime: false``) they are ``lossless``: the capture thread waits
+for each frame to be taken, so every frame is processed and none is decoded in vain.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class VideoFileSource(VideoCaptureSource):
         super().__init__(spec)
         self._path = path
         self.description = f"file {path}"
+        self.lossless = not spec.realtime
         self._pacer = Pacer(None)
         self._frames_read = 0
 
@@ -98,6 +101,7 @@ class ImageFolderSource:
         self.spec = spec
         self._path = Path(path)
         self.description = f"folder {path}"
+        self.lossless = not spec.realtime
         self._files: list[Path] = []
         self._index = 0
         self._pacer = Pacer(None)

@@ -453,9 +453,47 @@ def test_a_file_ends_its_capture_thread_with_eof(tmp_path: Path) -> None:
     cap = CaptureThread("file", open_source(SourceSpec(str(clip), realtime=False)), stop)
     cap.start()
     try:
+        # Read as fast as possible, a file is lossless: every frame waits to be taken.
+        taken = []
+        while cap.is_alive() or taken == []:
+            frame = cap.latest.get(0.2)
+            if frame is not None:
+                taken.append(frame.sequence)
+                time.sleep(0.05)  # a consumer slower than the decoder
+            if len(taken) > 6:
+                break
         assert cap.join(20.0)
         snap = cap.snapshot()
         assert (snap.state, snap.last_error_kind) == (CaptureState.FAILED, ErrorKind.EOF)
         assert snap.frames_captured == 6
+        assert taken == list(range(6))
+        assert snap.frames_replaced == 0
     finally:
         stop.set()
+
+
+def test_a_lossless_file_waits_for_its_consumer_without_stalling(tmp_path: Path) -> None:
+    import threading
+
+    from camera_app.sources import CaptureState, CaptureThread
+
+    clip = write_clip(tmp_path / "c.avi", 4)
+    stop = threading.Event()
+    src = open_source(SourceSpec(str(clip), realtime=False))
+    cap = CaptureThread("file", src, stop, stall_timeout_s=0.3)
+    cap.start()
+    try:
+        first = cap.latest.get(5.0)
+        assert first is not None
+        assert first.sequence == 0
+        time.sleep(1.0)  # nobody takes frame 1 for longer than the stall timeout
+        snap = cap.snapshot()
+        assert snap.state is CaptureState.STREAMING
+        assert snap.reconnects == 0
+        assert snap.frames_replaced == 0
+        assert snap.frames_captured == 2  # frame 1 waits in the slot; frame 2 is not read yet
+        rest = [cap.latest.get(5.0) for _ in range(3)]
+        assert [f.sequence for f in rest if f is not None] == [1, 2, 3]
+    finally:
+        stop.set()
+        assert cap.join(5.0)
