@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -24,8 +25,10 @@ from camera_app.detect.detector import Detector, DetectorOptions
 from camera_app.detect.layout import Activation
 from camera_app.detect.model import load_model
 from camera_app.errors import ConfigError
+from camera_app.modes import PrepareAhead
 from camera_app.pipeline.board import FrameBoard
 from camera_app.pipeline.dispatch import Dispatcher
+from camera_app.pipeline.order import ResultOrder
 from camera_app.pipeline.types import Result, ResultSink
 from camera_app.pipeline.worker import InferenceWorker
 from camera_app.runtime import load_runtime
@@ -74,6 +77,20 @@ def detector_options(cfg: AppConfig) -> DetectorOptions:
         threads=m.threads,
         runtime=None if m.runtime.value == "auto" else m.runtime.value,
     )
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def prepare_ahead(choice: PrepareAhead, interpreters: int, threads: int, cores: int) -> bool:
+    """Whether workers preprocess on a thread of their own: only with a core to spare."""
+    if choice is PrepareAhead.AUTO:
+        return cores > interpreters * threads
+    return choice is PrepareAhead.ALWAYS
 
 
 def source_spec(cam: CameraConfig) -> SourceSpec:
@@ -160,7 +177,8 @@ class App:
                     f"cameras.{cam.name}.source: {cam.source}: no such file or folder; "
                     "expected demo, a webcam, a stream URL, a video file or an image folder"
                 )
-        self.board = FrameBoard([c.name for c in cfg.cameras], max_age_s=None)
+        self.order = ResultOrder()
+        self.board = FrameBoard([c.name for c in cfg.cameras], max_age_s=None, order=self.order)
         self.captures = [
             CaptureThread(
                 cam.name, open_source(source_spec(cam)), self.stop_event,
@@ -176,11 +194,16 @@ class App:
         self.sinks: dict[str, list[ResultSink]] = {c.name: [] for c in cfg.cameras}
         self.dispatcher = Dispatcher(
             self.sinks, self.stop_event, on_result=self._on_result,
-            on_render=self._on_render, on_drop=self._on_drop,
+            on_render=self._on_render, on_drop=self._on_drop, order=self.order,
         )  # fmt: skip
+        m = cfg.model
+        self.prepare_ahead = prepare_ahead(
+            m.prepare_ahead, m.interpreters, m.threads, usable_cores()
+        )
         self.workers = [
             InferenceWorker(i, det, self.board, self.dispatcher.publish, self.stop_event,
-                            self.thresholds)
+                            self.thresholds, prepare_ahead=self.prepare_ahead,
+                            abandon=self.dispatcher.abandon)
             for i, det in enumerate(self.detectors)
         ]  # fmt: skip
         # Servers bind before the pipeline starts (a taken port stops everything cleanly);
@@ -285,8 +308,9 @@ class App:
         except BaseException:
             self.stop()
             raise
-        log.info("pipeline started cameras=%d interpreters=%d threads=%d",
-                 len(self.captures), len(self.workers), self.cfg.model.threads)  # fmt: skip
+        log.info("pipeline started cameras=%d interpreters=%d threads=%d prepare_ahead=%s",
+                 len(self.captures), len(self.workers), self.cfg.model.threads,
+                 "yes" if self.prepare_ahead else "no")  # fmt: skip
 
     def stop(self) -> list[str]:
         """Stop what was started, in reverse order; returns the parts that did not end in time."""

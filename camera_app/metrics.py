@@ -158,7 +158,7 @@ class PipelineMetrics:
 
         self._frame_age = histogram(
             "camera_app_frame_age_seconds",
-            "Age of a frame when an inference worker picked it up (capture to pick-up).",
+            "Time a frame waited between capture and invoke(), preprocessing excluded.",
         )
         self._preprocess = histogram("camera_app_preprocess_seconds", "Time in preprocessing.")
         self._invoke = histogram("camera_app_invoke_seconds", "Time in the model's invoke.")

@@ -3,7 +3,8 @@
 Each camera's capture thread writes into its own one-frame slot (the newest frame wins; a
 frame replaced before anyone took it is counted). Workers ``take()`` round-robin across the
 cameras that have a frame, so a fast camera cannot starve a slow one, and wait on one shared
-condition when no camera has anything.
+condition when no camera has anything. A ``ResultOrder``, when given, learns of every take
+under the same lock, so the results of one camera can be put back in capture order.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import threading
 import time
 from collections.abc import Sequence
 
+from camera_app.pipeline.order import ResultOrder
 from camera_app.sources.base import Frame
 from camera_app.sources.capture import LatestFrame
 
@@ -30,7 +32,12 @@ class BoardSlot(LatestFrame):
 
 
 class FrameBoard:
-    def __init__(self, cameras: Sequence[str], max_age_s: float | None = None) -> None:
+    def __init__(
+        self,
+        cameras: Sequence[str],
+        max_age_s: float | None = None,
+        order: ResultOrder | None = None,
+    ) -> None:
         if not cameras:
             raise ValueError("a frame board needs at least one camera")
         self._cond = threading.Condition()
@@ -39,6 +46,7 @@ class FrameBoard:
         self._next = 0
         self._turn = threading.Lock()
         self.max_age_s = max_age_s
+        self.order = order
 
     def _try_take(self) -> Frame | None:
         with self._turn:
@@ -48,8 +56,22 @@ class FrameBoard:
                 frame = self.slots[self._order[idx]].get(0.0, self.max_age_s)
                 if frame is not None:
                     self._next = (idx + 1) % n
+                    if self.order is not None:
+                        self.order.taken(frame)
                     return frame
         return None
+
+    def has_frame(self, camera: str) -> bool:
+        """Whether ``camera``'s slot holds a frame nobody has taken yet."""
+        return self.slots[camera].has_frame()
+
+    def take_newest(self, camera: str) -> Frame | None:
+        """``camera``'s waiting frame, if any, without waiting and out of turn."""
+        with self._turn:
+            frame = self.slots[camera].get(0.0, self.max_age_s)
+            if frame is not None and self.order is not None:
+                self.order.taken(frame)
+            return frame
 
     def take(self, timeout_s: float) -> Frame | None:
         """The newest frame of the next camera in turn that has one; None after timeout_s."""

@@ -2,7 +2,10 @@
 
 Workers ``publish()`` into a bounded queue; when the sinks fall behind, the oldest waiting
 result is dropped and counted (reason ``output_backlog``), so inference never waits on a slow
-disk or network client.
+disk or network client. With a ``ResultOrder`` (the App always gives one), each camera's
+results enter the queue in capture order even when several workers finish them out of order.
+At stop, the dispatcher waits (up to ``drain_s``) for frames the workers still hold, hands
+every result to the sinks, then closes them.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from camera_app.pipeline.order import ResultOrder
 from camera_app.pipeline.types import Result, ResultSink
+from camera_app.sources.base import Frame
 from camera_app.threads import ManagedThread
 
 log = logging.getLogger(__name__)
@@ -29,6 +34,8 @@ class Dispatcher(ManagedThread):
         on_render: Callable[[str, float], None] | None = None,
         on_drop: Callable[[str, str], None] | None = None,
         capacity: int = 8,
+        order: ResultOrder | None = None,
+        drain_s: float = 2.0,
     ) -> None:
         super().__init__("outputs")
         self._sinks = sinks
@@ -38,6 +45,8 @@ class Dispatcher(ManagedThread):
         self._on_drop = on_drop
         self._queue: collections.deque[Result] = collections.deque()
         self._capacity = capacity
+        self._order = order
+        self._drain_s = drain_s
         self._cond = threading.Condition()
         self.dropped = 0
         self.handled = 0
@@ -47,15 +56,35 @@ class Dispatcher(ManagedThread):
         """Called by inference workers. Never blocks beyond a short lock."""
         if self._on_result is not None:
             self._on_result(result)
-        dropped: Result | None = None
         with self._cond:
+            # Under the queue's lock, so results released by two workers enter in order.
+            ready = self._order.completed(result) if self._order is not None else [result]
+            dropped = self._enqueue(ready)
+        if self._on_drop is not None:
+            for d in dropped:
+                self._on_drop(d.camera, "output_backlog")
+
+    def abandon(self, frame: Frame) -> None:
+        """A worker hands back a frame it took but will not run (a newer one replaced it)."""
+        with self._cond:
+            ready = self._order.abandoned(frame) if self._order is not None else []
+            dropped = self._enqueue(ready)
+        if self._on_drop is not None:
+            self._on_drop(frame.camera, "replaced")
+            for d in dropped:
+                self._on_drop(d.camera, "output_backlog")
+
+    def _enqueue(self, ready: list[Result]) -> list[Result]:
+        """Append released results (under ``_cond``); returns those dropped for room."""
+        dropped: list[Result] = []
+        for r in ready:
             if len(self._queue) >= self._capacity:
-                dropped = self._queue.popleft()
+                dropped.append(self._queue.popleft())
                 self.dropped += 1
-            self._queue.append(result)
+            self._queue.append(r)
+        if ready:
             self._cond.notify()
-        if dropped is not None and self._on_drop is not None:
-            self._on_drop(dropped.camera, "output_backlog")
+        return dropped
 
     def _next(self) -> Result | None:
         with self._cond:
@@ -63,30 +92,45 @@ class Dispatcher(ManagedThread):
                 self._cond.wait(0.1)
             return self._queue.popleft() if self._queue else None
 
+    def _drained(self, deadline_s: float) -> bool:
+        """After stop: True once no worker holds a frame, or at ``deadline_s``."""
+        busy = self._order is not None and self._order.any_in_flight()
+        return not busy or time.monotonic() >= deadline_s
+
     def _run(self) -> None:
+        deadline_s: float | None = None
         while True:
             result = self._next()
             if result is None:
                 if self._stop.is_set():
-                    break
+                    if deadline_s is None:
+                        deadline_s = time.monotonic() + self._drain_s
+                    if self._drained(deadline_s):
+                        break
                 continue
-            t0 = time.monotonic()
-            for sink in self._sinks.get(result.camera, ()):
-                if id(sink) in self._broken:
-                    continue
-                try:
-                    sink.handle(result)
-                except Exception:
-                    # One broken output must not take down the others or the pipeline.
-                    self._broken.add(id(sink))
-                    log.exception(
-                        "output %s for camera %s failed; disabled",
-                        type(sink).__name__, result.camera,
-                    )  # fmt: skip
-            self.handled += 1
-            if self._on_render is not None:
-                self._on_render(result.camera, time.monotonic() - t0)
+            self._deliver(result)
+        if self._order is not None:
+            for result in self._order.flush():
+                self._deliver(result)
         self._close_all()
+
+    def _deliver(self, result: Result) -> None:
+        t0 = time.monotonic()
+        for sink in self._sinks.get(result.camera, ()):
+            if id(sink) in self._broken:
+                continue
+            try:
+                sink.handle(result)
+            except Exception:
+                # One broken output must not take down the others or the pipeline.
+                self._broken.add(id(sink))
+                log.exception(
+                    "output %s for camera %s failed; disabled",
+                    type(sink).__name__, result.camera,
+                )  # fmt: skip
+        self.handled += 1
+        if self._on_render is not None:
+            self._on_render(result.camera, time.monotonic() - t0)
 
     def _close_all(self) -> None:
         seen: set[int] = set()

@@ -13,7 +13,7 @@ from camera_app.sources.base import Frame
 class StageTimes:
     """Seconds spent in each stage for one frame (all from time.monotonic / perf_counter)."""
 
-    frame_age_s: float  # capture -> picked up by an inference worker
+    frame_age_s: float  # capture -> invoke() began, less preprocessing: time spent waiting
     preprocess_s: float
     invoke_s: float
     postprocess_s: float

@@ -180,6 +180,55 @@ def test_worker_times_each_stage_and_uses_per_camera_thresholds() -> None:
     assert w.iterations >= 1
 
 
+class TimedDetector:
+    """Records when each stage ran: preprocessing 20 ms, invoke() 100 ms."""
+
+    def __init__(self) -> None:
+        self.pre: list[tuple[float, float]] = []
+        self.invoke: list[tuple[float, float]] = []
+
+    def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, None]:
+        t0 = time.monotonic()
+        time.sleep(0.02)
+        self.pre.append((t0, time.monotonic()))
+        return image, None
+
+    def infer(self, x: np.ndarray) -> dict[int, np.ndarray]:
+        t0 = time.monotonic()
+        time.sleep(0.1)
+        self.invoke.append((t0, time.monotonic()))
+        return {}
+
+    def postprocess(self, outputs: object, placement: object, th: Thresholds | None) -> Detections:
+        return Detections.empty()
+
+
+def test_the_next_frame_is_prepared_just_before_the_running_invoke_ends() -> None:
+    stop = threading.Event()
+    board = FrameBoard(["a"])
+    det = TimedDetector()
+    results: list[Result] = []
+    w = InferenceWorker(0, det, board, results.append, stop, {})  # type: ignore[arg-type]
+    w.start()
+    seq = 0
+    try:
+        while len(results) < 14:  # a camera much faster than the model
+            board.slots["a"].put(frame("a", seq))
+            seq += 1
+            time.sleep(0.005)
+    finally:
+        stop.set()
+        assert w.join(5)
+    # Once the estimates have settled, preprocessing of frame N+1 starts late in invoke N
+    # (not at its start: the frame would age; not after it: the interpreter would wait).
+    later = range(6, len(det.invoke) - 1)
+    starts = [det.pre[i + 1][0] - det.invoke[i][0] for i in later]
+    gaps = [det.invoke[i + 1][0] - det.invoke[i][1] for i in later]
+    assert 0.04 < sorted(starts)[len(starts) // 2] < 0.1, starts
+    assert sorted(gaps)[len(gaps) // 2] < 0.015, gaps  # less than one preprocessing (20 ms)
+    assert all(r.times.preprocess_s >= 0.02 for r in results)
+
+
 def test_worker_failure_stops_the_pipeline_and_is_kept() -> None:
     stop = threading.Event()
     board = FrameBoard(["a"])
