@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -25,7 +24,6 @@ from camera_app.detect.detector import Detector, DetectorOptions
 from camera_app.detect.layout import Activation
 from camera_app.detect.model import load_model
 from camera_app.errors import ConfigError
-from camera_app.modes import PrepareAhead
 from camera_app.pipeline.board import FrameBoard
 from camera_app.pipeline.dispatch import Dispatcher
 from camera_app.pipeline.order import ResultOrder
@@ -77,20 +75,6 @@ def detector_options(cfg: AppConfig) -> DetectorOptions:
         threads=m.threads,
         runtime=None if m.runtime.value == "auto" else m.runtime.value,
     )
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def prepare_ahead(choice: PrepareAhead, interpreters: int, threads: int, cores: int) -> bool:
-    """Whether workers preprocess on a thread of their own: only with a core to spare."""
-    if choice is PrepareAhead.AUTO:
-        return cores > interpreters * threads
-    return choice is PrepareAhead.ALWAYS
 
 
 def source_spec(cam: CameraConfig) -> SourceSpec:
@@ -196,10 +180,7 @@ class App:
             self.sinks, self.stop_event, on_result=self._on_result,
             on_render=self._on_render, on_drop=self._on_drop, order=self.order,
         )  # fmt: skip
-        m = cfg.model
-        self.prepare_ahead = prepare_ahead(
-            m.prepare_ahead, m.interpreters, m.threads, usable_cores()
-        )
+        self.prepare_ahead = cfg.model.prepare_ahead
         self.workers = [
             InferenceWorker(i, det, self.board, self.dispatcher.publish, self.stop_event,
                             self.thresholds, prepare_ahead=self.prepare_ahead,

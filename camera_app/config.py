@@ -41,7 +41,7 @@ from camera_app._yaml import (
     string,
 )
 from camera_app.errors import ConfigError
-from camera_app.modes import ColourOrder, PrepareAhead, ResizeMode, StrEnum, Transport
+from camera_app.modes import ColourOrder, ResizeMode, StrEnum, Transport
 from camera_app.redact import redact_text, redact_url
 
 T = TypeVar("T")
@@ -213,9 +213,8 @@ class ModelConfig:
     label_offset: int | None = field(default=None, metadata=checked(optional(integer())))
     threads: int = field(default=2, metadata=checked(_THREADS))
     interpreters: int = field(default=1, metadata=checked(integer(1, 16)))
-    prepare_ahead: PrepareAhead = field(
-        default=PrepareAhead.AUTO, metadata=checked(choice(PrepareAhead))
-    )
+    # Preprocess the next frame on a thread of its own while invoke() runs (pipeline/worker)
+    prepare_ahead: bool = field(default=False, metadata=checked(boolean))
     runtime: RuntimeChoice = field(
         default=RuntimeChoice.AUTO, metadata=checked(choice(RuntimeChoice))
     )

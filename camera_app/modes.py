@@ -34,11 +34,3 @@ class Transport(StrEnum):
 
     TCP = "tcp"
     UDP = "udp"
-
-
-class PrepareAhead(StrEnum):
-    """Preprocess the next frame on its own thread while invoke() runs (see pipeline/worker)."""
-
-    AUTO = "auto"  # when a core is left over after the interpreters' threads
-    ALWAYS = "always"
-    NEVER = "never"

@@ -1,6 +1,6 @@
 """Inference workers: each owns one interpreter (a Detector) and keeps it busy.
 
-With a spare core (``prepare_ahead``), a worker is two threads around one interpreter:
+With ``prepare_ahead`` (``model.prepare_ahead``), a worker is two threads around one interpreter:
 
 - ``inference-N`` runs ``invoke()`` on the prepared input, postprocesses the outputs, publishes
   the result and takes the next prepared input at once, so the interpreter idles only for the
@@ -17,10 +17,12 @@ again from the newer frame and the old frame is handed back (``abandon``: counte
 so a slow ``invoke()`` does not make the next result stale too. At stop, a prepared input is
 still run and published, so no frame that left the board is lost.
 
-Without a spare core (every core already runs an interpreter thread), preparing ahead only
-moves the work onto a core ``invoke()`` needs and adds a thread switch; the worker is then one
-thread that takes, preprocesses, invokes and postprocesses in turn (``prepare_ahead=False``).
-``docs/PERFORMANCE.md`` has both measured side by side.
+By default a worker is one thread that takes, preprocesses, invokes and postprocesses in turn.
+Measured on a 2-core box (``docs/PERFORMANCE.md``, both modes side by side), preparing ahead
+took the interpreter's idle time per frame from about 1.2 to 0.2 ms but made ``invoke()``
+slower by about as much (the other thread competes for the cores) and added about 5 ms to the
+median end-to-end latency of a live stream (frames are taken a little before they are needed):
+no gain there. It is meant for boxes with cores to spare, where the overlap is real.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ class InferenceWorker:
         thresholds: Mapping[str, Thresholds],
         poll_s: float = 0.1,
         *,
-        prepare_ahead: bool = True,
+        prepare_ahead: bool = False,
         abandon: Callable[[Frame], None] | None = None,
     ) -> None:
         self.index = index

@@ -77,11 +77,14 @@ def test_prometheus_sees_what_the_app_measured(
 
     recent = [e for e in lines if queried_at - 12 <= wall(e) <= queried_at]
     app_rate = len(recent) / 12
-    app_p50 = statistics.median(float(e["latency_s"]) for e in recent)  # type: ignore[arg-type]
+    latencies = [float(e["latency_s"]) for e in recent]  # type: ignore[arg-type]
+    p40, app_p50, p60 = statistics.quantiles(latencies, n=10)[3:6]
     assert rate == pytest.approx(app_rate, rel=0.2), (rate, app_rate)
-    lo, hi = bucket_bounds(app_p50)
-    # histogram_quantile interpolates inside the bucket holding the median: same bucket.
-    assert lo - 1e-9 <= p50 <= hi + 1e-9, (p50, app_p50, (lo, hi))
+    # histogram_quantile interpolates inside the bucket holding the median. Prometheus's 10 s
+    # window (between scrapes) is not exactly the events' 12 s, so a median close to a bucket
+    # edge may fall on either side: accept the buckets of the app's own p40..p60.
+    lo, hi = bucket_bounds(p40)[0], bucket_bounds(p60)[1]
+    assert lo - 1e-9 <= p50 <= hi + 1e-9, (p50, (p40, app_p50, p60), (lo, hi))
     assert 'camera_app_fps{camera="demo"}' in exposition
     assert "camera_app_model_info{" in exposition
     # Prometheus's own linter on the running app's exposition.

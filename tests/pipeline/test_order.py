@@ -7,6 +7,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -124,14 +125,24 @@ class JitteryDetector:
         return Detections.empty()
 
 
-def test_two_workers_on_one_camera_deliver_in_capture_order_and_drain_at_stop() -> None:
+@pytest.mark.parametrize("ahead", [False, True])
+def test_two_workers_on_one_camera_deliver_in_capture_order_and_drain_at_stop(ahead: bool) -> None:
     stop = threading.Event()
     order = ResultOrder()
     board = FrameBoard(["a"], order=order)
     sink = Collect()
     d = Dispatcher({"a": [sink]}, stop, order=order, capacity=1000)
     workers = [
-        InferenceWorker(i, JitteryDetector(i), board, d.publish, stop, {})  # type: ignore[arg-type]
+        InferenceWorker(
+            i,
+            JitteryDetector(i),
+            board,
+            d.publish,
+            stop,
+            {},  # type: ignore[arg-type]
+            prepare_ahead=ahead,
+            abandon=d.abandon,
+        )
         for i in range(2)
     ]
     d.start()

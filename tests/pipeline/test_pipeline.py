@@ -208,7 +208,7 @@ def test_the_next_frame_is_prepared_just_before_the_running_invoke_ends() -> Non
     board = FrameBoard(["a"])
     det = TimedDetector()
     results: list[Result] = []
-    w = InferenceWorker(0, det, board, results.append, stop, {})  # type: ignore[arg-type]
+    w = InferenceWorker(0, det, board, results.append, stop, {}, prepare_ahead=True)  # type: ignore[arg-type]
     w.start()
     seq = 0
     try:
@@ -270,3 +270,15 @@ def test_rate_meter(window_s: float) -> None:
         m.tick(100.0 + i * 0.5)  # 2 per second
     assert m.rate(105.0) == pytest.approx(2.0)
     assert m.rate(200.0) == 0.0
+
+
+def test_prepare_ahead_is_off_by_default_and_checked_in_the_config() -> None:
+    from camera_app.config import parse_config
+    from camera_app.errors import ConfigError
+
+    cams = "cameras:\n  - {name: a, source: demo}\n"
+    assert parse_config(cams, "cfg.yaml", env={}).model.prepare_ahead is False
+    cfg = parse_config("model:\n  prepare_ahead: true\n" + cams, "cfg.yaml", env={})
+    assert cfg.model.prepare_ahead is True
+    with pytest.raises(ConfigError, match=r"cfg.yaml:2: model.prepare_ahead: expected"):
+        parse_config("model:\n  prepare_ahead: sometimes\n" + cams, "cfg.yaml", env={})
