@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from camera_app.detect import nms as nms_module
 from camera_app.detect.boxes import iou_xyxy
 from camera_app.detect.nms import nms_class_aware
 
@@ -31,17 +32,19 @@ def brute_force_nms(
     return keep
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     n=st.integers(0, 60),
     seed=st.integers(0, 2**32 - 1),
     iou_t=st.floats(0.05, 0.95),
     max_det=st.integers(1, 30),
     n_classes=st.integers(1, 4),
+    matrix=st.booleans(),
 )
 def test_nms_equals_brute_force(
-    n: int, seed: int, iou_t: float, max_det: int, n_classes: int
+    n: int, seed: int, iou_t: float, max_det: int, n_classes: int, matrix: bool
 ) -> None:
+    """Both ways of suppressing: one IoU matrix (few boxes), one IoU row per kept box (many)."""
     rng = np.random.default_rng(seed)
     xy = rng.uniform(0, 100, (n, 2))
     wh = rng.uniform(1, 40, (n, 2))
@@ -49,7 +52,12 @@ def test_nms_equals_brute_force(
     # Quantized-looking scores make ties common, which exercises the ordering rule.
     scores = (rng.integers(0, 20, n) / 20).astype(np.float32)
     classes = rng.integers(0, n_classes, n).astype(np.int32)
-    got = nms_class_aware(boxes, scores, classes, iou_threshold=iou_t, max_detections=max_det)
+    saved = nms_module._MATRIX_MAX
+    nms_module._MATRIX_MAX = 10_000 if matrix else 0
+    try:
+        got = nms_class_aware(boxes, scores, classes, iou_threshold=iou_t, max_detections=max_det)
+    finally:
+        nms_module._MATRIX_MAX = saved
     # The reference works on float32 IoU values like ours, compared in float64.
     assert got.tolist() == brute_force_nms(boxes, scores, classes, iou_t, max_det)
 
