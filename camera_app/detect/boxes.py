@@ -73,14 +73,13 @@ def yxyx_norm_to_xyxy_px(
 ) -> F32:
     """Model-normalized (ymin, xmin, ymax, xmax) -> frame pixels (x1, y1, x2, y2), clipped."""
     w, h = frame_wh
-    x1 = (boxes_yxyx[:, 1] - placement.x_offset) / placement.x_size
-    y1 = (boxes_yxyx[:, 0] - placement.y_offset) / placement.y_size
-    x2 = (boxes_yxyx[:, 3] - placement.x_offset) / placement.x_size
-    y2 = (boxes_yxyx[:, 2] - placement.y_offset) / placement.y_size
-    out = np.stack([x1 * w, y1 * h, x2 * w, y2 * h], axis=1)
-    np.clip(out[:, 0::2], 0, w, out=out[:, 0::2])
-    np.clip(out[:, 1::2], 0, h, out=out[:, 1::2])
-    return out.astype(np.float32)
+    p = placement
+    xyxy = boxes_yxyx[:, [1, 0, 3, 2]].astype(np.float64)
+    offset = np.array([p.x_offset, p.y_offset, p.x_offset, p.y_offset])
+    scale = np.array([w / p.x_size, h / p.y_size, w / p.x_size, h / p.y_size])
+    limit = np.array([w, h, w, h], dtype=np.float64)
+    out: F32 = np.clip((xyxy - offset) * scale, 0.0, limit).astype(np.float32)
+    return out
 
 
 def iou_xyxy(a: F32, b: F32) -> npt.NDArray[np.float32]:

@@ -140,11 +140,11 @@ def decode_raw(
     if rows.size > th.pre_nms_top_k:
         top = np.argpartition(-scores, th.pre_nms_top_k - 1)[: th.pre_nms_top_k]
         rows, class_ids, scores = rows[top], class_ids[top], scores[top]
-    # Decode only the boxes that have a surviving score.
-    uniq, inverse = np.unique(rows, return_inverse=True)
-    enc = encodings[uniq]
+    # Decode only the boxes that have a surviving score (at most pre_nms_top_k rows; a box
+    # with two passing classes is decoded twice, which costs less than finding duplicates).
+    enc = encodings[rows]
     enc_f = dequantize(enc, *encodings_quant) if encodings_quant else enc.astype(np.float32)
-    boxes = np.clip(coder.decode(enc_f, anchors[uniq]), 0.0, 1.0)[inverse]
+    boxes = np.clip(coder.decode(enc_f, anchors[rows]), 0.0, 1.0)
     keep_idx = nms_class_aware(
         boxes, scores, class_ids, iou_threshold=th.iou, max_detections=th.max_detections
     )
