@@ -60,9 +60,7 @@ class Dispatcher(ManagedThread):
             # Under the queue's lock, so results released by two workers enter in order.
             ready = self._order.completed(result) if self._order is not None else [result]
             dropped = self._enqueue(ready)
-        if self._on_drop is not None:
-            for d in dropped:
-                self._on_drop(d.camera, "output_backlog")
+        self._report_backlog(dropped)
 
     def abandon(self, frame: Frame) -> None:
         """A worker hands back a frame it took but will not run (a newer one replaced it)."""
@@ -71,6 +69,10 @@ class Dispatcher(ManagedThread):
             dropped = self._enqueue(ready)
         if self._on_drop is not None:
             self._on_drop(frame.camera, "replaced")
+        self._report_backlog(dropped)
+
+    def _report_backlog(self, dropped: list[Result]) -> None:
+        if self._on_drop is not None:
             for d in dropped:
                 self._on_drop(d.camera, "output_backlog")
 

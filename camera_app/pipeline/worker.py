@@ -61,7 +61,8 @@ class _Job:
 
 
 class InferenceWorker:
-    """Frames from the board, through one interpreter, to ``publish``. Two threads each.
+    """Frames from the board, through one interpreter, to ``publish``: one thread, or two with
+    ``prepare_ahead``.
 
     ``iterations`` counts the inference thread's loop turns, frames or not: the service watchdog
     uses it to tell a hung interpreter (no turns) from a camera that is merely offline (turns,
@@ -171,11 +172,13 @@ class InferenceWorker:
             t1 = time.monotonic()
             outputs = self.detector.infer(job.model_input)
             t2 = time.monotonic()
-            with self._cond:
-                self._invoke_started = None
-                self._recent_invokes.append(t2 - t1)
-                self._invoke_est_s = sorted(self._recent_invokes)[len(self._recent_invokes) // 4]
-                self._cond.notify_all()
+            if self.prepare_ahead:  # the preparer's schedule; nobody else reads it
+                with self._cond:
+                    self._invoke_started = None
+                    recent = self._recent_invokes
+                    recent.append(t2 - t1)
+                    self._invoke_est_s = sorted(recent)[len(recent) // 4]
+                    self._cond.notify_all()
             frame = job.frame
             th = self._thresholds.get(frame.camera)
             detections = self.detector.postprocess(outputs, job.placement, th)
