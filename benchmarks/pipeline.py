@@ -316,7 +316,21 @@ def bare_invoke(detectors: Sequence[Detector], frame: Image, seconds: float) -> 
                 break
             out.append(t1 - t0)
 
-    threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(len(detectors))]
+    elapsed, cpu = run_loops(loop, len(detectors), start, deadline, seconds, "bare invoke()")
+    flat = [d for ds in durations for d in ds]
+    return Block(len(flat), elapsed, cpu, flat)
+
+
+def run_loops(
+    loop: Callable[[int], None],
+    n: int,
+    start: threading.Barrier,
+    deadline: list[float],
+    seconds: float,
+    what: str,
+) -> tuple[float, float]:
+    """Run ``loop(i)`` on n threads released together for ``seconds``: (wall, CPU seconds)."""
+    threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(n)]
     for t in threads:
         t.start()
     cpu0 = cpu_seconds()
@@ -326,10 +340,8 @@ def bare_invoke(detectors: Sequence[Detector], frame: Image, seconds: float) -> 
     for t in threads:
         t.join(seconds + 30.0)
         if t.is_alive():
-            raise RuntimeError("a bare invoke() thread did not finish")
-    elapsed = time.perf_counter() - t0
-    flat = [d for ds in durations for d in ds]
-    return Block(len(flat), elapsed, cpu_seconds() - cpu0, flat)
+            raise RuntimeError(f"a {what} thread did not finish")
+    return time.perf_counter() - t0, cpu_seconds() - cpu0
 
 
 # -- 1. throughput ---------------------------------------------------------------------------
@@ -459,18 +471,8 @@ def serial_detect(detectors: Sequence[Detector], frame: Image, seconds: float) -
             det.postprocess(det.infer(x), placement)
             counts[i] += 1
 
-    threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(len(detectors))]
-    for t in threads:
-        t.start()
-    cpu0 = cpu_seconds()
-    t0 = time.perf_counter()
-    deadline[0] = t0 + seconds
-    start.wait()
-    for t in threads:
-        t.join(seconds + 30.0)
-        if t.is_alive():
-            raise RuntimeError("a serial detect thread did not finish")
-    return Block(sum(counts), time.perf_counter() - t0, cpu_seconds() - cpu0)
+    elapsed, cpu = run_loops(loop, len(detectors), start, deadline, seconds, "serial detect")
+    return Block(sum(counts), elapsed, cpu)
 
 
 def merge(blocks: Sequence[Block]) -> tuple[float, float, list[float]]:
