@@ -19,10 +19,11 @@ still run and published, so no frame that left the board is lost.
 
 By default a worker is one thread that takes, preprocesses, invokes and postprocesses in turn.
 Measured on a 2-core box (``docs/PERFORMANCE.md``, both modes side by side), preparing ahead
-took the interpreter's idle time per frame from about 1.2 to 0.2 ms but made ``invoke()``
-slower by about as much (the other thread competes for the cores) and added about 5 ms to the
-median end-to-end latency of a live stream (frames are taken a little before they are needed):
-no gain there. It is meant for boxes with cores to spare, where the overlap is real.
+took the interpreter's idle time per frame from about 1.0 to 0.2 ms; where the interpreters'
+threads already filled both cores, ``invoke()`` got slower by about as much (no gain); with a
+core to spare it raised throughput in two of three runs. Either way it added 1-4 ms to the
+median end-to-end latency (a frame is taken a little before it is needed). It is meant for
+boxes with cores to spare that value frames per second over the last milliseconds.
 """
 
 from __future__ import annotations
