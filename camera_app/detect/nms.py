@@ -7,7 +7,7 @@ import numpy.typing as npt
 
 from camera_app.detect.boxes import iou_xyxy
 
-_MATRIX_MAX = 512  # up to this many boxes, suppress from one pairwise IoU matrix (1 MB bool)
+_MATRIX_MAX = 512  # up to this many boxes, suppress from one pairwise IoU matrix (1 MB float32)
 
 
 def nms_class_aware(
