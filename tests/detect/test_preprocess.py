@@ -1,0 +1,170 @@
+"""Preprocessing gives the usual float path's bytes, whichever per-byte route it takes."""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from camera_app.detect.preprocess import (
+    Preprocessor,
+    reproduces,
+    table_path,
+    transform_path,
+    usual_float_path,
+)
+from camera_app.detect.quantization import InputDType, InputQuantization, build_table
+from camera_app.modes import ColourOrder
+
+V1_INPUT = InputQuantization(InputDType.UINT8, 127.5, 127.5, 0.0078125, 128)
+ARM_INPUT = InputQuantization(InputDType.INT8, 127.5, 127.5, 0.0078125, 0)
+
+quant_params = st.one_of(
+    st.builds(
+        InputQuantization,
+        dtype=st.sampled_from([InputDType.UINT8, InputDType.INT8]),
+        mean=st.floats(0, 255),
+        std=st.floats(0.5, 300),
+        scale=st.floats(1e-3, 1.0),
+        zero_point=st.integers(-128, 255),
+    ),
+    st.builds(
+        InputQuantization,
+        dtype=st.just(InputDType.FLOAT32),
+        mean=st.floats(0, 255),
+        std=st.floats(0.5, 300),
+    ),
+)
+
+
+def usual(frame: np.ndarray, hw: tuple[int, int], q: InputQuantization, order: ColourOrder):  # type: ignore[no-untyped-def]
+    """The usual path, for either colour order (it always converts BGR to RGB)."""
+    src = frame if order is ColourOrder.RGB else np.ascontiguousarray(frame[..., ::-1])
+    return usual_float_path(src, hw, q)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    q=quant_params,
+    order=st.sampled_from(list(ColourOrder)),
+    hw=st.sampled_from([(8, 8), (17, 23), (40, 32)]),
+    frame_hw=st.tuples(st.integers(1, 90), st.integers(1, 90)),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_output_equals_the_usual_float_path_bit_for_bit(
+    q: InputQuantization, order: ColourOrder, hw: tuple[int, int],
+    frame_hw: tuple[int, int], seed: int,
+) -> None:  # fmt: skip
+    frame = np.random.default_rng(seed).integers(0, 256, (*frame_hw, 3), dtype=np.uint8)
+    got, placement = Preprocessor(hw, q, order)(frame)
+    want = usual(frame, hw, q, order)
+    assert got.dtype == want.dtype
+    assert got.shape == (1, *hw, 3)
+    assert got.tobytes() == want.tobytes()
+    assert placement.frame_wh == (frame_hw[1], frame_hw[0])
+
+
+@pytest.mark.parametrize("q", [V1_INPUT, ARM_INPUT], ids=["uint8", "int8"])
+@pytest.mark.parametrize("order", list(ColourOrder))
+def test_the_shared_models_inputs_take_the_one_pass_transform(
+    q: InputQuantization, order: ColourOrder
+) -> None:
+    hw = (300, 300)
+    pre = Preprocessor(hw, q, order)
+    assert pre.fused  # the fast route is really used for the inputs users have
+    frame = np.random.default_rng(1).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+    assert pre(frame)[0].tobytes() == usual(frame, hw, q, order).tobytes()
+
+
+def test_float_inputs_take_the_table() -> None:
+    pre = Preprocessor((16, 16), InputQuantization(InputDType.FLOAT32))
+    assert not pre.fused
+
+
+def test_the_check_rejects_a_transform_that_rounds_differently() -> None:
+    q, order, hw = V1_INPUT, ColourOrder.RGB, (12, 10)
+    table = build_table(q)
+    good = transform_path(q, order)
+    assert good is not None
+    assert reproduces(good, table, order, hw)
+    # Off by one for a single byte value at a single position: still caught.
+    reference = table_path(table, order)
+
+    def one_wrong(small: np.ndarray) -> np.ndarray:
+        out = reference(small).copy()
+        if small[7, 3, 2] == 200:
+            out[7, 3, 0] += 1
+        return out
+
+    assert not reproduces(one_wrong, table, order, hw)
+
+
+def test_a_transform_that_fails_the_check_falls_back_to_the_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from camera_app.detect import preprocess
+
+    def off_by_one(q: InputQuantization, order: ColourOrder):  # type: ignore[no-untyped-def]
+        real = transform_path(q, order)
+        assert real is not None
+        return lambda small: cv2.add(real(small), 1)
+
+    monkeypatch.setattr(preprocess, "transform_path", off_by_one)
+    preprocess._transform_reproduces.cache_clear()
+    try:
+        pre = Preprocessor((20, 20), V1_INPUT)
+        assert not pre.fused
+        frame = np.random.default_rng(2).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+        assert (
+            pre(frame)[0].tobytes() == usual(frame, (20, 20), V1_INPUT, ColourOrder.RGB).tobytes()
+        )
+    finally:
+        preprocess._transform_reproduces.cache_clear()
+
+
+def test_each_thread_resizes_into_its_own_buffer() -> None:
+    """Two threads preprocessing different frames at once never see each other's pixels."""
+    pre = Preprocessor((64, 64), V1_INPUT)
+    frames = [np.full((480, 640, 3), v, np.uint8) for v in (10, 240)]
+    expected = [pre(f)[0].copy() for f in frames]
+    bad: list[int] = []
+
+    def work(i: int) -> None:
+        for _ in range(300):
+            if not np.array_equal(pre(frames[i])[0], expected[i]):
+                bad.append(i)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not bad
+
+
+def test_returned_inputs_are_new_arrays_the_caller_owns() -> None:
+    pre = Preprocessor((32, 32), V1_INPUT)
+    a, _ = pre(np.zeros((48, 64, 3), np.uint8))
+    b, _ = pre(np.full((48, 64, 3), 255, np.uint8))
+    assert not np.shares_memory(a, b)
+    assert int(a.max()) == 0
+    assert int(b.min()) == 255
+
+
+def test_letterbox_output_equals_a_padded_usual_path() -> None:
+    from camera_app.modes import ResizeMode
+
+    frame = np.random.default_rng(3).integers(0, 256, (30, 60, 3), dtype=np.uint8)
+    pre = Preprocessor((40, 40), V1_INPUT, ColourOrder.RGB, ResizeMode.LETTERBOX)
+    got, placement = pre(frame)
+    lb = placement.letterbox
+    x0, y0 = round(lb.x_offset * 40), round(lb.y_offset * 40)
+    nw, nh = round(lb.x_size * 40), round(lb.y_size * 40)
+    canvas = np.zeros((40, 40, 3), np.uint8)
+    canvas[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(frame, (nw, nh))
+    want = usual(canvas, (40, 40), V1_INPUT, ColourOrder.RGB)
+    assert got.tobytes() == want.tobytes()
