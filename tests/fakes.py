@@ -1,5 +1,8 @@
 """Fakes for the seams, shipped with the tests: a scriptable ``FrameSource``.
 
+``InPlaceInfer`` gives a fake detector the in-place inference the worker calls, from its
+``infer``.
+
 ``FakeSource`` plays one ``Session`` per ``open()`` (the last one repeats): the open may fail or
 hang, then ``frames`` images are read (forever when None), then the session ``then``s: raises an
 error, hangs inside ``read`` (like a dead ``cv2.VideoCapture.read``), or ends with EOF.
@@ -10,6 +13,7 @@ thread must survive), or ``HANG_LIMIT_S`` so that no test leaks a thread for lon
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Sequence
@@ -21,6 +25,16 @@ import numpy as np
 from camera_app.errors import SourceError
 
 HANG_LIMIT_S = 30.0
+
+
+class InPlaceInfer:
+    """``infer_in_place`` (what the inference worker calls) built on a fake's ``infer``."""
+
+    def infer(self, x: np.ndarray) -> dict[int, np.ndarray]:
+        raise NotImplementedError
+
+    def infer_in_place(self, x: np.ndarray) -> contextlib.AbstractContextManager[object]:
+        return contextlib.nullcontext(self.infer(x))
 
 
 def make_image(value: int, size_wh: tuple[int, int] = (64, 48)) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -220,6 +221,15 @@ class Detector:
 
     def infer(self, model_input: npt.NDArray[np.generic]) -> Outputs:
         return self.model.run(model_input)
+
+    def infer_in_place(
+        self, model_input: npt.NDArray[np.generic]
+    ) -> AbstractContextManager[Outputs]:
+        """``infer`` without copying the outputs, for the block only (see ``run_in_place``).
+
+        ``postprocess`` is safe inside the block: every array it returns is a new one.
+        """
+        return self.model.run_in_place(model_input)
 
     def candidates(self, outputs: Outputs, th: Thresholds | None = None) -> Candidates:
         th = th or self.thresholds

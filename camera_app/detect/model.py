@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -196,6 +197,31 @@ class LoadedModel:
     def run(self, model_input: npt.NDArray[np.generic]) -> dict[int, npt.NDArray[np.generic]]:
         """Set the input, invoke, and copy out every output by tensor index."""
         return run_interpreter(self.interpreter, self.graph, model_input)
+
+    @contextmanager
+    def run_in_place(
+        self, model_input: npt.NDArray[np.generic]
+    ) -> Iterator[dict[int, npt.NDArray[np.generic]]]:
+        """Set the input, invoke, and lend the interpreter's own output buffers for the block.
+
+        No copy (2.2 MB per frame for a raw model with 6820 anchors x 81 classes). The arrays
+        are views: nothing derived from them may keep one past the block, or the next
+        ``invoke()`` refuses to run while a view of its memory is alive. The block's views
+        are dropped on the way out, also when it raises.
+        """
+        self.interpreter.set_tensor(self.graph.inputs[0].index, model_input)
+        self.interpreter.invoke()
+        with self.output_views() as views:
+            yield views
+
+    @contextmanager
+    def output_views(self) -> Iterator[dict[int, npt.NDArray[np.generic]]]:
+        """The last ``invoke()``'s outputs as views of the interpreter's buffers, for the block."""
+        views = {t.index: self.interpreter.tensor(t.index)() for t in self.graph.outputs}
+        try:
+            yield views
+        finally:
+            views.clear()
 
 
 def run_interpreter(

@@ -170,19 +170,19 @@ class InferenceWorker:
             job = self._next_job() if self.prepare_ahead else self._prepare()
             if job is None:
                 continue
-            t1 = time.monotonic()
-            outputs = self.detector.infer(job.model_input)
-            t2 = time.monotonic()
-            if self.prepare_ahead:  # the preparer's schedule; nobody else reads it
-                with self._cond:
-                    self._invoke_started = None
-                    recent = self._recent_invokes
-                    recent.append(t2 - t1)
-                    self._invoke_est_s = sorted(recent)[len(recent) // 4]
-                    self._cond.notify_all()
             frame = job.frame
             th = self._thresholds.get(frame.camera)
-            detections = self.detector.postprocess(outputs, job.placement, th)
+            t1 = time.monotonic()
+            with self.detector.infer_in_place(job.model_input) as outputs:
+                t2 = time.monotonic()
+                if self.prepare_ahead:  # the preparer's schedule; nobody else reads it
+                    with self._cond:
+                        self._invoke_started = None
+                        recent = self._recent_invokes
+                        recent.append(t2 - t1)
+                        self._invoke_est_s = sorted(recent)[len(recent) // 4]
+                        self._cond.notify_all()
+                detections = self.detector.postprocess(outputs, job.placement, th)
             t3 = time.monotonic()
             self.frames += 1
             waited_s = t1 - frame.capture_monotonic_s - job.preprocess_s

@@ -19,7 +19,7 @@ from camera_app.pipeline.order import ResultOrder
 from camera_app.pipeline.types import Result, StageTimes
 from camera_app.pipeline.worker import InferenceWorker
 from camera_app.sources.base import Frame
-from tests.fakes import make_image, wait_until
+from tests.fakes import InPlaceInfer, make_image, wait_until
 
 
 def frame(camera: str, seq: int) -> Frame:
@@ -108,7 +108,7 @@ class Collect:
         self.closed = True
 
 
-class JitteryDetector:
+class JitteryDetector(InPlaceInfer):
     """invoke() takes a random time, so two workers often finish out of capture order."""
 
     def __init__(self, seed: int) -> None:
@@ -165,7 +165,7 @@ def test_two_workers_on_one_camera_deliver_in_capture_order_and_drain_at_stop(ah
     assert sink.closed
 
 
-class OneSlowInvoke:
+class OneSlowInvoke(InPlaceInfer):
     """invoke() takes 40 ms, except the 8th call, which takes 400 ms."""
 
     def __init__(self) -> None:

@@ -16,7 +16,7 @@ from camera_app.pipeline.types import Result, StageTimes
 from camera_app.pipeline.worker import InferenceWorker
 from camera_app.sources.base import Frame
 from camera_app.sources.capture import CaptureThread, DropReason
-from tests.fakes import FakeSource, Session, make_image, wait_until
+from tests.fakes import FakeSource, InPlaceInfer, Session, make_image, wait_until
 
 
 def frame(camera: str, seq: int, age_s: float = 0.0) -> Frame:
@@ -136,7 +136,7 @@ def test_a_broken_output_does_not_stop_the_others() -> None:
     assert d.join(5)
 
 
-class FakeDetector:
+class FakeDetector(InPlaceInfer):
     """A detector whose stages take known times; records the thresholds it was given."""
 
     def __init__(self, invoke_s: float = 0.0, fail_at: int | None = None) -> None:
@@ -180,7 +180,7 @@ def test_worker_times_each_stage_and_uses_per_camera_thresholds() -> None:
     assert w.iterations >= 1
 
 
-class TimedDetector:
+class TimedDetector(InPlaceInfer):
     """Records when each stage ran: preprocessing 20 ms, invoke() 100 ms."""
 
     def __init__(self) -> None:
