@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
     for state in ("plain loop, nothing kept alive", "heap grown, results kept alive"):
         kept = (usual(), ours()) if state.startswith("heap") else None
         for _ in range(3):
-            t_usual, t_ours = side_by_side(usual, ours, args.repeat)
+            t_usual, t_ours = side_by_side(usual, ours, repeat=args.repeat)
             mu, mo = statistics.median(t_usual) * 1e3, statistics.median(t_ours) * 1e3
             print(f"{state:<34} {mu:7.3f} {mo:7.3f} {mu / mo:6.1f}x")
         del kept
