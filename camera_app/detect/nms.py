@@ -26,6 +26,8 @@ def nms_class_aware(
     """
     if boxes_xyxy.shape[0] == 0 or max_detections <= 0:
         return np.empty(0, dtype=np.intp)
+    if boxes_xyxy.shape[0] == 1:  # common after thresholding, and nothing to compare
+        return np.zeros(1, dtype=np.intp)
     # Shift each class into its own region of the plane: boxes of different classes then
     # never overlap, and one IoU computation serves all classes at once.
     span = float(np.max(boxes_xyxy) - min(0.0, float(np.min(boxes_xyxy)))) + 1.0
