@@ -19,26 +19,10 @@ from camera_app.detect.preprocess import (
 )
 from camera_app.detect.quantization import InputDType, InputQuantization, build_table
 from camera_app.modes import ColourOrder
+from tests.detect.test_quantization import quant_params  # the same random quantizations
 
 V1_INPUT = InputQuantization(InputDType.UINT8, 127.5, 127.5, 0.0078125, 128)
 ARM_INPUT = InputQuantization(InputDType.INT8, 127.5, 127.5, 0.0078125, 0)
-
-quant_params = st.one_of(
-    st.builds(
-        InputQuantization,
-        dtype=st.sampled_from([InputDType.UINT8, InputDType.INT8]),
-        mean=st.floats(0, 255),
-        std=st.floats(0.5, 300),
-        scale=st.floats(1e-3, 1.0),
-        zero_point=st.integers(-128, 255),
-    ),
-    st.builds(
-        InputQuantization,
-        dtype=st.just(InputDType.FLOAT32),
-        mean=st.floats(0, 255),
-        std=st.floats(0.5, 300),
-    ),
-)
 
 
 def usual(frame: np.ndarray, hw: tuple[int, int], q: InputQuantization, order: ColourOrder):  # type: ignore[no-untyped-def]
