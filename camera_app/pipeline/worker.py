@@ -21,7 +21,7 @@ By default a worker is one thread that takes, preprocesses, invokes and postproc
 Measured on a 2-core box (``docs/PERFORMANCE.md``, both modes side by side), preparing ahead
 took the interpreter's idle time per frame from about 1.0 to 0.2 ms; where the interpreters'
 threads already filled both cores, ``invoke()`` got slower by about as much (no gain); with a
-core to spare it raised throughput in two of three runs. Either way it added 1-4 ms to the
+core to spare it raised throughput in two of four runs. Either way it added 1-5 ms to the
 median end-to-end latency (a frame is taken a little before it is needed). It is meant for
 boxes with cores to spare that value frames per second over the last milliseconds.
 """
