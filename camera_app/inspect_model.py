@@ -147,7 +147,8 @@ def inspect_model(spec: str, opts: DetectorOptions | None = None) -> dict[str, A
         report["input_quantization"] = {
             "dtype": inp.dtype, "scale": inp.scale, "zero_point": inp.zero_point,
             "normalization": {"mean": opts.mean, "std": opts.std},
-            "colour_order": opts.colour_order.value,
+            "colour_order": opts.colour_order.value, "resize": opts.resize.value,
+            "per_byte": "cv2.transform" if detector.preprocessor.fused else "table",
         }  # fmt: skip
         checks = _self_test(model, detector)
         report["self_test"] = checks
@@ -172,6 +173,21 @@ def format_report(r: dict[str, Any]) -> str:
         for key in ("anchors", "score_activation", "activation_reason", "background_column"):
             if key in r["layout"]:
                 lines.append(f"           {key.replace('_', ' ')}: {r['layout'][key]}")
+    if "input_quantization" in r:
+        iq = r["input_quantization"]
+        norm = iq["normalization"]
+        to = iq["dtype"]
+        if iq["dtype"] != "float32":
+            to += f" (scale {iq['scale']:.6g}, zero point {iq['zero_point']})"
+        how = (
+            "one cv2.transform pass, checked against the table for every byte"
+            if iq["per_byte"] == "cv2.transform"
+            else "a 256-entry table"
+        )
+        lines.append(
+            f"preprocess {iq['resize']} resize, {iq['colour_order'].upper()}, "
+            f"(x - {norm['mean']:g}) / {norm['std']:g} -> {to}: {how}"
+        )
     if "labels" in r:
         lb = r["labels"]
         lines.append(

@@ -22,7 +22,7 @@ from camera_app.errors import (
     OutputLayoutError,
     UnsupportedInputError,
 )
-from camera_app.inspect_model import inspect_model
+from camera_app.inspect_model import format_report, inspect_model
 from camera_app.modes import ColourOrder
 from tests.shared import TEST_MODELS
 
@@ -117,6 +117,26 @@ def test_float_island_is_reported() -> None:
 def test_clean_quantized_model_has_no_float_island() -> None:
     report = inspect_model(str(TEST_MODELS / "blobs_int8_raw_sigmoid"))
     assert report["float_islands"] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "per_byte"),
+    [
+        ("blobs_uint8_postprocess", "cv2.transform"),
+        # int8 with scale 2/255, zero point -1 puts half the bytes a float32 rounding error from
+        # a .5 tie (0.49999964 in the float formula): cv2.transform's arithmetic lands on the
+        # other side for 128 of 256 bytes, so the load-time check refuses it.
+        ("blobs_int8_raw_sigmoid", "table"),
+        ("blobs_float_raw", "table"),
+    ],
+)
+def test_inspect_says_how_inputs_are_made(name: str, per_byte: str) -> None:
+    report = inspect_model(str(TEST_MODELS / name))
+    assert report["input_quantization"]["per_byte"] == per_byte
+    text = format_report(report)
+    line = next(x for x in text.splitlines() if x.startswith("preprocess "))
+    assert "(x - 127.5) / 127.5" in line
+    assert ("cv2.transform" in line) == (per_byte == "cv2.transform")
 
 
 @pytest.mark.parametrize(
