@@ -143,13 +143,15 @@ class Preprocessor:
         return buf
 
     def resize_frame(self, frame_bgr: U8) -> tuple[U8, Letterbox]:
-        """The frame at the model's input size; stretched into this thread's reused buffer."""
+        """The frame at the model's input size; stretched into this thread's reused buffer,
+        which the next call on this thread overwrites."""
         h_in, w_in = self.input_hw
         fh, fw = frame_bgr.shape[:2]
         if self.resize is ResizeMode.STRETCH or (fh, fw) == (h_in, w_in):
-            buf = self._buffer()
-            cv2.resize(frame_bgr, (w_in, h_in), dst=buf, interpolation=cv2.INTER_LINEAR)
-            return buf, IDENTITY
+            small = cv2.resize(
+                frame_bgr, (w_in, h_in), dst=self._buffer(), interpolation=cv2.INTER_LINEAR
+            )
+            return np.asarray(small, dtype=np.uint8), IDENTITY  # the buffer, as OpenCV filled it
         scale = min(w_in / fw, h_in / fh)
         nw, nh = max(1, round(fw * scale)), max(1, round(fh * scale))
         canvas = np.zeros((h_in, w_in, 3), dtype=np.uint8)
