@@ -7,9 +7,10 @@ model can be unusable becomes one ``ModelError`` sentence, raised before the fir
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,10 +215,15 @@ class LoadedModel:
         with self.output_views() as views:
             yield views
 
+    @functools.cached_property
+    def _output_readers(self) -> list[tuple[int, Callable[[], npt.NDArray[np.generic]]]]:
+        """Per output, the runtime's function that makes a view of its buffer (safe to keep)."""
+        return [(t.index, self.interpreter.tensor(t.index)) for t in self.graph.outputs]
+
     @contextmanager
     def output_views(self) -> Iterator[dict[int, npt.NDArray[np.generic]]]:
         """The last ``invoke()``'s outputs as views of the interpreter's buffers, for the block."""
-        views = {t.index: self.interpreter.tensor(t.index)() for t in self.graph.outputs}
+        views = {index: view() for index, view in self._output_readers}
         try:
             yield views
         finally:
