@@ -200,7 +200,7 @@ class InferenceWorker:
             and self._board.has_frame(job.frame.camera)
         )
 
-    def _wait_for_work(self) -> _Job | bool | None:
+    def _wait_for_work(self) -> _Job | bool:
         """Wait until there is something to prepare. True: prepare the next frame; a job:
         replace that stale prepared job; False: stop came first."""
         with self._cond:
