@@ -30,7 +30,7 @@ def nms_class_aware(
         return np.zeros(1, dtype=np.intp)
     # Shift each class into its own region of the plane: boxes of different classes then
     # never overlap, and one IoU computation serves all classes at once.
-    span = float(np.max(boxes_xyxy) - min(0.0, float(np.min(boxes_xyxy)))) + 1.0
+    span = float(boxes_xyxy.max() - min(0.0, float(boxes_xyxy.min()))) + 1.0
     shifted = boxes_xyxy + (class_ids.astype(np.float32) * np.float32(span))[:, None]
     order = np.argsort(-scores, kind="stable")
     if order.size <= _MATRIX_MAX:
