@@ -22,6 +22,7 @@ from camera_app.detect.model import (
     LoadedModel,
     _probe_inputs,
     check_input,
+    expose_quantized_scores,
     new_interpreter,
     read_graph,
     read_model_bytes,
@@ -128,12 +129,19 @@ def inspect_model(spec: str, opts: DetectorOptions | None = None) -> dict[str, A
         }
         if isinstance(layout, PostProcessLayout):
             report["layout"]["output_order"] = layout.order
-        model = LoadedModel(
-            path, content, runtime, interp, graph, inp, layout, probes, opts.threads
+        model = expose_quantized_scores(
+            LoadedModel(path, content, runtime, interp, graph, inp, layout, probes, opts.threads)
         )
         detector = Detector(model, opts)
+        report["layout"]["description"] = model.layout.describe()
         if detector.raw is not None:
             r = detector.raw
+            q = model.layout.scores_quantized if isinstance(model.layout, RawLayout) else None
+            report["layout"]["scores_read_from"] = (
+                f"{q.dtype} tensor {q.name} (#{q.index}), threshold in the quantized domain"
+                if q is not None
+                else None
+            )
             report["layout"].update(
                 anchors=r.anchors_source, num_anchors=int(r.anchors.shape[0]),
                 score_activation=r.fmt.activation.value, activation_reason=r.activation_reason,
@@ -170,7 +178,9 @@ def format_report(r: dict[str, Any]) -> str:
         lines.append(f"output     {_fmt_tensor(t)}{sig}")
     if "layout" in r:
         lines.append(f"layout     {r['layout']['description']}")
-        for key in ("anchors", "score_activation", "activation_reason", "background_column"):
+        keys = ("anchors", "scores_read_from", "score_activation", "activation_reason",
+                "background_column")  # fmt: skip
+        for key in keys:
             if key in r["layout"]:
                 lines.append(f"           {key.replace('_', ' ')}: {r['layout'][key]}")
     if "input_quantization" in r:

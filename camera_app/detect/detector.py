@@ -157,7 +157,8 @@ def _raw_decoder(
     else:
         background = True  # TF OD API SSDs score background in column 0
     check_fits(labels, columns - int(background), where)
-    s, b = layout.scores, layout.boxes
+    # Scores are read from their int8/uint8 source when the loader exposed it (same values).
+    s, b = layout.scores_quantized or layout.scores, layout.boxes
     return RawDecoder(
         boxes_index=b.index,
         boxes_quant=(b.scale, b.zero_point) if b.quantized else None,
@@ -185,14 +186,18 @@ class Detector:
         self.labels = _labels(model, opts)
         layout = model.layout
         self.raw: RawDecoder | None = None
+        # reads: the outputs postprocess uses (a raw model's anchors come from the probes).
         if isinstance(layout, RawLayout):
             self.raw = _raw_decoder(model, layout, opts, self.labels)
             cap_tensor = layout.scores.index
+            self.reads = frozenset((self.raw.boxes_index, self.raw.scores_index))
         else:
             cap_tensor = layout.scores.index
             pp = model.graph.producer(layout.scores.index)
             if pp is not None and len(pp.inputs) > 1:
                 cap_tensor = pp.inputs[1]  # the class scores fed into the PostProcess op
+            parts = (layout.boxes, layout.classes, layout.scores, layout.count)
+            self.reads = frozenset(t.index for t in parts)
         self.score_cap: ScoreCap | None = score_cap(model.graph, cap_tensor)
         allowed = self.labels.ids_for(opts.classes) if opts.classes else None
         self.thresholds = Thresholds(
@@ -229,7 +234,7 @@ class Detector:
 
         ``postprocess`` is safe inside the block: every array it returns is a new one.
         """
-        return self.model.run_in_place(model_input)
+        return self.model.run_in_place(model_input, self.reads)
 
     def candidates(self, outputs: Outputs, th: Thresholds | None = None) -> Candidates:
         th = th or self.thresholds

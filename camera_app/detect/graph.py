@@ -106,6 +106,24 @@ class ScoreCap:
         )
 
 
+def quantized_source(graph: GraphInfo, tensor: int) -> TensorInfo | None:
+    """The int8/uint8 tensor that ``tensor`` is the DEQUANTIZE of, shape for shape, if any.
+
+    Such a float output carries nothing its source does not; reading the source instead is
+    four times less memory per frame, and a threshold on it needs no float at all.
+    """
+    out = graph.tensors.get(tensor)
+    op = graph.producer(tensor)
+    if out is None or out.dtype != "float32" or op is None or op.name != "DEQUANTIZE":
+        return None
+    if len(op.inputs) != 1 or _is_constant(graph, op.inputs[0]):
+        return None
+    src = graph.tensors.get(op.inputs[0])
+    if src is None or src.dtype not in ("int8", "uint8") or not src.quantized:
+        return None
+    return src if src.shape == out.shape else None
+
+
 def score_cap(graph: GraphInfo, scores_tensor: int) -> ScoreCap | None:
     """The highest score a quantized sigmoid can produce, if its input range limits it."""
     op = graph.find_activation(scores_tensor)

@@ -55,6 +55,9 @@ class RawLayout:
     scores: TensorInfo
     anchors: TensorInfo | None
     evidence: str
+    # The int8/uint8 tensor the float scores are dequantized from, when the model loader
+    # made it an extra output (see ``model.expose_quantized_scores``): read instead of them.
+    scores_quantized: TensorInfo | None = None
 
     @property
     def num_boxes(self) -> int:
@@ -66,9 +69,11 @@ class RawLayout:
 
     def describe(self) -> str:
         anchors = f", anchors={self.anchors.name}" if self.anchors else ""
+        q = self.scores_quantized
+        read = f" read from its {q.dtype} source {q.name}" if q else ""
         return (
             f"raw SSD outputs (box encodings={self.boxes.name} {list(self.boxes.shape)}, "
-            f"class scores={self.scores.name} {list(self.scores.shape)}{anchors}); "
+            f"class scores={self.scores.name} {list(self.scores.shape)}{read}{anchors}); "
             f"mapped by {self.evidence}"
         )
 

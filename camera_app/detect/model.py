@@ -10,17 +10,19 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from camera_app.detect.graph import GraphInfo, OpInfo, TensorInfo
-from camera_app.detect.layout import Layout, Probe, recognise
+from camera_app.detect.flatbuffer import with_extra_outputs
+from camera_app.detect.graph import GraphInfo, OpInfo, TensorInfo, quantized_source
+from camera_app.detect.layout import Layout, Probe, RawLayout, recognise
+from camera_app.detect.quantization import dequantize
 from camera_app.errors import (
     EdgeTPUModelError,
     ModelError,
@@ -186,6 +188,8 @@ class LoadedModel:
     layout: Layout
     probes: list[Probe]
     threads: int
+    # Tensors the loader made graph outputs besides the file's own (read like outputs).
+    extra_outputs: tuple[TensorInfo, ...] = ()
 
     @property
     def name(self) -> str:
@@ -197,33 +201,39 @@ class LoadedModel:
 
     def run(self, model_input: npt.NDArray[np.generic]) -> dict[int, npt.NDArray[np.generic]]:
         """Set the input, invoke, and copy out every output by tensor index."""
-        return run_interpreter(self.interpreter, self.graph, model_input)
+        return run_interpreter(self.interpreter, self.graph, model_input, self.extra_outputs)
 
     @contextmanager
     def run_in_place(
-        self, model_input: npt.NDArray[np.generic]
+        self, model_input: npt.NDArray[np.generic], only: Collection[int] | None = None
     ) -> Iterator[dict[int, npt.NDArray[np.generic]]]:
         """Set the input, invoke, and lend the interpreter's own output buffers for the block.
 
         No copy (2.2 MB per frame for a raw model with 6820 anchors x 81 classes). The arrays
         are views: nothing derived from them may keep one past the block, or the next
         ``invoke()`` refuses to run while a view of its memory is alive. The block's views
-        are dropped on the way out, also when it raises.
+        are dropped on the way out, also when it raises. ``only``: the output indices to lend
+        (a view costs a runtime call each; a raw decoder reads two of the ST model's four).
         """
         self.interpreter.set_tensor(self.graph.inputs[0].index, model_input)
         self.interpreter.invoke()
-        with self.output_views() as views:
+        with self.output_views(only) as views:
             yield views
 
     @functools.cached_property
     def _output_readers(self) -> list[tuple[int, Callable[[], npt.NDArray[np.generic]]]]:
         """Per output, the runtime's function that makes a view of its buffer (safe to keep)."""
-        return [(t.index, self.interpreter.tensor(t.index)) for t in self.graph.outputs]
+        outputs = self.graph.outputs + self.extra_outputs
+        return [(t.index, self.interpreter.tensor(t.index)) for t in outputs]
 
     @contextmanager
-    def output_views(self) -> Iterator[dict[int, npt.NDArray[np.generic]]]:
+    def output_views(
+        self, only: Collection[int] | None = None
+    ) -> Iterator[dict[int, npt.NDArray[np.generic]]]:
         """The last ``invoke()``'s outputs as views of the interpreter's buffers, for the block."""
-        views = {index: view() for index, view in self._output_readers}
+        views = {
+            index: view() for index, view in self._output_readers if only is None or index in only
+        }
         try:
             yield views
         finally:
@@ -231,11 +241,14 @@ class LoadedModel:
 
 
 def run_interpreter(
-    interpreter: Any, graph: GraphInfo, model_input: npt.NDArray[np.generic]
+    interpreter: Any,
+    graph: GraphInfo,
+    model_input: npt.NDArray[np.generic],
+    extra: Sequence[TensorInfo] = (),
 ) -> dict[int, npt.NDArray[np.generic]]:
     interpreter.set_tensor(graph.inputs[0].index, model_input)
     interpreter.invoke()
-    return {t.index: interpreter.get_tensor(t.index) for t in graph.outputs}
+    return {t.index: interpreter.get_tensor(t.index) for t in (*graph.outputs, *extra)}
 
 
 def _probe_inputs(t: TensorInfo) -> list[npt.NDArray[np.generic]]:
@@ -269,12 +282,72 @@ def new_interpreter(
     return interp, ops
 
 
+def _dequantize_is_exact(t: TensorInfo) -> bool:
+    """Whether every level of ``t`` dequantizes to the same float32 whether a kernel
+    multiplies in float32 (as ``dequantize`` does) or in double and rounds once."""
+    info = np.iinfo(np.dtype(t.dtype))
+    levels = np.arange(info.min, info.max + 1)
+    in_double = ((levels - t.zero_point) * np.float64(t.scale)).astype(np.float32)
+    return bool(np.array_equal(dequantize(levels, t.scale, t.zero_point), in_double))
+
+
+def expose_quantized_scores(model: LoadedModel) -> LoadedModel:
+    """The model reading its raw scores before their final DEQUANTIZE, when that is exact.
+
+    A quantized model often ends in DEQUANTIZE ops that turn int8 scores into float32 ones
+    (the ST model: 6820 x 81 scores, 2.2 MB of float32 per frame from 552 KB of int8). The
+    loader then adds the int8 tensor to the graph outputs (``flatbuffer.with_extra_outputs``)
+    so the threshold runs on it in the quantized domain. Used only when both probe runs give
+    bit-identical original outputs and the DEQUANTIZE of the int8 tensor equals the float
+    scores, and dequantizing is exact for every level (see ``_dequantize_is_exact``);
+    otherwise the model is returned unchanged.
+    """
+    layout = model.layout
+    if not isinstance(layout, RawLayout) or layout.scores.quantized or layout.scores_quantized:
+        return model
+    src = quantized_source(model.graph, layout.scores.index)
+    if src is None:
+        return model
+    where = str(model.path)
+    if not _dequantize_is_exact(src):
+        log.info("model %s: float scores kept (%s does not dequantize exactly)", where, src.name)
+        return model
+    try:
+        content = with_extra_outputs(model.content, [src.index])
+        interp, _ = new_interpreter(content, model.runtime, model.threads, where)
+        probes: list[Probe] = [
+            run_interpreter(interp, model.graph, x, (src,)) for x in _probe_inputs(model.input)
+        ]
+    except (ValueError, RuntimeError, ModelError) as exc:
+        log.info("model %s: float scores kept (exposing %s failed: %s)", where, src.name, exc)
+        return model
+    same = all(
+        np.array_equal(before[t.index], after[t.index])
+        for before, after in zip(model.probes, probes, strict=True)
+        for t in model.graph.outputs
+    ) and all(
+        np.array_equal(dequantize(p[src.index], src.scale, src.zero_point), p[layout.scores.index])
+        for p in probes
+    )
+    if not same:
+        log.info("model %s: float scores kept (%s does not reproduce them)", where, src.name)
+        return model
+    return replace(
+        model,
+        interpreter=interp,
+        layout=replace(layout, scores_quantized=src),
+        probes=probes,
+        extra_outputs=(src,),
+    )
+
+
 def load_model(
     spec: str,
     *,
     threads: int = 2,
     runtime: Runtime | None = None,
     search_path: Sequence[Path] | None = None,
+    quantized_scores: bool = True,
 ) -> LoadedModel:
     path = resolve_model(spec, search_path)
     content = read_model_bytes(path)
@@ -289,6 +362,8 @@ def load_model(
         raise ModelError(f"the model failed its first run: {exc}", model=where) from exc
     layout = recognise(graph, probes, model=where)
     model = LoadedModel(path, content, rt, interp, graph, inp, layout, probes, threads)
+    if quantized_scores:
+        model = expose_quantized_scores(model)
     log.info(
         "model loaded path=%s runtime=%s/%s threads=%d input=%s layout=%s",
         path, rt.name, rt.version, threads, inp.describe(), type(layout).__name__,
