@@ -113,6 +113,20 @@ def test_inspect_flags_the_capped_int8_model() -> None:
     assert "LOGISTIC" in r.stdout
 
 
+@pytest.mark.realmodel
+def test_inspect_says_where_the_st_models_scores_are_read() -> None:
+    need_shared()
+    r = run("inspect", "--json", "st_ssd_mobilenet_v2_fpnlite_256_coco80")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    read_from = report["layout"]["scores_read_from"]
+    assert read_from.startswith("int8 tensor StatefulPartitionedCall:21 (#466)")
+    # The report still describes the file: three float outputs, the int8 one is the loader's.
+    assert [o["dtype"] for o in report["outputs"]] == ["float32"] * 3
+    arm = json.loads(run("inspect", "--json", "arm_ssdlite_mobilenet_v3_small_int8_raw").stdout)
+    assert arm["layout"]["scores_read_from"] is None  # already int8 outputs: nothing to add
+
+
 def test_models_list_and_path() -> None:
     r = run("models", "list")
     assert r.returncode == 0
