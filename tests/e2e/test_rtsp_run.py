@@ -55,6 +55,13 @@ def events(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def assert_no_password(password: str, fragment: str, surfaces: dict[str, str]) -> None:
+    """``password``, either percent-encoding of it, and a fragment of it are in no surface."""
+    for secret in (password, quote(password, safe=""), quote(password), fragment):
+        for where, text in surfaces.items():
+            assert secret not in text, f"the password ({secret!r}) leaked into {where}"
+
+
 @pytest.mark.slow
 def test_rtsp_cameras_reconnect_classify_and_keep_secrets(
     rtsp_server: Callable[..., RtspServerProcess], tmp_path: Path
@@ -173,6 +180,4 @@ cameras:
         "environ": environ,
         **{f"page {p}": body for p, (_, body) in pages.items()},
     }
-    for secret in (PASSWORD, quote(PASSWORD, safe=""), quote(PASSWORD), "s3cr"):
-        for where, text in surfaces.items():
-            assert secret not in text, f"the password ({secret!r}) leaked into {where}"
+    assert_no_password(PASSWORD, "s3cr", surfaces)
