@@ -136,11 +136,13 @@ def inspect_model(spec: str, opts: DetectorOptions | None = None) -> dict[str, A
         report["layout"]["description"] = model.layout.describe()
         if detector.raw is not None:
             r = detector.raw
-            q = model.layout.scores_quantized if isinstance(model.layout, RawLayout) else None
+            assert isinstance(model.layout, RawLayout)  # detector.raw is set only for these
+            q = model.layout.scores_quantized
+            s = q or model.layout.scores
             report["layout"]["scores_read_from"] = (
-                f"{q.dtype} tensor {q.name} (#{q.index}), threshold in the quantized domain"
-                if q is not None
-                else None
+                f"{s.dtype} {'tensor before the DEQUANTIZE' if q else 'output'} {s.name} "
+                f"(#{s.index}), "
+                + ("threshold in the quantized domain" if s.quantized else "float threshold")
             )
             report["layout"].update(
                 anchors=r.anchors_source, num_anchors=int(r.anchors.shape[0]),

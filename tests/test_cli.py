@@ -120,11 +120,17 @@ def test_inspect_says_where_the_st_models_scores_are_read() -> None:
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
     read_from = report["layout"]["scores_read_from"]
-    assert read_from.startswith("int8 tensor StatefulPartitionedCall:21 (#466)")
+    assert read_from == (
+        "int8 tensor before the DEQUANTIZE StatefulPartitionedCall:21 (#466), "
+        "threshold in the quantized domain"
+    )
     # The report still describes the file: three float outputs, the int8 one is the loader's.
     assert [o["dtype"] for o in report["outputs"]] == ["float32"] * 3
     arm = json.loads(run("inspect", "--json", "arm_ssdlite_mobilenet_v3_small_int8_raw").stdout)
-    assert arm["layout"]["scores_read_from"] is None  # already int8 outputs: nothing to add
+    # Already an int8 output: nothing to add, read as it is.
+    assert arm["layout"]["scores_read_from"].startswith("int8 output raw_outputs/class_predictions")
+    plain = json.loads(run("inspect", "--json", "blobs_float_raw").stdout)
+    assert plain["layout"]["scores_read_from"].endswith("float threshold")
 
 
 def test_models_list_and_path() -> None:
