@@ -364,8 +364,9 @@ def load_model(
     model = LoadedModel(path, content, rt, interp, graph, inp, layout, probes, threads)
     if quantized_scores:
         model = expose_quantized_scores(model)
+    added = ",".join(f"{t.name}({t.dtype})" for t in model.extra_outputs) or "none"
     log.info(
-        "model loaded path=%s runtime=%s/%s threads=%d input=%s layout=%s",
-        path, rt.name, rt.version, threads, inp.describe(), type(layout).__name__,
+        "model loaded path=%s runtime=%s/%s threads=%d input=%s layout=%s added_outputs=%s",
+        path, rt.name, rt.version, threads, inp.describe(), type(layout).__name__, added,
     )  # fmt: skip
     return model
