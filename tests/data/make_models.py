@@ -39,6 +39,9 @@ Models (tests/data/models/NAME/model.tflite, labels.txt, anchors.txt for raw lay
                                 model): class_predictions first, then box_encodings.
  6 blobs_float_island           like 5, but a ROUND op (no int8 kernel) stays float:
                                 DEQUANTIZE -> ROUND -> QUANTIZE in the middle of the graph.
+11 blobs_int8_raw_float_out     like 5, but float32 outputs: the converter ends the int8 graph
+                                with DEQUANTIZE ops (like the ST model), so the loader can read
+                                the int8 scores before them.
  7 int16_input                  16x8 quantisation with an INT16 input (unsupported input dtype).
  8 two_inputs                   two image inputs (the "more than one image input" error).
  9 classifier                   one image input, one [1, 10] softmax output (not an SSD).
@@ -310,7 +313,8 @@ def _rep_dataset(n_inputs: int = 1):
 
 
 def _convert_frozen(tf, kind: str, quant: str | None, workdir: Path) -> bytes:
-    """quant: None (float), 'int8', 'uint8' (int8 body, uint8 input), 'int16' (16x8)."""
+    """quant: None (float), 'int8', 'uint8' (int8 body, uint8 input), 'int16' (16x8),
+    'int8_float_out' (int8 body and input, float32 outputs)."""
     graph, inputs, outputs = _frozen_graph(tf, kind)
     path = workdir / f"{kind}.pb"
     path.write_bytes(graph)
@@ -332,7 +336,9 @@ def _convert_frozen(tf, kind: str, quant: str | None, workdir: Path) -> bytes:
                 tf.lite.OpsSet.TFLITE_BUILTINS,
             ]
             conv.inference_input_type = tf.uint8 if quant == "uint8" else tf.int8
-            if kind != "postprocess":  # PostProcess outputs stay float32
+            # PostProcess outputs stay float32; "int8_float_out" keeps float32 outputs too,
+            # which the converter makes by appending DEQUANTIZE ops to the int8 graph.
+            if kind != "postprocess" and quant != "int8_float_out":
                 conv.inference_output_type = tf.int8
     return conv.convert()
 
@@ -570,6 +576,13 @@ MODELS: dict[str, dict[str, Any]] = {
         "score_activation": "sigmoid applied in-graph: dequantized class_predictions are "
         "probabilities",
     },
+    "blobs_int8_raw_float_out": {
+        "purpose": "int8 input and body, raw outputs widened to float32 by trailing DEQUANTIZE "
+        "ops (like the ST model), sigmoid in-graph: the loader reads the int8 scores",
+        "layout": "raw",
+        "input_expects": _quant_note("int8"),
+        "score_activation": "sigmoid applied in-graph: class_predictions are probabilities",
+    },
     "int16_input": {
         "purpose": "16x8 quantization (int16 activations, int8 weights) with an INT16 input "
         "tensor: for the unsupported-input-dtype error. Internally the same blob detector "
@@ -625,6 +638,9 @@ def generate(verify_with: str | None) -> None:
         built["blobs_float_raw"] = _convert_frozen(tf, "raw_logits", None, work)
         built["blobs_int8_raw_sigmoid"] = _convert_frozen(tf, "raw_sigmoid", "int8", work)
         built["blobs_float_island"] = _convert_frozen(tf, "island", "int8", work)
+        built["blobs_int8_raw_float_out"] = _convert_frozen(
+            tf, "raw_sigmoid", "int8_float_out", work
+        )
         built["int16_input"] = _convert_frozen(tf, "raw_sigmoid", "int16", work)
         built["two_inputs"] = _convert_frozen(tf, "two_inputs", None, work)
         built["classifier"] = _convert_frozen(tf, "classifier", None, work)

@@ -33,6 +33,7 @@ DETECTORS = [
     ("blobs_float_raw", "float32", RawLayout),
     ("blobs_int8_raw_sigmoid", "int8", RawLayout),
     ("blobs_float_island", "int8", RawLayout),
+    ("blobs_int8_raw_float_out", "int8", RawLayout),
 ]
 CELL = 64  # frames are 256x256: each model cell is 64x64 pixels
 

@@ -23,6 +23,7 @@ from camera_app.detect.labels import labels_from_metadata
 from camera_app.detect.layout import RawLayout
 from camera_app.detect.model import LoadedModel, load_model, new_interpreter
 from camera_app.runtime import load_runtime
+from tests.detect.test_generated_models import BLUE, GREEN, RED, blob_frame
 from tests.shared import MODELS, ST, TEST_MODELS, V1_META, need_shared, read_image
 
 
@@ -119,6 +120,33 @@ def test_dequantizing_exactly_is_checked_for_every_level() -> None:
         if not exact(TensorInfo(1, "t", "int8", (1,), float(s), 3))
     ]  # fmt: skip
     assert differs, "every random scale agreed: the check could not fail"
+
+
+# -- the route on a generated model (no shared files needed) ---------------------------------
+
+
+def test_a_generated_int8_model_with_float_outputs_takes_the_route() -> None:
+    path = str(TEST_MODELS / "blobs_int8_raw_float_out")
+    fast = Detector(load_model(path), DetectorOptions())
+    plain = Detector(load_model(path, quantized_scores=False), DetectorOptions())
+    assert isinstance(fast.model.layout, RawLayout)
+    q = fast.model.layout.scores_quantized
+    assert q is not None
+    assert (q.dtype, q.scale, q.zero_point) == ("int8", 1 / 256, -128)  # a LOGISTIC's output
+    assert fast.raw is not None
+    assert fast.raw.fmt.quantized
+    assert plain.raw is not None
+    assert not plain.raw.fmt.quantized
+    found = 0
+    cells = [{(0, 0): RED, (2, 3): BLUE}, {(1, 2): GREEN}, {}, {(3, 3): RED, (3, 2): GREEN}]
+    for frame in (blob_frame(c) for c in cells):
+        for t in (0.01, 0.02, 0.1, 0.5, 0.98, 0.99):
+            a, b = fast.detect(frame, Thresholds(score=t)), plain.detect(frame, Thresholds(score=t))
+            assert a.labels == b.labels, t
+            np.testing.assert_array_equal(a.boxes_xyxy, b.boxes_xyxy)
+            np.testing.assert_array_equal(a.scores, b.scores)
+            found += len(a)
+    assert found > 20  # low thresholds pass background-level scores too: not only empty lists
 
 
 # -- the route on the ST model ----------------------------------------------------------------
