@@ -188,8 +188,15 @@ class LoadedModel:
     layout: Layout
     probes: list[Probe]
     threads: int
-    # Tensors the loader made graph outputs besides the file's own (read like outputs).
-    extra_outputs: tuple[TensorInfo, ...] = ()
+
+    @property
+    def extra_outputs(self) -> tuple[TensorInfo, ...]:
+        """Tensors the loader made graph outputs besides the file's own (read like outputs):
+        the int8 source of float scores (see ``expose_quantized_scores``), if any."""
+        layout = self.layout
+        if isinstance(layout, RawLayout) and layout.scores_quantized is not None:
+            return (layout.scores_quantized,)
+        return ()
 
     @property
     def name(self) -> str:
@@ -337,7 +344,6 @@ def expose_quantized_scores(model: LoadedModel) -> LoadedModel:
         interpreter=interp,
         layout=replace(layout, scores_quantized=src),
         probes=probes,
-        extra_outputs=(src,),
     )
 
 
