@@ -180,9 +180,11 @@ class Detector:
             dtype=InputDType(inp.dtype), mean=opts.mean, std=opts.std,
             scale=inp.scale, zero_point=inp.zero_point,
         )  # fmt: skip
+        # The interpreter's threads idle while a frame is prepared: the resize may use two.
         self.preprocessor = Preprocessor(
-            model.input_hw, self.input_quant, opts.colour_order, opts.resize
-        )
+            model.input_hw, self.input_quant, opts.colour_order, opts.resize,
+            resize_threads=min(2, opts.threads),
+        )  # fmt: skip
         self.labels = _labels(model, opts)
         layout = model.layout
         self.raw: RawDecoder | None = None
@@ -220,9 +222,10 @@ class Detector:
         return th
 
     def preprocess(
-        self, frame_bgr: npt.NDArray[np.uint8]
+        self, frame_bgr: npt.NDArray[np.uint8], resize_threads: int | None = None
     ) -> tuple[npt.NDArray[np.generic], Placement]:
-        return self.preprocessor(frame_bgr)
+        """``resize_threads=1`` while ``invoke()`` runs beside (its threads own the cores)."""
+        return self.preprocessor(frame_bgr, resize_threads)
 
     def infer(self, model_input: npt.NDArray[np.generic]) -> Outputs:
         return self.model.run(model_input)

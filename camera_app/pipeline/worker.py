@@ -38,6 +38,7 @@ from typing import Any
 
 from camera_app.detect.decode import Thresholds
 from camera_app.detect.detector import Detector
+from camera_app.detect.resize import release_helper
 from camera_app.pipeline.board import FrameBoard
 from camera_app.pipeline.types import Result, StageTimes
 from camera_app.sources.base import Frame
@@ -146,6 +147,8 @@ class InferenceWorker:
             with self._cond:
                 self._preparing = False
                 self._cond.notify_all()
+        finally:
+            release_helper()  # this thread's resize helper, if it made one
 
     # -- inference thread ---------------------------------------------------------------------
 
@@ -230,7 +233,10 @@ class InferenceWorker:
         if frame is None:
             return None
         t0 = time.monotonic()
-        model_input, placement = self.detector.preprocess(frame.image_bgr)
+        # Ahead of time, invoke() runs meanwhile on the cores a second resize thread would use.
+        model_input, placement = self.detector.preprocess(
+            frame.image_bgr, resize_threads=1 if self.prepare_ahead else None
+        )
         t1 = time.monotonic()
         return _Job(frame, model_input, placement, t1 - t0, t1)
 

@@ -114,7 +114,9 @@ class JitteryDetector(InPlaceInfer):
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
 
-    def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, None]:
+    def preprocess(
+        self, image: np.ndarray, resize_threads: int | None = None
+    ) -> tuple[np.ndarray, None]:
         return image, None
 
     def infer(self, x: np.ndarray) -> dict[int, np.ndarray]:
@@ -172,7 +174,9 @@ class OneSlowInvoke(InPlaceInfer):
         self.calls = 0
         self.ran: list[int] = []
 
-    def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, None]:
+    def preprocess(
+        self, image: np.ndarray, resize_threads: int | None = None
+    ) -> tuple[np.ndarray, None]:
         time.sleep(0.005)
         return image, None
 

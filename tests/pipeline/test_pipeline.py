@@ -10,6 +10,7 @@ import pytest
 
 from camera_app.detect.decode import Thresholds
 from camera_app.detect.detections import Detections
+from camera_app.detect.detector import Detector, DetectorOptions
 from camera_app.pipeline.board import FrameBoard
 from camera_app.pipeline.dispatch import Dispatcher
 from camera_app.pipeline.types import Result, StageTimes
@@ -17,6 +18,7 @@ from camera_app.pipeline.worker import InferenceWorker
 from camera_app.sources.base import Frame
 from camera_app.sources.capture import CaptureThread, DropReason
 from tests.fakes import FakeSource, InPlaceInfer, Session, make_image, wait_until
+from tests.shared import TEST_MODELS
 
 
 def frame(camera: str, seq: int, age_s: float = 0.0) -> Frame:
@@ -144,8 +146,12 @@ class FakeDetector(InPlaceInfer):
         self.fail_at = fail_at
         self.calls = 0
         self.thresholds: list[Thresholds | None] = []
+        self.resize_threads: list[int | None] = []
 
-    def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, None]:
+    def preprocess(
+        self, image: np.ndarray, resize_threads: int | None = None
+    ) -> tuple[np.ndarray, None]:
+        self.resize_threads.append(resize_threads)
         return image, None
 
     def infer(self, x: np.ndarray) -> dict[int, np.ndarray]:
@@ -177,6 +183,7 @@ def test_worker_times_each_stage_and_uses_per_camera_thresholds() -> None:
     assert r.times.invoke_s >= 0.02
     assert r.latency_s >= r.times.frame_age_s + r.times.invoke_s
     assert det.thresholds == [th["a"]]
+    assert det.resize_threads == [None]  # the detector's own choice: invoke() is not running
     assert w.iterations >= 1
 
 
@@ -186,8 +193,12 @@ class TimedDetector(InPlaceInfer):
     def __init__(self) -> None:
         self.pre: list[tuple[float, float]] = []
         self.invoke: list[tuple[float, float]] = []
+        self.resize_threads: set[int | None] = set()
 
-    def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, None]:
+    def preprocess(
+        self, image: np.ndarray, resize_threads: int | None = None
+    ) -> tuple[np.ndarray, None]:
+        self.resize_threads.add(resize_threads)
         t0 = time.monotonic()
         time.sleep(0.02)
         self.pre.append((t0, time.monotonic()))
@@ -227,6 +238,36 @@ def test_the_next_frame_is_prepared_just_before_the_running_invoke_ends() -> Non
     assert 0.04 < sorted(starts)[len(starts) // 2] < 0.1, starts
     assert sorted(gaps)[len(gaps) // 2] < 0.015, gaps  # less than one preprocessing (20 ms)
     assert all(r.times.preprocess_s >= 0.02 for r in results)
+    # Prepared while invoke() runs on the cores: the resize keeps to the preparing thread.
+    assert det.resize_threads == {1}
+
+
+def test_a_real_detector_resizes_on_two_threads_and_its_helper_ends_with_the_worker() -> None:
+    det = Detector.from_spec(
+        str(TEST_MODELS / "blobs_uint8_postprocess"), DetectorOptions(threads=2)
+    )
+    assert det.preprocessor.resize_threads == 2
+    stop = threading.Event()
+    board = FrameBoard(["a"])
+    results: list[Result] = []
+    w = InferenceWorker(0, det, board, results.append, stop, {})
+    image = np.random.default_rng(0).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+    helpers = lambda: [t for t in threading.enumerate() if t.name == "inference-0-resize"]  # noqa: E731
+    w.start()
+    try:
+        board.slots["a"].put(Frame(image, "a", 0, time.monotonic(), time.time()))
+        assert wait_until(lambda: len(results) == 1)
+        assert helpers()  # the 720p frame was cut in two (64 rows: 32 from 360, 32 from 360)
+        assert det.preprocessor.split_for((720, 1280)) == (32, 360)
+    finally:
+        stop.set()
+        assert w.join(5)
+    # Released as the worker ended (an orphan would notice only at its next 1 s idle check).
+    assert wait_until(lambda: not helpers(), timeout_s=0.5)
+    one = Detector.from_spec(
+        str(TEST_MODELS / "blobs_uint8_postprocess"), DetectorOptions(threads=1)
+    )
+    assert one.preprocessor.resize_threads == 1
 
 
 def test_worker_failure_stops_the_pipeline_and_is_kept() -> None:
