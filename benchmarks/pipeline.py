@@ -406,9 +406,15 @@ class OrderSink:
         """Nothing to flush."""
 
 
-def pipeline_block(cfg: AppConfig, seconds: float, memory: MemorySource | None) -> PipelineBlock:
-    """The real App for ``seconds`` after a warm-up; frames processed in that window."""
+def pipeline_block(
+    cfg: AppConfig, seconds: float, memory: MemorySource | None, resize_threads: int | None = None
+) -> PipelineBlock:
+    """The real App for ``seconds`` after a warm-up; frames processed in that window.
+    ``resize_threads`` overrides the detectors' choice (the A/B of the two-part resize)."""
     app = build_app(cfg)
+    if resize_threads is not None:
+        for det in app.detectors:
+            det.preprocessor.resize_threads = resize_threads
     if memory is not None:
         use_source(app, memory)
     block = PipelineBlock(0, 0.0, 0.0)
@@ -451,9 +457,11 @@ def pipeline_block(cfg: AppConfig, seconds: float, memory: MemorySource | None) 
     return block
 
 
-def memory_block(cfg: AppConfig, seconds: float, frame: Image, fps: float) -> Block:
+def memory_block(
+    cfg: AppConfig, seconds: float, frame: Image, fps: float, resize_threads: int | None = None
+) -> Block:
     """The App on a fresh in-memory source (a camera that costs no decode)."""
-    return pipeline_block(cfg, seconds, MemorySource(frame, fps))
+    return pipeline_block(cfg, seconds, MemorySource(frame, fps), resize_threads)
 
 
 def serial_detect(detectors: Sequence[Detector], frame: Image, seconds: float) -> Block:
@@ -538,6 +546,11 @@ def throughput_config(
         contenders[f"memory-{label}"] = (
             f"{mark}App, in-memory 720p @ {fps:g}/s, prepare {label}",
             functools.partial(memory_block, ahead_cfgs[ahead], per_block, frame, fps),
+        )
+    if threads > 1:  # the default cuts the resize in two: the same App with it on one thread
+        contenders["memory-resize1"] = (
+            f" App, in-memory @ {fps:g}/s, 1-thread resize",
+            functools.partial(memory_block, ahead_cfgs[False], per_block, frame, fps, 1),
         )
     if not args.no_video:
         contenders["paced"] = (
