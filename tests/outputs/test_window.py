@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import cv2
 import pytest
@@ -32,3 +33,56 @@ def test_opencv_without_gui_support_is_a_no_op(monkeypatch: pytest.MonkeyPatch) 
     sink = WindowSink(env={"WAYLAND_DISPLAY": "wayland-0"})
     sink.handle(make_result())
     assert sink.frames_shown == 0
+
+
+GUI_CALLS = ("namedWindow", "destroyWindow", "imshow", "waitKey", "destroyAllWindows",
+             "getWindowProperty")  # fmt: skip
+
+
+def record_gui_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    calls: list[tuple[str, int]] = []
+    for name in GUI_CALLS:
+
+        def fake(*args: object, _name: str = name) -> float:
+            calls.append((_name, threading.get_ident()))
+            return 1.0  # getWindowProperty: still visible
+
+        monkeypatch.setattr(cv2, name, fake)
+    return calls
+
+
+def test_every_gui_call_is_made_on_the_thread_that_shows_frames(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Qt's backend binds its GUI to the thread of the first GUI call; imshow from any other
+    # thread then waits for an event loop that never runs (seen on a real display).
+    calls = record_gui_calls(monkeypatch)
+    sink = WindowSink(env={"DISPLAY": ":0"})
+    assert calls == []  # built on the main thread: not one GUI call there
+
+    def outputs_thread() -> None:
+        sink.handle(make_result())
+        sink.handle(make_result())
+        sink.close()
+
+    t = threading.Thread(target=outputs_thread)
+    t.start()
+    t.join(5)
+    assert sink.frames_shown == 2
+    assert {ident for _, ident in calls} == {t.ident}
+    names = [name for name, _ in calls]
+    assert names[:2] == ["namedWindow", "destroyWindow"]  # the GUI check, on the first frame
+    assert names.count("imshow") == 2
+    assert "destroyAllWindows" in names
+
+
+def test_closing_from_another_thread_makes_no_gui_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = record_gui_calls(monkeypatch)
+    sink = WindowSink(env={"DISPLAY": ":0"})
+    t = threading.Thread(target=sink.handle, args=(make_result(),))
+    t.start()
+    t.join(5)
+    shown = len(calls)
+    sink.close()  # the main thread
+    assert len(calls) == shown
+    assert not sink.enabled
