@@ -18,7 +18,6 @@ import shutil
 import signal
 import struct
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +28,8 @@ import pytest
 
 from camera_app.detect.detector import DetectorOptions, load_detector
 from camera_app.detect.draw import draw_detections
+from tests.e2e.test_mjpeg_run import _stop as stop_process
+from tests.e2e.test_rtsp_run import wait_for
 from tests.shared import IMAGES, MODELS, REPO, TEST_MODELS, need_shared
 
 PHOTO = "cat.bmp"  # lossless: both OpenCV builds decode it to the same bytes
@@ -62,12 +63,7 @@ def xvfb(log: Path) -> Iterator[str]:
         yield f":{os.read(read_fd, 32).decode().strip()}"
     finally:
         os.close(read_fd)
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
 
 
 def window_geometry(display: str, title: str) -> tuple[int, int, int, int] | None:
@@ -107,16 +103,6 @@ def grab_screen(display: str) -> np.ndarray:
     # LSBFirst (0): a pixel's bytes are blue, green, red (, pad); MSBFirst: (pad,) red, green, blue.
     bgr = pixels[..., :3] if byte_order == 0 else pixels[..., n - 3 :][..., ::-1]
     return np.ascontiguousarray(bgr)
-
-
-def wait_for(predicate: object, timeout_s: float, what: str) -> None:
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 @pytest.mark.slow
@@ -165,10 +151,10 @@ cameras:
                 stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO,
             )  # fmt: skip
         try:
-            wait_for(lambda: window_geometry(display, TITLE) is not None, 60, f"window {TITLE!r}")
+            wait_for(f"window {TITLE!r}", lambda: window_geometry(display, TITLE) is not None, 60)
             wait_for(
-                lambda: events.exists() and len(events.read_text().splitlines()) >= 3, 30,
                 "three results",
+                lambda: events.exists() and len(events.read_text().splitlines()) >= 3, 30,
             )  # fmt: skip
             geometry = window_geometry(display, TITLE)
             assert geometry is not None
