@@ -83,8 +83,9 @@ class WindowSink:
             return
         name = self._name(camera)
         try:
-            if camera in self._open and cv2.getWindowProperty(name, cv2.WND_PROP_VISIBLE) < 1:
+            if camera in self._open and not self._visible(name):
                 self._closed_by_user.add(camera)
+                self._open.discard(camera)
                 log.info("window %r closed; camera %s is no longer shown", name, camera)
                 return
             cv2.imshow(name, draw_detections(result.frame.image_bgr.copy(), result.detections))
@@ -95,6 +96,15 @@ class WindowSink:
             log.warning("window output failed (%s); windows are off", exc)
             return
         self.frames_shown += 1
+
+    @staticmethod
+    def _visible(name: str) -> bool:
+        try:
+            return cv2.getWindowProperty(name, cv2.WND_PROP_VISIBLE) >= 1
+        except cv2.error:
+            # The Qt backend drops its GUI object with the last window, and then raises here
+            # ("NULL guiReceiver"): that window is gone (seen on a real display).
+            return False
 
     def close(self) -> None:
         if self._gui_thread is not None and self._gui_thread != threading.get_ident():

@@ -5,12 +5,15 @@ opencv-python (Qt) in its place. ``scripts/test`` builds such an environment (``
 same dependencies and OpenCV version, the GUI build) and names its interpreter in
 ``CAMERA_APP_GUI_PYTHON``. The test starts its own X server (Xvfb), runs the app there on a
 folder holding one real photo, finds the window by its title, grabs the screen with ``xwd`` and
-finds in it, pixel for pixel, the annotated frame the detector draws for that photo. Then the
-app stops on SIGTERM with exit code 0.
+finds in it, pixel for pixel, the annotated frame the detector draws for that photo. Then it
+closes the window as a user would (WM_DELETE_WINDOW): the window goes and stays gone while
+results keep coming, and the app stops on SIGTERM with exit code 0.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import os
 import select
@@ -66,20 +69,81 @@ def xvfb(log: Path) -> Iterator[str]:
         stop_process(proc)
 
 
-def window_geometry(display: str, title: str) -> tuple[int, int, int, int] | None:
-    """(x, y, width, height) of the window with this title, or None while there is none."""
+def window_info(display: str, title: str) -> dict[str, str] | None:
+    """What ``xwininfo`` says of the window with this title, or None while there is none."""
     r = subprocess.run(
         ["xwininfo", "-display", display, "-name", title],
         capture_output=True, text=True, timeout=10, check=False,
     )  # fmt: skip
     if r.returncode != 0:
         return None
-    fields = dict(
-        (k.strip(), v.strip()) for k, _, v in (ln.partition(":") for ln in r.stdout.splitlines())
-    )
+    lines = (ln.partition(":") for ln in r.stdout.splitlines())
+    return {k.strip(): v.strip() for k, _, v in lines}
+
+
+def window_geometry(display: str, title: str) -> tuple[int, int, int, int] | None:
+    """(x, y, width, height) of the window with this title, or None while there is none."""
+    info = window_info(display, title)
+    if info is None:
+        return None
     keys = ("Absolute upper-left X", "Absolute upper-left Y", "Width", "Height")
-    x, y, w, h = (int(fields[k]) for k in keys)
+    x, y, w, h = (int(info[k]) for k in keys)
     return x, y, w, h
+
+
+def window_shown(display: str, title: str) -> bool:
+    info = window_info(display, title)
+    return info is not None and info.get("Map State") == "IsViewable"
+
+
+def close_like_a_user(display: str, title: str) -> None:
+    """Send the window the WM_DELETE_WINDOW message a window manager's close button sends
+    (no window manager runs on this X server; libX11 through ctypes, as xdotool would)."""
+    info = window_info(display, title)
+    assert info is not None, title
+    window = int(info["xwininfo"].split()[2], 16)  # "Window id: 0x... "name""
+
+    class ClientMessage(ctypes.Structure):
+        _fields_ = [
+            ("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+            ("display", ctypes.c_void_p), ("window", ctypes.c_ulong),
+            ("message_type", ctypes.c_ulong), ("format", ctypes.c_int),
+            ("data", ctypes.c_long * 5),
+        ]  # fmt: skip
+
+    class XEvent(ctypes.Union):
+        _fields_ = [("xclient", ClientMessage), ("pad", ctypes.c_long * 24)]
+
+    name = ctypes.util.find_library("X11")
+    assert name, "libX11 not found"
+    x11 = ctypes.CDLL(name)
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XInternAtom.restype = ctypes.c_ulong
+    x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    x11.XSendEvent.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_ulong,
+        ctypes.c_int,
+        ctypes.c_long,
+        ctypes.c_void_p,
+    ]
+    x11.XFlush.argtypes = [ctypes.c_void_p]
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    dpy = x11.XOpenDisplay(display.encode())
+    assert dpy, f"cannot open display {display}"
+    try:
+        event = XEvent()
+        event.xclient.type = 33  # ClientMessage
+        event.xclient.window = window
+        event.xclient.message_type = x11.XInternAtom(dpy, b"WM_PROTOCOLS", 0)
+        event.xclient.format = 32
+        event.xclient.data[0] = x11.XInternAtom(dpy, b"WM_DELETE_WINDOW", 0)
+        event.xclient.data[1] = 0  # CurrentTime
+        assert x11.XSendEvent(dpy, window, 0, 0, ctypes.byref(event))
+        x11.XFlush(dpy)
+    finally:
+        x11.XCloseDisplay(dpy)
 
 
 def grab_screen(display: str) -> np.ndarray:
@@ -173,6 +237,15 @@ cameras:
                 shown.astype(int) - expected.astype(int)
             ).max()
             assert (shown[drawn] != photo[drawn]).any(axis=1).mean() > 0.9  # boxes, not the photo
+
+            # The user closes the window: it goes, and stays gone while results keep coming.
+            close_like_a_user(display, TITLE)
+            wait_for("the window to close", lambda: not window_shown(display, TITLE), 10)
+            seen = len(events.read_text().splitlines())
+            wait_for(
+                "five more results", lambda: len(events.read_text().splitlines()) > seen + 5, 30
+            )
+            assert not window_shown(display, TITLE)
         finally:
             app.send_signal(signal.SIGTERM)
             try:
@@ -184,6 +257,7 @@ cameras:
         log = app_log.read_text(errors="replace")
         assert code == 0, log[-3000:]
         assert window_geometry(display, TITLE) is None  # gone with the app
+    assert f"window {TITLE!r} closed; camera {CAMERA} is no longer shown" in log, log[-3000:]
     assert "window output off" not in log, log[-3000:]
     assert "window output failed" not in log, log[-3000:]
     assert "Traceback" not in log, log[-3000:]

@@ -86,3 +86,32 @@ def test_closing_from_another_thread_makes_no_gui_call(monkeypatch: pytest.Monke
     sink.close()  # the main thread
     assert len(calls) == shown
     assert not sink.enabled
+
+
+def test_a_window_the_user_closed_stays_closed_and_the_others_stay(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls = record_gui_calls(monkeypatch)
+    closed: set[str] = set()
+
+    def visible(name: str, prop: int) -> float:
+        if name in closed:
+            # What the Qt backend does once the last window is gone.
+            raise cv2.error("NULL guiReceiver (please create a window)")
+        return 1.0
+
+    monkeypatch.setattr(cv2, "getWindowProperty", visible)
+    sink = WindowSink(env={"DISPLAY": ":0"})
+    with caplog.at_level(logging.INFO, logger="camera_app.outputs.window"):
+        sink.handle(make_result("a"))
+        sink.handle(make_result("b"))
+        closed.add("camera_app a")  # the user closes camera a's window
+        for seq in range(2, 5):
+            sink.handle(make_result("a", seq))
+            sink.handle(make_result("b", seq))
+    shows = [c for c in calls if c[0] == "imshow"]
+    assert len(shows) == 5  # a once, b four times: a's window never comes back
+    assert sink.enabled
+    assert sink.frames_shown == 5
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["window 'camera_app a' closed; camera a is no longer shown"]
