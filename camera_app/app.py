@@ -73,6 +73,9 @@ def detector_options(cfg: AppConfig) -> DetectorOptions:
         labels=Path(m.labels) if m.labels else None,
         label_offset=m.label_offset,
         threads=m.threads,
+        # The interpreter's threads idle while its worker prepares a frame: the resize may use
+        # two of them (not with prepare_ahead, where invoke() runs meanwhile: see the worker).
+        resize_threads=min(2, m.threads),
         runtime=None if m.runtime.value == "auto" else m.runtime.value,
     )
 

@@ -71,6 +71,9 @@ class DetectorOptions:
     labels: Path | None = None
     label_offset: int | None = None
     threads: int = 2
+    # 2: the resize in two parts on two threads (detect/resize.py). Pays off frame after frame
+    # on the interpreter's idle cores; the App sets it, one-shot commands keep one thread.
+    resize_threads: int = 1
     runtime: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -180,10 +183,9 @@ class Detector:
             dtype=InputDType(inp.dtype), mean=opts.mean, std=opts.std,
             scale=inp.scale, zero_point=inp.zero_point,
         )  # fmt: skip
-        # The interpreter's threads idle while a frame is prepared: the resize may use two.
         self.preprocessor = Preprocessor(
             model.input_hw, self.input_quant, opts.colour_order, opts.resize,
-            resize_threads=min(2, opts.threads),
+            resize_threads=opts.resize_threads,
         )  # fmt: skip
         self.labels = _labels(model, opts)
         layout = model.layout

@@ -8,6 +8,8 @@ import time
 import numpy as np
 import pytest
 
+from camera_app.app import detector_options
+from camera_app.config import parse_config
 from camera_app.detect.decode import Thresholds
 from camera_app.detect.detections import Detections
 from camera_app.detect.detector import Detector, DetectorOptions
@@ -243,9 +245,8 @@ def test_the_next_frame_is_prepared_just_before_the_running_invoke_ends() -> Non
 
 
 def test_a_real_detector_resizes_on_two_threads_and_its_helper_ends_with_the_worker() -> None:
-    det = Detector.from_spec(
-        str(TEST_MODELS / "blobs_uint8_postprocess"), DetectorOptions(threads=2)
-    )
+    opts = DetectorOptions(threads=2, resize_threads=2)
+    det = Detector.from_spec(str(TEST_MODELS / "blobs_uint8_postprocess"), opts)
     assert det.preprocessor.resize_threads == 2
     stop = threading.Event()
     board = FrameBoard(["a"])
@@ -264,10 +265,14 @@ def test_a_real_detector_resizes_on_two_threads_and_its_helper_ends_with_the_wor
         assert w.join(5)
     # Released as the worker ended (an orphan would notice only at its next 1 s idle check).
     assert wait_until(lambda: not helpers(), timeout_s=0.5)
-    one = Detector.from_spec(
-        str(TEST_MODELS / "blobs_uint8_postprocess"), DetectorOptions(threads=1)
-    )
-    assert one.preprocessor.resize_threads == 1
+    # Who asks for two: the App's options, from the interpreter's threads; one-shot commands
+    # (detect, inspect, bench's decode rows) keep one.
+    plain = Detector.from_spec(str(TEST_MODELS / "blobs_uint8_postprocess"), DetectorOptions())
+    assert plain.preprocessor.resize_threads == 1
+    cams = "cameras:\n  - {name: a, source: demo}\n"
+    for threads, want in ((1, 1), (2, 2), (4, 2)):
+        cfg = parse_config(f"model:\n  threads: {threads}\n" + cams, "cfg.yaml", env={})
+        assert detector_options(cfg).resize_threads == want
 
 
 def test_worker_failure_stops_the_pipeline_and_is_kept() -> None:
