@@ -38,6 +38,8 @@ PerByte = Callable[[U8], npt.NDArray[Any]]
 
 log = logging.getLogger(__name__)
 
+_UNCHECKED = object()  # a frame size whose two-part resize has not been checked yet
+
 
 @dataclass(frozen=True)
 class Placement:
@@ -157,6 +159,9 @@ class Preprocessor:
     def split_for(self, frame_hw: tuple[int, int]) -> tuple[int, int] | None:
         """Where a frame of this size is cut for a two-thread stretch; None: not cut (no cut
         has the whole's scale, or the parts did not give the whole's bytes). Checked once."""
+        known = self._splits.get(frame_hw, _UNCHECKED)  # per frame: a dict read, no lock
+        if known is not _UNCHECKED:
+            return known  # type: ignore[return-value]
         with self._splits_lock:
             if frame_hw in self._splits:
                 return self._splits[frame_hw]
