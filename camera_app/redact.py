@@ -10,6 +10,7 @@ is masked: a message that says too little is better than one that leaks.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from urllib.parse import unquote_plus, urlsplit
 
@@ -25,6 +26,22 @@ _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 # Characters that end a sentence or close a quote, rather than belong to the URL before them.
 _TRAILING = ".,;:!?'\")]}>"
 _PARAM = re.compile(r"([?&;#])([^=&;#]*)=([^&;#]*)")
+_IPV_FUTURE = re.compile(r"v[0-9A-Fa-f]+\..+", re.DOTALL)
+
+
+def _bracket_ok(netloc: str) -> bool:
+    """Whether what the first ``[...]`` of an authority holds is an IP literal (RFC 3986:
+    IPv6, or ``vX.…``). Python 3.11.4+ refuses anything else in ``urlsplit``, 3.10 does not:
+    checked here so that every Python masks such a URL the same way."""
+    if "[" not in netloc:
+        return True
+    inside = netloc.partition("[")[2].partition("]")[0]
+    if _IPV_FUTURE.fullmatch(inside):
+        return True
+    try:
+        return isinstance(ipaddress.ip_address(inside), ipaddress.IPv6Address)
+    except ValueError:
+        return False
 
 
 def redact_url(text: str) -> str:
@@ -42,6 +59,8 @@ def redact_url(text: str) -> str:
         netloc = parts.netloc
         _ = parts.port  # raises ValueError for "user:pa" left over from a raw "/" in "pa/ss"
     except ValueError:
+        return prefix + MASK
+    if not _bracket_ok(netloc):
         return prefix + MASK
     if text[start.end() : start.end() + len(netloc)] != netloc:
         # urlsplit dropped characters (tabs, newlines): positions no longer line up.
