@@ -52,12 +52,26 @@ class Runtime:
                 warnings.filterwarnings("ignore", message=".*preserve_all_tensors.*")
                 return self.module.Interpreter(**kwargs)
         except (ValueError, RuntimeError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(
-                f"the {self.name} runtime could not load the model: {first}; "
+                f"the {self.name} runtime could not load the model: {_first_line(exc)}; "
                 "check that the file is a complete TFLite model built for CPU",
                 model=where,
             ) from exc
+        except Exception as exc:
+            # Not the model: the runtime itself fails on this machine (seen in the wild:
+            # LiteRT 2.0.2 raising NameError '_interpreter_wrapper' from Interpreter()).
+            other = next(n for n in _CANDIDATES if n != self.name)
+            raise RuntimeMissingError(
+                f"the {self.name} runtime ({_CANDIDATES[self.name][1]} {self.version}) fails "
+                f"on this machine: {type(exc).__name__}: {_first_line(exc)}; reinstall it "
+                f"(pip install --force-reinstall {_CANDIDATES[self.name][1]}) or use the "
+                f"other one (CAMERA_APP_RUNTIME={other})"
+            ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def load_runtime(preferred: str | None = None) -> Runtime:

@@ -37,3 +37,38 @@ def test_missing_runtime_says_how_to_install(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("CAMERA_APP_RUNTIME", raising=False)
     with pytest.raises(RuntimeMissingError, match="pip install ai-edge-litert"):
         load_runtime()
+
+
+def test_a_runtime_broken_on_this_machine_is_one_line_naming_it() -> None:
+    """An Interpreter() that fails with something other than a model error (LiteRT 2.0.2 on
+    some machines: NameError '_interpreter_wrapper') is the runtime's fault, said as such."""
+    from camera_app.runtime import Runtime
+
+    class Broken:
+        class Interpreter:
+            def __init__(self, **kwargs: object) -> None:
+                raise NameError("name '_interpreter_wrapper' is not defined")
+
+    rt = Runtime(name="litert", version="2.0.2", module=Broken)
+    with pytest.raises(RuntimeMissingError) as info:
+        rt.interpreter(b"model bytes", num_threads=1, where="m.tflite")
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert "litert runtime (ai-edge-litert 2.0.2) fails on this machine: NameError" in msg
+    assert "_interpreter_wrapper" in msg
+    assert "CAMERA_APP_RUNTIME=tflite-runtime" in msg
+
+
+def test_a_model_the_runtime_refuses_stays_a_model_error() -> None:
+    from camera_app.errors import ModelError
+    from camera_app.runtime import Runtime
+
+    class Refusing:
+        class Interpreter:
+            def __init__(self, **kwargs: object) -> None:
+                raise ValueError("Could not open 'm.tflite'.\nmore detail")
+
+    rt = Runtime(name="tflite-runtime", version="2.14.0", module=Refusing)
+    with pytest.raises(ModelError, match=r"^m.tflite: the tflite-runtime runtime could not load "
+                       r"the model: Could not open 'm.tflite'.; check"):  # fmt: skip
+        rt.interpreter(b"x", where="m.tflite")
