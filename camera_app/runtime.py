@@ -7,6 +7,7 @@ no wheel. ``CAMERA_APP_RUNTIME=tflite-runtime`` (or ``litert``) forces one of th
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import warnings
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from importlib import metadata
 from typing import Any
 
 from camera_app.errors import ModelError, RuntimeMissingError
+
+log = logging.getLogger(__name__)
 
 _CANDIDATES: dict[str, tuple[str, str]] = {
     # name -> (module holding Interpreter, distribution name for its version)
@@ -94,6 +97,14 @@ def load_runtime(preferred: str | None = None) -> Runtime:
             version = metadata.version(dist)
         except metadata.PackageNotFoundError:
             version = "unknown"
+        if failures:
+            # Not forced, and LiteRT did not import: say why, once per load, since the fallback
+            # can be far slower (tflite-runtime 2.14 ran these models 10-23x slower than
+            # LiteRT on an x86_64 test box: docs/PERFORMANCE.md).
+            log.warning(
+                "using the %s %s fallback: %s; it can be many times slower than LiteRT",
+                dist, version, "; ".join(failures),
+            )  # fmt: skip
         return Runtime(name=name, version=version, module=module)
     raise RuntimeMissingError(
         "no TFLite runtime could be imported ("

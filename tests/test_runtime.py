@@ -72,3 +72,38 @@ def test_a_model_the_runtime_refuses_stays_a_model_error() -> None:
     with pytest.raises(ModelError, match=r"^m.tflite: the tflite-runtime runtime could not load "
                        r"the model: Could not open 'm.tflite'.; check"):  # fmt: skip
         rt.interpreter(b"x", where="m.tflite")
+
+
+def test_falling_back_says_why_and_what_it_costs(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """LiteRT that does not import is not a quiet switch to a much slower runtime."""
+    import logging
+
+    from camera_app import runtime
+
+    monkeypatch.setattr(
+        runtime,
+        "_CANDIDATES",
+        {
+            "litert": ("camera_app_no_such_module.interpreter", "ai-edge-litert"),
+            "tflite-runtime": ("json", "pyyaml"),  # any importable module stands in for it
+        },
+    )
+    monkeypatch.delenv("CAMERA_APP_RUNTIME", raising=False)
+    with caplog.at_level(logging.WARNING, logger="camera_app.runtime"):
+        rt = load_runtime()
+    assert rt.name == "tflite-runtime"
+    (record,) = caplog.records
+    msg = record.getMessage()
+    assert msg.startswith("using the pyyaml ")
+    assert "ai-edge-litert: No module named 'camera_app_no_such_module'" in msg
+    assert "slower than LiteRT" in msg
+
+
+def test_the_preferred_runtime_loads_without_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="camera_app.runtime"):
+        load_runtime()
+    assert caplog.records == []
