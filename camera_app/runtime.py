@@ -102,8 +102,10 @@ def load_runtime(preferred: str | None = None) -> Runtime:
             # can be far slower (tflite-runtime 2.14 ran these models 10-23x slower than
             # LiteRT on an x86_64 test box: docs/PERFORMANCE.md).
             log.warning(
-                "using the %s %s fallback: %s; it can be many times slower than LiteRT",
-                dist, version, "; ".join(failures),
+                "using the %s %s fallback: %s; it can be many times slower than LiteRT "
+                "(where LiteRT has no wheel, model.runtime: %s or CAMERA_APP_RUNTIME=%s "
+                "chooses it and ends this warning)",
+                dist, version, "; ".join(failures), name, name,
             )  # fmt: skip
         return Runtime(name=name, version=version, module=module)
     raise RuntimeMissingError(

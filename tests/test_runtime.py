@@ -99,6 +99,7 @@ def test_falling_back_says_why_and_what_it_costs(
     assert msg.startswith("using the pyyaml ")
     assert "ai-edge-litert: No module named 'camera_app_no_such_module'" in msg
     assert "slower than LiteRT" in msg
+    assert "model.runtime: tflite-runtime or CAMERA_APP_RUNTIME=tflite-runtime" in msg
 
 
 def test_the_preferred_runtime_loads_without_a_warning(caplog: pytest.LogCaptureFixture) -> None:
