@@ -59,7 +59,12 @@ from prometheus_client.registry import Collector
 from camera_app import __version__
 from camera_app.pipeline.types import Result
 from camera_app.redact import redact_text
-from camera_app.sources.capture import CaptureSnapshot, CaptureState, DropReason
+from camera_app.sources.capture import (
+    MAX_HUNG_READERS,
+    CaptureSnapshot,
+    CaptureState,
+    DropReason,
+)
 from camera_app.sources.errors import ErrorKind
 
 __all__ = [
@@ -340,6 +345,12 @@ class _SnapshotCollector(Collector):
             "Frames processed per second over a sliding window.",
             labels=["camera"],
         )
+        blocked = GaugeMetricFamily(
+            "camera_app_reader_threads_blocked",
+            "Abandoned reader threads still blocked inside the source; at "
+            f"{MAX_HUNG_READERS} the camera opens no new connection until one returns.",
+            labels=["camera"],
+        )
         m = self._m
         seen: set[str] = set()
         for snap in snaps:
@@ -360,6 +371,7 @@ class _SnapshotCollector(Collector):
                 state.add_metric([cam, value], 1.0 if snap.state.value == value else 0.0)
             up.add_metric([cam], 1.0 if snap.state is CaptureState.STREAMING else 0.0)
             fps.add_metric([cam], m.fps(cam))
+            blocked.add_metric([cam], snap.hung_readers)
         for cam in m.cameras():  # cameras the pipeline knows but no snapshot named
             if cam in seen:
                 continue
@@ -367,4 +379,4 @@ class _SnapshotCollector(Collector):
             for reason in DROP_REASONS:
                 dropped.add_metric([cam, reason], ours[reason])
             fps.add_metric([cam], m.fps(cam))
-        yield from (captured, dropped, reconnects, errors, state, up, fps)
+        yield from (captured, dropped, reconnects, errors, state, up, fps, blocked)

@@ -71,6 +71,7 @@ def make_snapshot(
     last_error: tuple[ErrorKind, str] | None = None,
     description: str = "rtsp://cam.local:554/stream",
     alive: bool = True,
+    hung_readers: int = 0,
 ) -> CaptureSnapshot:
     counts = dict.fromkeys(ErrorKind, 0)
     counts.update(errors or {})
@@ -89,6 +90,7 @@ def make_snapshot(
         errors_by_kind=MappingProxyType(counts),
         last_frame_monotonic_s=None,
         alive=alive,
+        hung_readers=hung_readers,
     )
 
 
@@ -251,6 +253,7 @@ def test_snapshot_counters_states_and_up() -> None:
             captured=30,
             reconnects=4,
             errors={ErrorKind.TIMEOUT: 3, ErrorKind.UNAUTHORIZED: 1},
+            hung_readers=2,
         ),
     ]
     m = PipelineMetrics(snapshots=lambda: snaps)
@@ -270,6 +273,8 @@ def test_snapshot_counters_states_and_up() -> None:
         )
     assert value(m, "camera_app_camera_up", camera="front") == 1
     assert value(m, "camera_app_camera_up", camera="yard") == 0
+    assert value(m, "camera_app_reader_threads_blocked", camera="front") == 0
+    assert value(m, "camera_app_reader_threads_blocked", camera="yard") == 2
 
 
 def test_snapshots_are_read_at_scrape_time() -> None:

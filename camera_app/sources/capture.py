@@ -16,7 +16,9 @@ Why a reader thread: ``cv2.VideoCapture.read()`` has no timeout of its own and c
 *abandoned*: the supervisor closes the source (sources defer the release of a capture that is
 inside ``read`` to that reader, see ``camera_app.sources.opencv``), marks the session abandoned so
 that anything the reader returns later is discarded, and starts a new session. The abandoned reader
-is a daemon thread and ends when OpenCV returns, if ever.
+is a daemon thread and ends when OpenCV returns, if ever. With ``MAX_HUNG_READERS`` of them still
+blocked, the camera opens nothing more (state ``backing_off``, saying so) until one returns, so a
+source that hangs every session cannot pile up threads and open captures for months.
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.1  # how often the supervisor looks at its session and the stop event
+# Abandoned readers a camera may have before it opens nothing more: each holds a thread and
+# the capture it is blocked in, so a source that hangs every session must not pile them up.
+MAX_HUNG_READERS = 3
+_HUNG_CHECK_S = 1.0  # how often a camera at that limit looks whether a reader has returned
 
 
 class CaptureState(str, Enum):
@@ -171,6 +177,7 @@ class CaptureThread(ManagedThread):
         backoff: BackoffPolicy | None = None,
         rng: random.Random | None = None,
         latest: LatestFrame | None = None,
+        max_hung_readers: int = MAX_HUNG_READERS,
     ) -> None:
         for name, value in (
             ("open_timeout_s", open_timeout_s),
@@ -203,6 +210,7 @@ class CaptureThread(ManagedThread):
         self._last_frame_s: float | None = None
         self._sessions = 0
         self._hung_readers: list[threading.Thread] = []
+        self._max_hung_readers = max_hung_readers
 
     # -- public (start, is_alive, join: ManagedThread) ------------------------------------
 
@@ -240,6 +248,8 @@ class CaptureThread(ManagedThread):
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
+                if not self._wait_for_hung_readers():
+                    break
                 with self._lock:
                     if self._sessions > 0:
                         self._reconnects += 1
@@ -269,6 +279,31 @@ class CaptureThread(ManagedThread):
             self._set_state(CaptureState.FAILED)
         finally:
             self._close_source()
+
+    def _wait_for_hung_readers(self) -> bool:
+        """With ``max_hung_readers`` readers still blocked, wait until one returns before the
+        next session. True: go on; False: stop was set."""
+        said = False
+        while not self._stop.is_set():
+            with self._lock:
+                self._hung_readers = [t for t in self._hung_readers if t.is_alive()]
+                hung = len(self._hung_readers)
+                if hung < self._max_hung_readers:
+                    return True
+                if not said:
+                    message = (
+                        f"{self._description}: {hung} reader "
+                        f"{'thread is' if hung == 1 else 'threads are'} still blocked inside "
+                        "the source (OpenCV did not return); no new connection until one "
+                        "returns; if this lasts, check the device or restart the service"
+                    )
+                    self._last_error = (ErrorKind.TIMEOUT, message)
+            if not said:
+                self._set_state(CaptureState.BACKING_OFF)
+                log.error("camera %s: %s", self.camera, message)
+                said = True
+            self._stop.wait(_HUNG_CHECK_S)
+        return False
 
     def _record_error(self, error: SourceError) -> ErrorKind:
         kind = classify(error)

@@ -291,6 +291,50 @@ def test_a_hung_read_is_a_stall_and_reconnects(stop: threading.Event) -> None:
         source.release()
 
 
+def test_a_source_that_hangs_every_session_piles_up_no_more_readers(
+    stop: threading.Event,
+) -> None:
+    """Each abandoned reader keeps a thread and its capture: at the limit the camera opens
+    nothing more, says why, and goes on once a blocked reader returns."""
+    source = FakeSource([Session(frames=1, then="hang")])  # every session hangs after a frame
+    cap = start("cam", source, stop, stall_timeout_s=0.3, max_hung_readers=2)
+    try:
+        assert wait_until(lambda: source.hung == 2)
+        said = "2 reader threads are still blocked"
+        assert wait_until(lambda: said in (cap.snapshot().last_error_message or ""))
+        snap = cap.snapshot()
+        assert snap.state is CaptureState.BACKING_OFF
+        assert snap.hung_readers == 2
+        opens = source.opens
+        # Three stall timeouts and more than the whole backoff: without the limit a third
+        # and fourth session would have started and hung by now.
+        time.sleep(1.2)
+        assert source.opens == opens == 2
+        assert source.hung == 2
+        source.release()  # the blocked reads return (with an error)
+        assert wait_until(lambda: source.opens > opens)
+        assert wait_until(lambda: cap.snapshot().hung_readers == 0)
+    finally:
+        stop.set()
+        assert cap.join(5.0)  # stop also ends the wait at the limit
+        source.release()
+
+
+def test_stop_ends_the_wait_at_the_hung_reader_limit(stop: threading.Event) -> None:
+    source = FakeSource([Session(frames=1, then="hang")])
+    cap = start("cam", source, stop, stall_timeout_s=0.3, max_hung_readers=1)
+    try:
+        said = "1 reader thread is still blocked"
+        assert wait_until(lambda: said in (cap.snapshot().last_error_message or ""))
+        time.sleep(0.3)  # inside the wait at the limit, between two of its checks
+        stop.set()
+        assert cap.join(2.0)
+        assert source.opens == 1
+    finally:
+        stop.set()
+        source.release()
+
+
 def test_a_hung_open_is_abandoned(stop: threading.Event) -> None:
     source = FakeSource([Session(open_hangs=True), Session()])
     cap = start("cam", source, stop, open_timeout_s=0.2)
