@@ -265,6 +265,10 @@ class OutputsConfig:
     # "-" for stdout, or a JSON-lines file path
     events: str | None = field(default=None, metadata=checked(_EVENTS))
     record: str | None = field(default=None, metadata=checked(optional(_PATH)))
+    # A new recording file every this many seconds of capture time (outputs/recorder.py)
+    record_segment_s: float = field(default=600.0, metadata=checked(number(0, 86400, lo_open=True)))
+    # None: keep every file; else delete this camera's oldest recordings above this size
+    record_max_mb: float | None = field(default=None, metadata=checked(optional(_POSITIVE)))
     window: bool = field(default=False, metadata=checked(boolean))
     stream: bool = field(default=True, metadata=checked(boolean))
 

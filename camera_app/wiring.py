@@ -112,7 +112,10 @@ def attach_outputs(app: App) -> LiveView | None:
                 shared[target] = EventsSink(target)
             sinks.append(shared[target])
         if cam.outputs.record:
-            sinks.append(RecordSink(cam.outputs.record, fps_hint=cam.fps or 15.0))
+            sinks.append(RecordSink(
+                cam.outputs.record, fps_hint=cam.fps or 15.0,
+                segment_s=cam.outputs.record_segment_s, max_mb=cam.outputs.record_max_mb,
+            ))  # fmt: skip
         if live is not None and cam.outputs.stream:
             sinks.append(live)
         if cam.outputs.window:

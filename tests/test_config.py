@@ -79,6 +79,7 @@ def test_minimal_config_gets_the_documented_defaults() -> None:
     assert (cam.open_timeout_s, cam.read_timeout_s, cam.stall_timeout_s) == (10.0, 5.0, 10.0)
     assert cam.backoff == BackoffConfig(initial_s=0.5, max_s=30.0, multiplier=2.0, jitter=0.2)
     assert cam.outputs == OutputsConfig(events=None, record=None, window=False, stream=True)
+    assert (cam.outputs.record_segment_s, cam.outputs.record_max_mb) == (600.0, None)
     assert cfg.http == HttpConfig(enabled=True, address="127.0.0.1", port=8080)
     assert cfg.metrics == MetricsConfig(enabled=True, address="127.0.0.1", port=9108)
     assert cfg.logging == LoggingConfig(level=LogLevel.INFO, format=LogFormat.KV)
@@ -126,7 +127,8 @@ cameras:
     read_timeout_s: 2.5
     stall_timeout_s: 1e1
     backoff: {initial_s: 1, max_s: 8, multiplier: 1.5, jitter: 0}
-    outputs: {events: "-", record: /tmp/front.mp4, window: true, stream: false}
+    outputs: {events: "-", record: /tmp/front.mp4, record_segment_s: 300, record_max_mb: 2000,
+              window: true, stream: false}
   - source: 0
 http: {enabled: false, address: "::", port: 0}
 metrics: {enabled: false, address: 0.0.0.0, port: 9000}
@@ -180,7 +182,12 @@ def test_full_config_round_trips_into_the_expected_values() -> None:
                 stall_timeout_s=10.0,
                 backoff=BackoffConfig(initial_s=1.0, max_s=8.0, multiplier=1.5, jitter=0.0),
                 outputs=OutputsConfig(
-                    events="-", record="/tmp/front.mp4", window=True, stream=False
+                    events="-",
+                    record="/tmp/front.mp4",
+                    record_segment_s=300.0,
+                    record_max_mb=2000.0,
+                    window=True,
+                    stream=False,
                 ),
             ),
             CameraConfig(name="cam1", source="0"),

@@ -1,14 +1,23 @@
-"""An annotated recording: every processed frame, boxes drawn, into one video file.
+"""An annotated recording: every processed frame, boxes drawn, in video files of fixed length.
 
-The codec follows the extension: ``.mp4`` -> mp4v, ``.avi`` -> MJPG. The writer is opened at
-the first frame, with that frame's size; later frames of another size (a camera that
-reconnected at another resolution) are resized to it. A writer that cannot be opened is
-logged once and the sink turns itself off.
+``record: /var/lib/camera-app/door.mp4`` writes ``door-20261127T145300Z.mp4``,
+``door-20261127T150300Z.mp4``, ... beside it: a new file every ``segment_s`` seconds of capture
+time, named after its first frame's capture time (UTC). No file is ever overwritten (a restart
+starts a new one), and with ``max_mb``, whenever a file starts, the oldest of this recording's
+files are deleted while they all take more than that (never the one being written, which can
+take the total over by up to one file); other files are never touched.
+
+The codec follows the extension: ``.mp4`` -> mp4v, ``.avi`` -> MJPG. Each file is opened at its
+first frame, with that frame's size; later frames of another size (a camera that reconnected at
+another resolution) are resized to it. A writer that cannot be opened is logged once and the
+sink turns itself off.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import time
 from pathlib import Path
 
 import cv2
@@ -23,10 +32,21 @@ log = logging.getLogger(__name__)
 FOURCC_BY_EXTENSION = {".mp4": "mp4v", ".avi": "MJPG"}
 
 
-class RecordSink:
-    """Writes annotated frames to ``path`` at ``fps_hint`` frames per second."""
+SEGMENT_S = 600.0
 
-    def __init__(self, path: str, fps_hint: float = 15.0) -> None:
+
+class RecordSink:
+    """Writes annotated frames into files named after ``path`` at ``fps_hint`` frames per
+    second, a new file every ``segment_s`` seconds; keeps them under ``max_mb`` if given."""
+
+    def __init__(
+        self,
+        path: str,
+        fps_hint: float = 15.0,
+        *,
+        segment_s: float = SEGMENT_S,
+        max_mb: float | None = None,
+    ) -> None:
         target = check_output_path(path, "outputs.record")
         fourcc = FOURCC_BY_EXTENSION.get(target.suffix.lower())
         if fourcc is None:
@@ -37,7 +57,23 @@ class RecordSink:
             )
         if not fps_hint > 0:
             raise ConfigError(f"outputs.record: expected a positive frame rate, got {fps_hint!r}")
-        self.path: Path = target
+        if not segment_s > 0:
+            raise ConfigError(
+                "outputs.record_segment_s: expected a positive number of seconds, "
+                f"got {segment_s!r}"
+            )
+        if max_mb is not None and not max_mb > 0:
+            raise ConfigError(f"outputs.record_max_mb: expected a positive size, got {max_mb!r}")
+        self.base: Path = target
+        self.segment_s = float(segment_s)
+        self.max_bytes = None if max_mb is None else int(max_mb * 1e6)
+        # This recording's files and only them: stem-YYYYmmddTHHMMSSZ[-n].suffix
+        self._ours = re.compile(
+            re.escape(target.stem) + r"-\d{8}T\d{6}Z(?:-\d+)?" + re.escape(target.suffix)
+        )
+        self.path: Path | None = None  # the file being written
+        self._segment_start_s = 0.0
+        self.files_deleted = 0
         self.fourcc = fourcc
         self.fps_hint = float(fps_hint)
         self.enabled = True
@@ -45,28 +81,74 @@ class RecordSink:
         self.size_wh: tuple[int, int] | None = None
         self._writer: cv2.VideoWriter | None = None
 
-    def _open(self, size_wh: tuple[int, int]) -> bool:
+    def _segment_path(self, wall_s: float) -> Path:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(wall_s))
+        path = self.base.with_name(f"{self.base.stem}-{stamp}{self.base.suffix}")
+        n = 0
+        while path.exists():  # never overwrite: a restart within the same second
+            n += 1
+            path = self.base.with_name(f"{self.base.stem}-{stamp}-{n}{self.base.suffix}")
+        return path
+
+    def _open(self, size_wh: tuple[int, int], wall_s: float) -> bool:
+        path = self._segment_path(wall_s)
         code = cv2.VideoWriter.fourcc(*self.fourcc)
-        writer = cv2.VideoWriter(str(self.path), code, self.fps_hint, size_wh)
+        writer = cv2.VideoWriter(str(path), code, self.fps_hint, size_wh)
         if not writer.isOpened():
             writer.release()
             self.enabled = False
             log.error(
                 "cannot record to %s (OpenCV has no %s writer for %dx%d); recording is off",
-                self.path, self.fourcc, *size_wh,
+                path, self.fourcc, *size_wh,
             )  # fmt: skip
             return False
-        self._writer, self.size_wh = writer, size_wh
-        log.info("recording %s (%s, %dx%d, %.1f fps)", self.path, self.fourcc, *size_wh,
+        self._writer, self.size_wh, self.path = writer, size_wh, path
+        self._segment_start_s = wall_s
+        log.info("recording %s (%s, %dx%d, %.1f fps)", path, self.fourcc, *size_wh,
                  self.fps_hint)  # fmt: skip
+        self._prune()
         return True
+
+    def _prune(self) -> None:
+        """Delete this recording's oldest files while they all take more than ``max_bytes``."""
+        if self.max_bytes is None:
+            return
+        try:
+            files = sorted(
+                (f for f in self.base.parent.iterdir() if self._ours.fullmatch(f.name)),
+                key=lambda f: f.name,  # the names sort by capture time
+            )
+            sizes = {f: f.stat().st_size for f in files}
+        except OSError as exc:
+            log.warning("recording: cannot list %s to keep it under %d MB: %s",
+                        self.base.parent, self.max_bytes // 1_000_000, exc)  # fmt: skip
+            return
+        total = sum(sizes.values())
+        for f in files:
+            if total <= self.max_bytes:
+                break
+            if f == self.path:
+                continue
+            try:
+                f.unlink()
+            except OSError as exc:
+                log.warning("recording: cannot delete %s: %s", f, exc)
+                continue
+            total -= sizes[f]
+            self.files_deleted += 1
+            log.info("recording: deleted %s to stay under %d MB", f.name,
+                     self.max_bytes // 1_000_000)  # fmt: skip
 
     def handle(self, result: Result) -> None:
         if not self.enabled:
             return
         image = result.frame.image_bgr
         h, w = image.shape[:2]
-        if self._writer is None and not self._open((w, h)):
+        wall_s = result.frame.capture_wall_s
+        if self._writer is not None and wall_s - self._segment_start_s >= self.segment_s:
+            self._writer.release()  # the next file starts at this frame, at its size
+            self._writer = None
+        if self._writer is None and not self._open((w, h), wall_s):
             return
         writer, size_wh = self._writer, self.size_wh
         if writer is None or size_wh is None:

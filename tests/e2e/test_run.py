@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import pytest
 
 from tests.shared import MODELS, REPO, TEST_MODELS, need_shared
@@ -49,6 +50,40 @@ def test_demo_run_finds_real_objects(tmp_path: Path) -> None:
     assert first["camera"] == "demo"
     assert 0 < first["latency_s"] < 5
     assert set(first["stages"]) == {"frame_age_s", "preprocess_s", "invoke_s", "postprocess_s"}
+
+
+@pytest.mark.slow
+def test_recording_is_cut_into_files_and_kept_under_its_size(tmp_path: Path) -> None:
+    """The config's record keys reach the recorder: 1 s files of the demo, the oldest
+    deleted to stay under 2 MB, every file left a playable video."""
+    need_shared()
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        "cameras:\n"
+        "  - name: demo\n"
+        "    outputs:\n"
+        f"      record: {rec / 'demo.avi'}\n"
+        "      record_segment_s: 1\n"
+        "      record_max_mb: 2\n"
+    )
+    r = run_app(["run", "--config", str(cfg), "--duration", "8", *FREE_PORTS])
+    assert r.returncode == 0, r.stderr[-2000:]
+    files = sorted(rec.iterdir())
+    assert len(files) >= 2, [f.name for f in files]
+    assert all(f.name.startswith("demo-") and f.suffix == ".avi" for f in files)
+    deleted = r.stderr.count("recording: deleted demo-")
+    assert deleted >= 1, r.stderr[-2000:]  # 8 s of 720p MJPG is more than 2 MB
+    for f in files:
+        cap = cv2.VideoCapture(str(f))
+        try:
+            assert cap.isOpened(), f
+            ok, frame = cap.read()
+            assert ok, f
+            assert frame.shape == (720, 1280, 3)  # the demo camera is 720p
+        finally:
+            cap.release()
 
 
 @pytest.mark.slow

@@ -40,7 +40,11 @@ def test_records_every_frame_at_the_first_frames_size(tmp_path: Path, name: str)
     sink.handle(make_result(sequence=4, size_wh=(320, 240)))  # a reconnect at another size
     sink.close()
 
-    frames, fps = read_video(path)
+    assert sink.path is not None
+    assert sink.path.parent == tmp_path
+    assert sink.path.name == f"{path.stem}-20240501T120000Z{path.suffix}"  # WALL_S, in UTC
+    assert not path.exists()  # the name is the pattern, not a file
+    frames, fps = read_video(sink.path)
     assert len(frames) == 5
     assert {f.shape for f in frames} == {(SIZE_WH[1], SIZE_WH[0], 3)}
     assert fps == pytest.approx(10.0)
@@ -57,7 +61,8 @@ def test_boxes_are_drawn_on_a_copy(tmp_path: Path) -> None:
     sink.handle(result)
     sink.close()
 
-    (frame,), _ = read_video(path)
+    assert sink.path is not None
+    (frame,), _ = read_video(sink.path)
     reddish = frame[..., 2].astype(int) - frame[..., 0] > 50  # class 0 is drawn in red
     assert reddish[40:110, 18:23].any(axis=1).all()  # the box's left edge, blurred by JPEG
     assert not reddish[5:15, 145:155].any()  # outside the box: untouched
@@ -94,3 +99,78 @@ def test_a_writer_that_cannot_open_disables_the_sink(
     assert not sink.enabled
     assert sink.frames_written == 0
     assert len([r for r in caplog.records if "recording is off" in r.getMessage()]) == 1
+
+
+def test_a_new_file_every_segment_of_capture_time(tmp_path: Path) -> None:
+    sink = RecordSink(str(tmp_path / "door.avi"), fps_hint=10.0, segment_s=60.0)
+    t0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
+    for i, dt in enumerate([0.0, 30.0, 59.9, 60.0, 61.0, 125.0]):
+        sink.handle(make_result(sequence=i, size_wh=SIZE_WH, capture_wall_s=t0 + dt))
+    sink.close()
+    counts = {f.name: len(read_video(f)[0]) for f in sorted(tmp_path.iterdir())}
+    assert counts == {
+        "door-20231114T221320Z.avi": 3,
+        "door-20231114T221420Z.avi": 2,
+        "door-20231114T221525Z.avi": 1,
+    }
+
+
+def test_a_restart_never_overwrites_a_recording(tmp_path: Path) -> None:
+    paths = []
+    for _ in range(3):  # three runs whose first frames fall in the same second
+        sink = RecordSink(str(tmp_path / "door.avi"), fps_hint=10.0)
+        sink.handle(make_result(size_wh=SIZE_WH))
+        sink.close()
+        assert sink.path is not None
+        paths.append(sink.path.name)
+    assert paths == [
+        "door-20240501T120000Z.avi",
+        "door-20240501T120000Z-1.avi",
+        "door-20240501T120000Z-2.avi",
+    ]
+    assert all(len(read_video(tmp_path / name)[0]) == 1 for name in paths)
+
+
+def test_max_mb_deletes_only_the_oldest_of_this_recording(tmp_path: Path) -> None:
+    old = ["door-20240101T000000Z.avi", "door-20240102T000000Z.avi", "door-20240103T000000Z-1.avi"]
+    for name in old:
+        (tmp_path / name).write_bytes(b"x" * 400_000)
+    others = [
+        "door.avi",
+        "door-notes.avi",
+        "yard-20230101T000000Z.avi",
+        "door-20230101T000000Z.mp4",
+    ]
+    for name in others:
+        (tmp_path / name).write_bytes(b"y" * 400_000)
+    sink = RecordSink(str(tmp_path / "door.avi"), fps_hint=10.0, max_mb=1.0)
+    sink.handle(make_result(size_wh=SIZE_WH))  # opens door-20240501T120000Z.avi and prunes
+    sink.close()
+    left = sorted(f.name for f in tmp_path.iterdir())
+    # 3 x 400 kB + the new file > 1 MB: the oldest goes, then the total fits.
+    assert left == sorted([*old[1:], "door-20240501T120000Z.avi", *others])
+    assert sink.files_deleted == 1
+
+
+def test_max_mb_never_deletes_the_file_being_written(tmp_path: Path) -> None:
+    sink = RecordSink(str(tmp_path / "door.avi"), fps_hint=10.0, max_mb=0.000001)
+    for i in range(3):
+        sink.handle(make_result(sequence=i, size_wh=SIZE_WH))
+    sink.close()
+    assert sink.path is not None
+    assert [f.name for f in tmp_path.iterdir()] == [sink.path.name]
+    assert len(read_video(sink.path)[0]) == 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"segment_s": 0.0}, "outputs.record_segment_s: expected a positive number"),
+        ({"max_mb": -1.0}, "outputs.record_max_mb: expected a positive size"),
+    ],
+)
+def test_bad_segment_and_size_are_config_errors(
+    tmp_path: Path, kwargs: dict[str, float], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        RecordSink(str(tmp_path / "door.avi"), **kwargs)  # type: ignore[arg-type]
