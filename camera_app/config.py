@@ -269,6 +269,8 @@ class OutputsConfig:
     record_segment_s: float = field(default=600.0, metadata=checked(number(0, 86400, lo_open=True)))
     # None: keep every file; else delete this camera's oldest recordings above this size
     record_max_mb: float | None = field(default=None, metadata=checked(optional(_POSITIVE)))
+    # None: one growing file; else rotate to <events>.1 before it passes this size
+    events_max_mb: float | None = field(default=None, metadata=checked(optional(_POSITIVE)))
     window: bool = field(default=False, metadata=checked(boolean))
     stream: bool = field(default=True, metadata=checked(boolean))
 
@@ -318,6 +320,8 @@ def _cameras(node: Node) -> tuple[CameraConfig, ...]:
         return ()
     cameras: list[CameraConfig] = []
     first_seen: dict[str, Node] = {}
+    recorded: dict[str, str] = {}  # record path -> camera
+    events_max: dict[str, tuple[float | None, str]] = {}  # events path -> (max, camera)
     for index, item in enumerate(node.items()):
         if not item.is_mapping:
             raise item.error(f"expected a mapping with the camera's settings, got {item.got()}")
@@ -332,6 +336,21 @@ def _cameras(node: Node) -> tuple[CameraConfig, ...]:
                 "camera names must be unique"
             )
         first_seen[cam.name] = where
+        out, out_node = cam.outputs, children.get("outputs", item)
+        if out.record is not None:
+            other = recorded.setdefault(out.record, cam.name)
+            if other != cam.name:
+                raise out_node.error(
+                    f"cameras '{other}' and '{cam.name}' both record to {out.record}; "
+                    "give each camera its own record path"
+                )
+        if out.events is not None and out.events != "-":
+            max_mb, other = events_max.setdefault(out.events, (out.events_max_mb, cam.name))
+            if max_mb != out.events_max_mb:
+                raise out_node.error(
+                    f"cameras '{other}' and '{cam.name}' write events to {out.events} with "
+                    "different events_max_mb; give them the same value"
+                )
         cameras.append(cam)
     return tuple(cameras)
 

@@ -109,7 +109,7 @@ def attach_outputs(app: App) -> LiveView | None:
         if cam.outputs.events:
             target = cam.outputs.events
             if target not in shared:
-                shared[target] = EventsSink(target)
+                shared[target] = EventsSink(target, max_mb=cam.outputs.events_max_mb)
             sinks.append(shared[target])
         if cam.outputs.record:
             sinks.append(RecordSink(

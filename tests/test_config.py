@@ -338,6 +338,23 @@ ERRORS = [
         "cameras[2].name: duplicate camera name 'a' (also cameras[0].name at line 2)",
     ),
     ("cameras:\n  - name: cam1\n  - {}\n", 3, "cameras[1]: duplicate camera name 'cam1'"),
+    (
+        "cameras:\n  - name: a\n    outputs: {record: /tmp/x.mp4}\n"
+        "  - name: b\n    outputs: {record: /tmp/x.mp4}\n",
+        5,
+        "cameras[1].outputs: cameras 'a' and 'b' both record to /tmp/x.mp4",
+    ),
+    (
+        "cameras:\n  - name: a\n    outputs: {events: /tmp/e.jsonl, events_max_mb: 5}\n"
+        "  - name: b\n    outputs: {events: /tmp/e.jsonl}\n",
+        5,
+        "cameras 'a' and 'b' write events to /tmp/e.jsonl with different events_max_mb",
+    ),
+    (
+        "cameras:\n  - outputs: {record_segment_s: 0}\n",
+        2,
+        "cameras[0].outputs.record_segment_s: expected a number",
+    ),
     # types
     (
         "model:\n  threads: two\ncameras: [{}]\n",
@@ -728,3 +745,14 @@ def test_config_is_frozen() -> None:
     cfg = default_config()
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.cameras[0].source = "x"  # type: ignore[misc]
+
+
+def test_cameras_may_share_an_events_file_with_the_same_rotation() -> None:
+    cfg = parse(
+        "cameras:\n"
+        "  - name: a\n    outputs: {events: /tmp/e.jsonl, events_max_mb: 5, record: /tmp/a.mp4}\n"
+        "  - name: b\n    outputs: {events: /tmp/e.jsonl, events_max_mb: 5, record: /tmp/b.mp4}\n"
+        "  - name: c\n    outputs: {events: '-'}\n"
+        "  - name: d\n    outputs: {events: '-', events_max_mb: 1}\n"
+    )
+    assert [c.outputs.events_max_mb for c in cfg.cameras] == [5.0, 5.0, None, 1.0]

@@ -8,12 +8,17 @@
 Every processed frame is written, with or without detections (filter downstream, e.g. with
 ``jq 'select(.detections | length > 0)'``). A failed write (disk full, closed pipe) is logged
 once and the sink turns itself off; it never raises into the dispatcher.
+
+With ``max_mb`` a file is rotated before a line would take it past that size: ``events.jsonl``
+becomes ``events.jsonl.1`` (replacing the previous one) and a new file starts, so the two take
+at most twice that. Every line stays whole in one of them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import datetime, timezone
 from typing import Any, TextIO
@@ -54,36 +59,69 @@ def event(result: Result) -> dict[str, Any]:
 class EventsSink:
     """Writes events to ``target``: ``"-"`` for stdout, else a file opened for appending."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, max_mb: float | None = None) -> None:
+        if max_mb is not None and not max_mb > 0:
+            raise ConfigError(f"outputs.events_max_mb: expected a positive size, got {max_mb!r}")
         self.target = target
+        self.max_mb = max_mb
+        self.max_bytes = None if max_mb is None or target == STDOUT else int(max_mb * 1e6)
         self.events_written = 0
+        self.rotations = 0
         self.enabled = True
         self._file: TextIO | None = None
+        self._size = 0
         if target == STDOUT:
             return
-        path = check_output_path(target, "outputs.events")
+        self._path = check_output_path(target, "outputs.events")
         try:
-            # Line-buffered: every event reaches the file as one whole line, at once.
-            self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+            self._file = self._open()
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise ConfigError(f"outputs.events: cannot open {target} ({reason})") from exc
 
+    def _open(self) -> TextIO:
+        # Line-buffered: every event reaches the file as one whole line, at once.
+        f = open(self._path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        self._size = f.tell()
+        return f
+
+    def _rotate(self) -> None:
+        """``target`` -> ``target.1`` (replacing it), and a new, empty ``target``."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        os.replace(self._path, f"{self._path}.1")
+        self._file = self._open()
+        self.rotations += 1
+        log.info("events file %s reached %g MB: the previous lines are in %s.1",
+                 self.target, self.max_mb, self.target)  # fmt: skip
+
     def _stream(self) -> TextIO:
         # stdout is looked up at each write, so a redirected sys.stdout is honoured.
-        return sys.stdout if self._file is None else self._file
+        if self.target == STDOUT:
+            return sys.stdout
+        if self._file is None:  # a rotation that failed half-way
+            raise ValueError("the events file is not open")
+        return self._file
 
     def handle(self, result: Result) -> None:
         if not self.enabled:
             return
-        line = json.dumps(event(result), separators=(",", ":")) + "\n"
+        line = json.dumps(event(result), separators=(",", ":")) + "\n"  # ASCII: 1 char, 1 byte
         try:
+            if (
+                self.max_bytes is not None
+                and self._size > 0
+                and (self._size + len(line) > self.max_bytes)
+            ):
+                self._rotate()
             self._stream().write(line)
-            if self._file is None:
+            self._size += len(line)
+            if self.target == STDOUT:
                 sys.stdout.flush()
         except (OSError, ValueError) as exc:  # ValueError: write to a closed file
             self.enabled = False
-            where = "stdout" if self._file is None else self.target
+            where = "stdout" if self.target == STDOUT else self.target
             log.error("events output %s failed (%s); no more events will be written", where, exc)
             return
         self.events_written += 1

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from camera_app.errors import ConfigError
-from camera_app.outputs.events import EventsSink, iso_utc_ms
+from camera_app.outputs.events import EventsSink, event, iso_utc_ms
 from tests.outputs.builders import make_detections, make_result
 
 PERSON = make_detections([[10.04, 20.0, 30.26, 40.0]], ["person"], score=0.87654)
@@ -128,3 +128,59 @@ def test_closed_stdout_pipe_disables_the_sink(
         sink.handle(make_result(sequence=2))
     assert not sink.enabled
     assert len([r for r in caplog.records if "stdout" in r.getMessage()]) == 1
+
+
+def test_max_mb_rotates_to_dot_1_before_a_line_would_pass_it(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"old": 1}\n')  # a previous run's line: kept, and counted
+    line_len = len(json.dumps(event(make_result(sequence=1)), separators=(",", ":")) + "\n")
+    max_mb = (11 + 3 * line_len) / 1e6  # the old line and exactly three new ones fit
+    sink = EventsSink(str(path), max_mb=max_mb)
+    for i in range(1, 11):
+        sink.handle(make_result(sequence=i))
+    sink.close()
+    rotated = (tmp_path / "events.jsonl.1").read_text().splitlines()
+    current = path.read_text().splitlines()
+    # 1 old + 3, then 3 + 3 (the second rotation replaced the first .1), then 1.
+    assert sink.rotations == 3
+    assert [json.loads(x)["sequence"] for x in rotated] == [7, 8, 9]
+    assert [json.loads(x)["sequence"] for x in current] == [10]
+    for f in (path, tmp_path / "events.jsonl.1"):
+        assert f.stat().st_size <= max_mb * 1e6
+    assert sink.events_written == 10
+
+
+def test_a_line_longer_than_max_mb_is_still_written_whole(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    sink = EventsSink(str(path), max_mb=0.000001)  # 1 byte
+    for i in range(1, 4):
+        sink.handle(make_result(sequence=i))
+    sink.close()
+    assert [json.loads(x)["sequence"] for x in path.read_text().splitlines()] == [3]
+    assert sink.rotations == 2  # never an empty file rotated
+    assert [
+        json.loads(x)["sequence"] for x in (tmp_path / "events.jsonl.1").read_text().splitlines()
+    ] == [2]
+
+
+def test_a_failed_rotation_turns_the_sink_off_without_touching_stdout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "ev"
+    folder.mkdir()
+    path = folder / "events.jsonl"
+    sink = EventsSink(str(path), max_mb=0.000001)
+    sink.handle(make_result(sequence=1))
+    (folder / "events.jsonl.1").mkdir()  # the rename target is a folder: os.replace fails
+    with caplog.at_level(logging.ERROR, logger="camera_app.outputs.events"):
+        sink.handle(make_result(sequence=2))
+        sink.handle(make_result(sequence=3))
+    sink.close()
+    assert not sink.enabled
+    assert capsys.readouterr().out == ""
+    assert len([r for r in caplog.records if "no more events" in r.getMessage()]) == 1
+
+
+def test_bad_max_mb_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"outputs\.events_max_mb: expected a positive size"):
+        EventsSink(str(tmp_path / "e.jsonl"), max_mb=0.0)
