@@ -2,10 +2,11 @@
 
 ``record: /var/lib/camera-app/door.mp4`` writes ``door-20261127T145300Z.mp4``,
 ``door-20261127T150300Z.mp4``, ... beside it: a new file every ``segment_s`` seconds of capture
-time, named after its first frame's capture time (UTC). No file is ever overwritten (a restart
-starts a new one), and with ``max_mb``, whenever a file starts, the oldest of this recording's
-files are deleted while they all take more than that (never the one being written, which can
-take the total over by up to one file); other files are never touched.
+time (by the monotonic clock), named after its first frame's capture time (UTC, by the wall
+clock). No file is ever overwritten (a restart starts a new one), and with ``max_mb``,
+whenever a file starts, the oldest of this recording's files are deleted while they all take
+more than that (never the one being written, which can take the total over by up to one
+file); other files are never touched.
 
 The codec follows the extension: ``.mp4`` -> mp4v, ``.avi`` -> MJPG. Each file is opened at its
 first frame, with that frame's size; later frames of another size (a camera that reconnected at
@@ -72,7 +73,7 @@ class RecordSink:
             re.escape(target.stem) + r"-\d{8}T\d{6}Z(?:-\d+)?" + re.escape(target.suffix)
         )
         self.path: Path | None = None  # the file being written
-        self._segment_start_s = 0.0
+        self._segment_start_s = 0.0  # monotonic: a wall clock set back cannot stretch a file
         self.files_deleted = 0
         self.fourcc = fourcc
         self.fps_hint = float(fps_hint)
@@ -90,7 +91,7 @@ class RecordSink:
             path = self.base.with_name(f"{self.base.stem}-{stamp}-{n}{self.base.suffix}")
         return path
 
-    def _open(self, size_wh: tuple[int, int], wall_s: float) -> bool:
+    def _open(self, size_wh: tuple[int, int], wall_s: float, mono_s: float) -> bool:
         path = self._segment_path(wall_s)
         code = cv2.VideoWriter.fourcc(*self.fourcc)
         writer = cv2.VideoWriter(str(path), code, self.fps_hint, size_wh)
@@ -103,7 +104,7 @@ class RecordSink:
             )  # fmt: skip
             return False
         self._writer, self.size_wh, self.path = writer, size_wh, path
-        self._segment_start_s = wall_s
+        self._segment_start_s = mono_s
         log.info("recording %s (%s, %dx%d, %.1f fps)", path, self.fourcc, *size_wh,
                  self.fps_hint)  # fmt: skip
         self._prune()
@@ -144,11 +145,16 @@ class RecordSink:
             return
         image = result.frame.image_bgr
         h, w = image.shape[:2]
-        wall_s = result.frame.capture_wall_s
-        if self._writer is not None and wall_s - self._segment_start_s >= self.segment_s:
+        frame = result.frame
+        if (
+            self._writer is not None
+            and frame.capture_monotonic_s - self._segment_start_s >= self.segment_s
+        ):
             self._writer.release()  # the next file starts at this frame, at its size
             self._writer = None
-        if self._writer is None and not self._open((w, h), wall_s):
+        if self._writer is None and not self._open(
+            (w, h), frame.capture_wall_s, frame.capture_monotonic_s
+        ):
             return
         writer, size_wh = self._writer, self.size_wh
         if writer is None or size_wh is None:

@@ -105,7 +105,8 @@ def test_a_new_file_every_segment_of_capture_time(tmp_path: Path) -> None:
     sink = RecordSink(str(tmp_path / "door.avi"), fps_hint=10.0, segment_s=60.0)
     t0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
     for i, dt in enumerate([0.0, 30.0, 59.9, 60.0, 61.0, 125.0]):
-        sink.handle(make_result(sequence=i, size_wh=SIZE_WH, capture_wall_s=t0 + dt))
+        sink.handle(make_result(sequence=i, size_wh=SIZE_WH, capture_wall_s=t0 + dt,
+                                capture_monotonic_s=500.0 + dt))  # fmt: skip
     sink.close()
     counts = {f.name: len(read_video(f)[0]) for f in sorted(tmp_path.iterdir())}
     assert counts == {
@@ -174,3 +175,17 @@ def test_bad_segment_and_size_are_config_errors(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         RecordSink(str(tmp_path / "door.avi"), **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_wall_clock_set_back_does_not_stretch_a_file(tmp_path: Path) -> None:
+    """Files are cut by the monotonic clock; the wall clock only names them."""
+    sink = RecordSink(str(tmp_path / "door.avi"), fps_hint=10.0, segment_s=60.0)
+    t0 = 1_700_000_000.0
+    for i, (wall, mono) in enumerate([(t0, 0.0), (t0 - 3600.0, 30.0), (t0 - 3570.0, 60.0)]):
+        sink.handle(make_result(sequence=i, size_wh=SIZE_WH, capture_wall_s=wall,
+                                capture_monotonic_s=mono))  # fmt: skip
+    sink.close()
+    assert sorted(f.name for f in tmp_path.iterdir()) == [
+        "door-20231114T211350Z.avi",  # the second file, named by the clock set back an hour
+        "door-20231114T221320Z.avi",
+    ]
