@@ -218,7 +218,7 @@ class CaptureThread(ManagedThread):
         drops = self.latest.drops()
         with self._lock:
             kind, message = self._last_error if self._last_error else (None, None)
-            self._hung_readers = [t for t in self._hung_readers if t.is_alive()]
+            hung = self._still_hung()
             return CaptureSnapshot(
                 camera=self.camera,
                 description=self._description,
@@ -234,7 +234,7 @@ class CaptureThread(ManagedThread):
                 errors_by_kind=MappingProxyType(dict(self._errors)),
                 last_frame_monotonic_s=self._last_frame_s,
                 alive=self._thread.is_alive(),
-                hung_readers=len(self._hung_readers),
+                hung_readers=hung,
             )
 
     # -- supervisor -------------------------------------------------------------------------
@@ -280,14 +280,19 @@ class CaptureThread(ManagedThread):
         finally:
             self._close_source()
 
+    def _still_hung(self) -> int:
+        """Forget abandoned readers that have returned; how many are still blocked (under
+        ``_lock``)."""
+        self._hung_readers = [t for t in self._hung_readers if t.is_alive()]
+        return len(self._hung_readers)
+
     def _wait_for_hung_readers(self) -> bool:
         """With ``max_hung_readers`` readers still blocked, wait until one returns before the
         next session. True: go on; False: stop was set."""
         said = False
         while not self._stop.is_set():
             with self._lock:
-                self._hung_readers = [t for t in self._hung_readers if t.is_alive()]
-                hung = len(self._hung_readers)
+                hung = self._still_hung()
                 if hung < self._max_hung_readers:
                     return True
                 if not said:
