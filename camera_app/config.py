@@ -315,13 +315,33 @@ class CameraConfig:
         return f"CameraConfig({', '.join(shown)})"
 
 
+def same_file(path: str) -> str:
+    """One name for every spelling of an output file (``x.mp4``, ``./x.mp4``, a symlinked
+    folder), so cameras that would write one file are found, and share one writer."""
+    return path if path == "-" else os.path.realpath(path)
+
+
+def _events_limits_differ(cameras: tuple[CameraConfig, ...], cam: CameraConfig) -> str | None:
+    """The first earlier camera writing events to ``cam``'s file with another events_max_mb."""
+    target = cam.outputs.events
+    if target is None or target == "-":
+        return None
+    for other in cameras:
+        if (
+            other.outputs.events is not None
+            and same_file(other.outputs.events) == same_file(target)
+            and other.outputs.events_max_mb != cam.outputs.events_max_mb
+        ):
+            return other.name
+    return None
+
+
 def _cameras(node: Node) -> tuple[CameraConfig, ...]:
     if node.is_null:
         return ()
     cameras: list[CameraConfig] = []
     first_seen: dict[str, Node] = {}
-    recorded: dict[str, str] = {}  # record path -> camera
-    events_max: dict[str, tuple[float | None, str]] = {}  # events path -> (max, camera)
+    recorded: dict[str, str] = {}  # same_file(record path) -> camera
     for index, item in enumerate(node.items()):
         if not item.is_mapping:
             raise item.error(f"expected a mapping with the camera's settings, got {item.got()}")
@@ -338,19 +358,18 @@ def _cameras(node: Node) -> tuple[CameraConfig, ...]:
         first_seen[cam.name] = where
         out, out_node = cam.outputs, children.get("outputs", item)
         if out.record is not None:
-            other = recorded.setdefault(out.record, cam.name)
+            other = recorded.setdefault(same_file(out.record), cam.name)
             if other != cam.name:
                 raise out_node.error(
                     f"cameras '{other}' and '{cam.name}' both record to {out.record}; "
                     "give each camera its own record path"
                 )
-        if out.events is not None and out.events != "-":
-            max_mb, other = events_max.setdefault(out.events, (out.events_max_mb, cam.name))
-            if max_mb != out.events_max_mb:
-                raise out_node.error(
-                    f"cameras '{other}' and '{cam.name}' write events to {out.events} with "
-                    "different events_max_mb; give them the same value"
-                )
+        other_events = _events_limits_differ(tuple(cameras), cam)
+        if other_events is not None:
+            raise out_node.error(
+                f"cameras '{other_events}' and '{cam.name}' write events to {out.events} with "
+                "different events_max_mb; give them the same value"
+            )
         cameras.append(cam)
     return tuple(cameras)
 
@@ -483,6 +502,13 @@ def apply_overrides(
     if events is not None:
         out = _flag("--events", events, string("'-' for stdout or a file path"))
         cameras = tuple(replace(c, outputs=replace(c.outputs, events=out)) for c in cfg.cameras)
+        for i, cam in enumerate(cameras):
+            other = _events_limits_differ(cameras[:i], cam)
+            if other is not None:
+                raise ConfigError(
+                    f"--events: cameras '{other}' and '{cam.name}' would write events to {out} "
+                    "with different events_max_mb; give them the same value in the config"
+                )
         cfg = replace(cfg, cameras=cameras)
     return cfg
 

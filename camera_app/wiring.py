@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from camera_app.app import App
+from camera_app.config import same_file
 from camera_app.detect.layout import PostProcessLayout
 from camera_app.health import Health, MetricsServer, Readiness
 from camera_app.metrics import ModelInfo, PipelineMetrics
@@ -108,9 +109,10 @@ def attach_outputs(app: App) -> LiveView | None:
         sinks: list[ResultSink] = app.sinks[cam.name]
         if cam.outputs.events:
             target = cam.outputs.events
-            if target not in shared:
-                shared[target] = EventsSink(target, max_mb=cam.outputs.events_max_mb)
-            sinks.append(shared[target])
+            key = same_file(target)
+            if key not in shared:
+                shared[key] = EventsSink(target, max_mb=cam.outputs.events_max_mb)
+            sinks.append(shared[key])
         if cam.outputs.record:
             sinks.append(RecordSink(
                 cam.outputs.record, fps_hint=cam.fps or 15.0,

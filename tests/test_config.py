@@ -31,6 +31,7 @@ from camera_app.config import (
     default_config,
     load_config,
     parse_config,
+    same_file,
 )
 from camera_app.errors import ConfigError, UserError
 
@@ -349,6 +350,18 @@ ERRORS = [
         "  - name: b\n    outputs: {events: /tmp/e.jsonl}\n",
         5,
         "cameras 'a' and 'b' write events to /tmp/e.jsonl with different events_max_mb",
+    ),
+    (  # one file, spelled two ways
+        "cameras:\n  - name: a\n    outputs: {record: /tmp/x.mp4}\n"
+        "  - name: b\n    outputs: {record: /tmp/./y/../x.mp4}\n",
+        5,
+        "cameras[1].outputs: cameras 'a' and 'b' both record to /tmp/./y/../x.mp4",
+    ),
+    (
+        "cameras:\n  - name: a\n    outputs: {events: /tmp/e.jsonl, events_max_mb: 5}\n"
+        "  - name: b\n    outputs: {events: /tmp//e.jsonl, events_max_mb: 6}\n",
+        5,
+        "cameras 'a' and 'b' write events to /tmp//e.jsonl with different events_max_mb",
     ),
     (
         "cameras:\n  - outputs: {record_segment_s: 0}\n",
@@ -717,6 +730,35 @@ def test_events_override_applies_to_override_sources() -> None:
         ("cam0", "out.jsonl"),
         ("cam1", "out.jsonl"),
     ]
+
+
+def test_events_override_refuses_cameras_with_different_limits() -> None:
+    base = parse(
+        "cameras:\n  - {name: a, outputs: {events_max_mb: 5}}\n"
+        "  - {name: b, outputs: {events_max_mb: 7}}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        apply_overrides(base, events="out.jsonl")
+    assert str(info.value) == (
+        "--events: cameras 'a' and 'b' would write events to out.jsonl with different "
+        "events_max_mb; give them the same value in the config"
+    )
+    # stdout is not rotated: no limit applies, so no conflict
+    assert [c.outputs.events for c in apply_overrides(base, events="-").cameras] == ["-", "-"]
+
+
+def test_same_file_names_one_file_however_spelled(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    spellings = [
+        str(tmp_path / "real" / "e.jsonl"),
+        str(tmp_path / "link" / "e.jsonl"),
+        f"{tmp_path}/real/./e.jsonl",
+        f"{tmp_path}//real/../real/e.jsonl",
+    ]
+    assert len({same_file(p) for p in spellings}) == 1
+    assert same_file(str(tmp_path / "real" / "f.jsonl")) != same_file(spellings[0])
+    assert same_file("-") == "-"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,39 @@
+"""How `camera-app run` attaches outputs to a built App (no threads started)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from camera_app.app import App
+from camera_app.config import parse_config
+from camera_app.outputs.events import EventsSink
+from camera_app.wiring import attach_outputs
+from tests.shared import TEST_MODELS
+
+
+def test_one_events_file_spelled_two_ways_gets_one_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two writers on one file would each rotate it by their own count and interleave lines."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "other").mkdir()
+    cfg = parse_config(
+        f"model: {{path: {TEST_MODELS / 'blobs_uint8_postprocess'}}}\n"
+        "http: {enabled: false}\nmetrics: {enabled: false}\n"
+        "cameras:\n"
+        "  - {name: a, source: demo, outputs: {events: e.jsonl, stream: false}}\n"
+        "  - {name: b, source: demo, outputs: {events: ./other/../e.jsonl, stream: false}}\n"
+        "  - {name: c, source: demo, outputs: {events: other/e.jsonl, stream: false}}\n",
+        "cfg.yaml",
+        env={},
+    )
+    app = App(cfg)
+    attach_outputs(app)
+    a, b, c = ([s for s in app.sinks[n] if isinstance(s, EventsSink)] for n in "abc")
+    assert len(a) == len(b) == len(c) == 1
+    assert a[0] is b[0]
+    assert c[0] is not a[0]
+    for sink in {id(s): s for s in (a[0], c[0])}.values():
+        sink.close()
