@@ -12,14 +12,24 @@ The codec follows the extension: ``.mp4`` -> mp4v, ``.avi`` -> MJPG. Each file i
 first frame, with that frame's size; later frames of another size (a camera that reconnected at
 another resolution) are resized to it. A writer that cannot be opened is logged once and the
 sink turns itself off.
+
+A writer that stops taking frames (a full disk: OpenCV 5's ``write()`` returns False, OpenCV
+4's returns nothing, so the file is also checked for growth every ``CHECK_EVERY_S``) is closed
+with one error line naming the file and the free space; frames are skipped until a retry
+``RETRY_S`` later (doubling up to ``RETRY_MAX_S`` while it keeps failing), which starts a new
+file (and prunes first, with ``max_mb``). When one takes frames again, that is logged too.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 
@@ -34,6 +44,10 @@ FOURCC_BY_EXTENSION = {".mp4": "mp4v", ".avi": "MJPG"}
 
 
 SEGMENT_S = 600.0
+RETRY_S = 30.0  # capture time from a failed write to the next try
+RETRY_MAX_S = 600.0
+CHECK_EVERY_S = 10.0  # capture time between checks that the file grows
+CHECK_MIN_FRAMES = 10  # frames written since the last check for "did not grow" to count
 
 
 class RecordSink:
@@ -47,6 +61,7 @@ class RecordSink:
         *,
         segment_s: float = SEGMENT_S,
         max_mb: float | None = None,
+        writer_factory: Callable[[str, int, float, tuple[int, int]], Any] = cv2.VideoWriter,
     ) -> None:
         target = check_output_path(path, "outputs.record")
         fourcc = FOURCC_BY_EXTENSION.get(target.suffix.lower())
@@ -80,7 +95,16 @@ class RecordSink:
         self.enabled = True
         self.frames_written = 0
         self.size_wh: tuple[int, int] | None = None
-        self._writer: cv2.VideoWriter | None = None
+        self._writer: Any = None  # a cv2.VideoWriter
+        self._new_writer = writer_factory
+        self.write_failures = 0
+        self.frames_skipped = 0  # while waiting to retry after a failed write
+        self._retry_at_s: float | None = None  # capture time of the next try, after a failure
+        self._retry_s = RETRY_S
+        self._failing = False  # since a failed write, until a file takes frames again
+        self._check_at_s = 0.0  # capture time of the next growth check
+        self._checked_size = 0
+        self._checked_frames = 0
 
     def _segment_path(self, wall_s: float) -> Path:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(wall_s))
@@ -94,7 +118,7 @@ class RecordSink:
     def _open(self, size_wh: tuple[int, int], wall_s: float, mono_s: float) -> bool:
         path = self._segment_path(wall_s)
         code = cv2.VideoWriter.fourcc(*self.fourcc)
-        writer = cv2.VideoWriter(str(path), code, self.fps_hint, size_wh)
+        writer = self._new_writer(str(path), code, self.fps_hint, size_wh)
         if not writer.isOpened():
             writer.release()
             self.enabled = False
@@ -105,6 +129,11 @@ class RecordSink:
             return False
         self._writer, self.size_wh, self.path = writer, size_wh, path
         self._segment_start_s = mono_s
+        try:
+            self._checked_size = os.stat(path).st_size  # the header, if any
+        except OSError:
+            self._checked_size = 0
+        self._check_at_s, self._checked_frames = mono_s + CHECK_EVERY_S, self.frames_written
         log.info("recording %s (%s, %dx%d, %.1f fps)", path, self.fourcc, *size_wh,
                  self.fps_hint)  # fmt: skip
         self._prune()
@@ -140,12 +169,55 @@ class RecordSink:
             log.info("recording: deleted %s to stay under %d MB", f.name,
                      self.max_bytes // 1_000_000)  # fmt: skip
 
+    def _grew(self, mono_s: float) -> bool | None:
+        """Every CHECK_EVERY_S: whether the file grew since the last check (False: frames went
+        in, the file did not grow); None when no check is due or too few frames went in."""
+        if mono_s < self._check_at_s or self.path is None:
+            return None
+        self._check_at_s = mono_s + CHECK_EVERY_S
+        try:
+            size = os.stat(self.path).st_size
+        except OSError:
+            return False  # deleted or unreachable under us
+        grew = size > self._checked_size
+        if not grew and self.frames_written - self._checked_frames < CHECK_MIN_FRAMES:
+            return None
+        self._checked_size, self._checked_frames = size, self.frames_written
+        return grew
+
+    def _write_failed(self, mono_s: float) -> None:
+        """Close the file that stopped taking frames; try a new one after a wait."""
+        path, writer = self.path, self._writer
+        self._writer = None
+        if writer is not None:
+            writer.release()
+        self.write_failures += 1
+        try:
+            free = f"{shutil.disk_usage(self.base.parent).free / 1e6:.1f} MB free"
+        except OSError as exc:
+            free = f"free space unknown: {exc.strerror}"
+        wait_s = self._retry_s
+        self._retry_at_s = mono_s + wait_s
+        self._retry_s = min(2 * wait_s, RETRY_MAX_S)
+        if not self._failing:
+            log.error("recording to %s failed: the video writer takes no more frames (%s in "
+                      "%s; is the disk full?); trying a new file in %g s",
+                      path, free, self.base.parent, wait_s)  # fmt: skip
+        else:
+            log.warning("recording to %s failed again (%s); next try in %g s", path, free, wait_s)
+        self._failing = True
+
     def handle(self, result: Result) -> None:
         if not self.enabled:
             return
         image = result.frame.image_bgr
         h, w = image.shape[:2]
         frame = result.frame
+        if self._retry_at_s is not None:
+            if frame.capture_monotonic_s < self._retry_at_s:
+                self.frames_skipped += 1
+                return
+            self._retry_at_s = None
         if (
             self._writer is not None
             and frame.capture_monotonic_s - self._segment_start_s >= self.segment_s
@@ -168,12 +240,19 @@ class RecordSink:
             else cv2.resize(annotated, size_wh, interpolation=cv2.INTER_AREA)
         )
         try:
-            writer.write(fitted)
+            took = writer.write(fitted)  # OpenCV 5: False when refused; OpenCV 4: None
         except cv2.error as exc:
             self.enabled = False
             log.error("recording to %s failed (%s); recording is off", self.path, exc)
             return
+        grew = self._grew(frame.capture_monotonic_s)
+        if took is False or grew is False:
+            self._write_failed(frame.capture_monotonic_s)
+            return
         self.frames_written += 1
+        if self._failing and (took or grew):  # OpenCV 4: known at the next growth check
+            self._failing, self._retry_s = False, RETRY_S
+            log.info("recording again: %s takes frames", self.path)
 
     def close(self) -> None:
         self.enabled = False

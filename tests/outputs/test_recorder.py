@@ -1,14 +1,18 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 from pathlib import Path
+from typing import ClassVar
 
 import cv2
 import numpy as np
 import pytest
 
 from camera_app.errors import ConfigError
-from camera_app.outputs.recorder import RecordSink
+from camera_app.outputs.recorder import CHECK_EVERY_S, RETRY_S, RecordSink
+from camera_app.pipeline.types import Result
 from tests.outputs.builders import RED_BGR, make_detections, make_result
 
 SIZE_WH = (160, 120)
@@ -189,3 +193,163 @@ def test_a_wall_clock_set_back_does_not_stretch_a_file(tmp_path: Path) -> None:
         "door-20231114T211350Z.avi",  # the second file, named by the clock set back an hour
         "door-20231114T221320Z.avi",
     ]
+
+
+class RefusingWriter:
+    """A VideoWriter that writes real bytes until ``refuse`` is set, then behaves like
+    OpenCV on a full disk: ``write`` returns False (OpenCV 5) or None and writes nothing
+    (``opencv4``)."""
+
+    refuse = False
+    opened: ClassVar[list[str]] = []
+
+    def __init__(self, path: str, fourcc: int, fps: float, size_wh: tuple[int, int]) -> None:
+        self.path = path
+        self.file = open(path, "wb")  # noqa: SIM115 - closed in release()
+        RefusingWriter.opened.append(Path(path).name)
+
+    def isOpened(self) -> bool:
+        return True
+
+    def write(self, image: np.ndarray) -> bool | None:
+        if RefusingWriter.refuse:
+            return None if self.opencv4 else False
+        self.file.write(b"x" * 100)
+        self.file.flush()
+        return None if self.opencv4 else True
+
+    def release(self) -> None:
+        self.file.close()
+
+    opencv4 = False
+
+
+@pytest.fixture
+def refusing(monkeypatch: pytest.MonkeyPatch) -> type[RefusingWriter]:
+    monkeypatch.setattr(RefusingWriter, "refuse", False)
+    monkeypatch.setattr(RefusingWriter, "opened", [])
+    return RefusingWriter
+
+
+def frame_at(i: int, t_s: float) -> Result:
+    return make_result(sequence=i, size_wh=SIZE_WH, capture_wall_s=1_700_000_000.0 + t_s,
+                       capture_monotonic_s=500.0 + t_s)  # fmt: skip
+
+
+@pytest.mark.parametrize("opencv4", [False, True])
+def test_a_writer_that_stops_taking_frames_is_retried_with_a_new_file(
+    tmp_path: Path,
+    refusing: type[RefusingWriter],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    opencv4: bool,
+) -> None:
+    monkeypatch.setattr(RefusingWriter, "opencv4", opencv4)
+    sink = RecordSink(str(tmp_path / "door.avi"), fps_hint=10.0, writer_factory=refusing)
+    t = 0.0
+    with caplog.at_level(logging.INFO, logger="camera_app.outputs.recorder"):
+        for i in range(50):  # 5 s at 10 fps: fine
+            sink.handle(frame_at(i, t))
+            t += 0.1
+        assert (sink.frames_written, sink.write_failures) == (50, 0)
+        refusing.refuse = True  # the disk is full
+        while sink.write_failures == 0 and t < 60.0:
+            sink.handle(frame_at(0, t))
+            t += 0.1
+        failed_at = t - 0.1
+        # OpenCV 5 says so at the first refused frame; OpenCV 4's silence shows at the next
+        # growth check (every CHECK_EVERY_S of capture time).
+        # (the check at 10 s still sees the growth of 0-5 s; the one at 20 s sees none).
+        assert failed_at == pytest.approx(20.0 if opencv4 else 5.0, abs=0.11)
+        errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+        assert len(errors) == 1
+        msg = errors[0].getMessage()
+        assert f"recording to {tmp_path / 'door-20231114T221320Z.avi'} failed" in msg
+        assert "MB free in" in msg
+        assert f"trying a new file in {RETRY_S:g} s" in msg
+        # Until the retry, frames are skipped, without a line each.
+        written = sink.frames_written
+        while t < failed_at + RETRY_S - 0.05:
+            sink.handle(frame_at(0, t))
+            t += 0.1
+        assert sink.frames_written == written
+        assert sink.frames_skipped >= 290
+        assert refusing.opened == ["door-20231114T221320Z.avi"]
+        # The retry opens a new file; still full: a warning, and twice the wait.
+        sink.handle(frame_at(0, t))
+        while sink.write_failures == 1:
+            t += 0.1
+            sink.handle(frame_at(0, t))
+        assert len(refusing.opened) == 2
+        assert "next try in 60 s" in caplog.records[-1].getMessage()
+        assert caplog.records[-1].levelno == logging.WARNING
+        # Space again: the next try takes frames, and says so (OpenCV 4: once the file grew).
+        refusing.refuse = False
+        t, written = t + 60.0, sink.frames_written
+        for i in range(120):
+            sink.handle(frame_at(i, t + 0.1 * i))
+            if caplog.records[-1].getMessage().startswith("recording again:"):
+                break
+    sink.close()
+    assert len(refusing.opened) == 3
+    assert sink.frames_written == written + i + 1
+    assert i == (100 if opencv4 else 0)  # the growth check 10 s after the file opened
+    assert caplog.records[-1].getMessage() == (
+        f"recording again: {tmp_path / refusing.opened[-1]} takes frames"
+    )
+    assert sink.write_failures == 2
+
+
+def test_a_full_disk_stops_the_file_and_the_recording_resumes_in_a_new_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real filesystem that fills up (a 2 MB tmpfs) under the real OpenCV writer."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], check=True)
+    sink = RecordSink(str(disk / "door.avi"), fps_hint=10.0)
+    try:
+        filler = disk / "filler"
+        filler.write_bytes(b"\0" * 1_200_000)
+        rng = np.random.default_rng(0)
+        noise = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)  # ~100 KB as JPEG
+
+        def result(i: int, t_s: float) -> Result:
+            return make_result(sequence=i, image=noise, capture_monotonic_s=500.0 + t_s)
+
+        t = 0.0
+        with caplog.at_level(logging.INFO, logger="camera_app.outputs.recorder"):
+            # OpenCV 5 refuses the frame; OpenCV 4 is silent, and its file stops growing.
+            while sink.write_failures == 0 and t < 3 * CHECK_EVERY_S:
+                sink.handle(result(0, t))
+                t += 0.1
+            assert sink.write_failures == 1
+            first = sink.path
+            assert first is not None
+            assert first.exists()
+            # The 0.8 MB left took a few frames (OpenCV 4 cannot tell: up to two checks' worth).
+            opencv5 = int(cv2.__version__.split(".")[0]) >= 5
+            assert 0 < sink.frames_written < (20 if opencv5 else 20 * CHECK_EVERY_S + 1)
+            errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+            assert len(errors) == 1
+            assert "is the disk full?" in errors[0]
+            filler.unlink()  # someone frees space
+            written = sink.frames_written
+            t += RETRY_S
+            for i in range(30):  # until it says so (OpenCV 4: at a growth check); 1 fps
+                sink.handle(result(i, t + i))  # (10 s at 10 fps would fill the disk again)
+                if caplog.records[-1].getMessage().startswith("recording again:"):
+                    break
+            sink.close()
+        assert i == (0 if opencv5 else CHECK_EVERY_S)
+        assert sink.write_failures == 1
+        assert sink.frames_written == written + i + 1
+        assert sink.path is not None
+        assert sink.path != first
+        frames, _ = read_video(sink.path)
+        assert len(frames) == i + 1
+    finally:
+        sink.close()  # an open file would keep the mount busy
+        subprocess.run(["umount", str(disk)], check=True)
