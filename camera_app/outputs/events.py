@@ -6,8 +6,11 @@
      "box_xyxy": [12.0, 30.5, 200.0, 410.0]}]}
 
 Every processed frame is written, with or without detections (filter downstream, e.g. with
-``jq 'select(.detections | length > 0)'``). A failed write (disk full, closed pipe) is logged
-once and the sink turns itself off; it never raises into the dispatcher.
+``jq 'select(.detections | length > 0)'``). Nothing raises into the dispatcher. A closed stdout
+pipe is logged once and the sink turns itself off. A file that fails (a full disk, a rotation
+that cannot rename) is closed with one error line; events are skipped until it is opened again
+30 s later (doubling up to 10 min while it keeps failing; the clock is the frames' capture
+time), after cutting off a line the failure left half-written, so every line stays whole JSON.
 
 With ``max_mb`` a file is rotated before a line would take it past that size: ``events.jsonl``
 becomes ``events.jsonl.1`` (replacing the previous one) and a new file starts, so the two take
@@ -16,6 +19,7 @@ at most twice that. Every line stays whole in one of them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -25,6 +29,7 @@ from typing import Any, TextIO
 
 from camera_app.errors import ConfigError
 from camera_app.outputs._paths import check_output_path
+from camera_app.outputs._retry import Retry
 from camera_app.pipeline.types import Result
 
 log = logging.getLogger(__name__)
@@ -66,6 +71,8 @@ class EventsSink:
         self.max_mb = max_mb
         self.max_bytes = None if max_mb is None or target == STDOUT else int(max_mb * 1e6)
         self.events_written = 0
+        self.events_skipped = 0  # while waiting to reopen a file after a failure
+        self.retry = Retry()
         self.rotations = 0
         self.enabled = True
         self._file: TextIO | None = None
@@ -85,6 +92,29 @@ class EventsSink:
         self._size = f.tell()
         return f
 
+    def _reopen(self) -> TextIO:
+        """After a failure: drop the half line it may have left at the end, then open."""
+        if not self._path.is_file():  # gone meanwhile, or a device such as /dev/full
+            return self._open()
+        with open(self._path, "rb+") as f:
+            end = f.seek(0, os.SEEK_END)
+            start = max(0, end - 65536)  # a line is a few hundred bytes
+            f.seek(start)
+            tail = f.read(65536)
+            if tail and not tail.endswith(b"\n"):
+                cut = tail.rfind(b"\n")
+                if cut >= 0 or start == 0:
+                    f.truncate(start + cut + 1)
+                else:  # no line end in sight: end the fragment instead
+                    f.write(b"\n")
+        return self._open()
+
+    def _close_after_failure(self) -> None:
+        f, self._file = self._file, None
+        if f is not None:
+            with contextlib.suppress(OSError, ValueError):
+                f.close()  # flushes what is buffered: may fail again
+
     def _rotate(self) -> None:
         """``target`` -> ``target.1`` (replacing it), and a new, empty ``target``."""
         if self._file is not None:
@@ -100,31 +130,52 @@ class EventsSink:
         # stdout is looked up at each write, so a redirected sys.stdout is honoured.
         if self.target == STDOUT:
             return sys.stdout
-        if self._file is None:  # a rotation that failed half-way
-            raise ValueError("the events file is not open")
+        if self._file is None:  # closed by a failure: this is the retry
+            self._file = self._reopen()
         return self._file
 
     def handle(self, result: Result) -> None:
         if not self.enabled:
             return
+        now_s = result.frame.capture_monotonic_s
+        if self.retry.waiting(now_s):
+            self.events_skipped += 1
+            return
         line = json.dumps(event(result), separators=(",", ":")) + "\n"  # ASCII: 1 char, 1 byte
         try:
+            stream = self._stream()
             if (
                 self.max_bytes is not None
                 and self._size > 0
                 and (self._size + len(line) > self.max_bytes)
             ):
                 self._rotate()
-            self._stream().write(line)
+                stream = self._stream()
+            stream.write(line)
             self._size += len(line)
             if self.target == STDOUT:
                 sys.stdout.flush()
         except (OSError, ValueError) as exc:  # ValueError: write to a closed file
-            self.enabled = False
-            where = "stdout" if self.target == STDOUT else self.target
-            log.error("events output %s failed (%s); no more events will be written", where, exc)
+            self._failed(exc, now_s)
             return
         self.events_written += 1
+        if self.retry.recovered():
+            log.info("events: writing to %s again", self.target)
+
+    def _failed(self, exc: Exception, now_s: float) -> None:
+        if self.target == STDOUT:  # a closed pipe does not come back
+            self.enabled = False
+            log.error("events output stdout failed (%s); no more events will be written", exc)
+            return
+        self._close_after_failure()
+        first = not self.retry.failing
+        wait_s = self.retry.failed(now_s)
+        if first:
+            log.error("events output %s failed (%s); events are skipped, next try in %g s",
+                      self.target, exc, wait_s)  # fmt: skip
+        else:
+            log.warning("events output %s failed again (%s); next try in %g s",
+                        self.target, exc, wait_s)  # fmt: skip
 
     def close(self) -> None:
         self.enabled = False

@@ -15,9 +15,9 @@ sink turns itself off.
 
 A writer that stops taking frames (a full disk: OpenCV 5's ``write()`` returns False, OpenCV
 4's returns nothing, so the file is also checked for growth every ``CHECK_EVERY_S``) is closed
-with one error line naming the file and the free space; frames are skipped until a retry
-``RETRY_S`` later (doubling up to ``RETRY_MAX_S`` while it keeps failing), which starts a new
-file (and prunes first, with ``max_mb``). When one takes frames again, that is logged too.
+with one error line naming the file and the free space; frames are skipped until a retry 30 s
+later (``_retry``: doubling up to 10 min while it keeps failing), which starts a new file (and
+prunes first, with ``max_mb``). When one takes frames again, that is logged too.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import cv2
 from camera_app.detect.draw import draw_detections
 from camera_app.errors import ConfigError
 from camera_app.outputs._paths import check_output_path
+from camera_app.outputs._retry import Retry
 from camera_app.pipeline.types import Result
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,6 @@ FOURCC_BY_EXTENSION = {".mp4": "mp4v", ".avi": "MJPG"}
 
 
 SEGMENT_S = 600.0
-RETRY_S = 30.0  # capture time from a failed write to the next try
-RETRY_MAX_S = 600.0
 CHECK_EVERY_S = 10.0  # capture time between checks that the file grows
 CHECK_MIN_FRAMES = 10  # frames written since the last check for "did not grow" to count
 
@@ -97,11 +96,8 @@ class RecordSink:
         self.size_wh: tuple[int, int] | None = None
         self._writer: Any = None  # a cv2.VideoWriter
         self._new_writer = writer_factory
-        self.write_failures = 0
+        self.retry = Retry()  # after a failed write, by capture time
         self.frames_skipped = 0  # while waiting to retry after a failed write
-        self._retry_at_s: float | None = None  # capture time of the next try, after a failure
-        self._retry_s = RETRY_S
-        self._failing = False  # since a failed write, until a file takes frames again
         self._check_at_s = 0.0  # capture time of the next growth check
         self._checked_size = 0
         self._checked_frames = 0
@@ -191,21 +187,18 @@ class RecordSink:
         self._writer = None
         if writer is not None:
             writer.release()
-        self.write_failures += 1
         try:
             free = f"{shutil.disk_usage(self.base.parent).free / 1e6:.1f} MB free"
         except OSError as exc:
             free = f"free space unknown: {exc.strerror}"
-        wait_s = self._retry_s
-        self._retry_at_s = mono_s + wait_s
-        self._retry_s = min(2 * wait_s, RETRY_MAX_S)
-        if not self._failing:
+        first = not self.retry.failing
+        wait_s = self.retry.failed(mono_s)
+        if first:
             log.error("recording to %s failed: the video writer takes no more frames (%s in "
                       "%s; is the disk full?); trying a new file in %g s",
                       path, free, self.base.parent, wait_s)  # fmt: skip
         else:
             log.warning("recording to %s failed again (%s); next try in %g s", path, free, wait_s)
-        self._failing = True
 
     def handle(self, result: Result) -> None:
         if not self.enabled:
@@ -213,11 +206,9 @@ class RecordSink:
         image = result.frame.image_bgr
         h, w = image.shape[:2]
         frame = result.frame
-        if self._retry_at_s is not None:
-            if frame.capture_monotonic_s < self._retry_at_s:
-                self.frames_skipped += 1
-                return
-            self._retry_at_s = None
+        if self.retry.waiting(frame.capture_monotonic_s):
+            self.frames_skipped += 1
+            return
         if (
             self._writer is not None
             and frame.capture_monotonic_s - self._segment_start_s >= self.segment_s
@@ -250,8 +241,7 @@ class RecordSink:
             self._write_failed(frame.capture_monotonic_s)
             return
         self.frames_written += 1
-        if self._failing and (took or grew):  # OpenCV 4: known at the next growth check
-            self._failing, self._retry_s = False, RETRY_S
+        if (took or grew) and self.retry.recovered():  # OpenCV 4: at the next growth check
             log.info("recording again: %s takes frames", self.path)
 
     def close(self) -> None:

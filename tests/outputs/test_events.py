@@ -4,11 +4,13 @@ import io
 import json
 import logging
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from camera_app.errors import ConfigError
+from camera_app.outputs._retry import FIRST_S as RETRY_S
 from camera_app.outputs.events import EventsSink, event, iso_utc_ms
 from tests.outputs.builders import make_detections, make_result
 
@@ -100,17 +102,23 @@ def test_bad_path_is_a_config_error_naming_it(tmp_path: Path, name: str, message
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
-def test_disk_full_disables_the_sink_and_logs_once(caplog: pytest.LogCaptureFixture) -> None:
+def test_disk_full_logs_once_skips_and_retries_later(caplog: pytest.LogCaptureFixture) -> None:
     sink = EventsSink("/dev/full")  # every write fails with ENOSPC, like a full disk
-    with caplog.at_level(logging.ERROR, logger="camera_app.outputs.events"):
+    with caplog.at_level(logging.INFO, logger="camera_app.outputs.events"):
         for i in range(3):
-            sink.handle(make_result(sequence=i))  # must not raise
+            sink.handle(make_result(sequence=i, capture_monotonic_s=100.0 + i))  # no raise
+        assert (sink.events_written, sink.events_skipped, sink.retry.failures) == (0, 2, 1)
+        sink.handle(make_result(sequence=3, capture_monotonic_s=100.0 + RETRY_S))  # retried
+        assert sink.enabled
     sink.close()
-    assert not sink.enabled
-    assert sink.events_written == 0
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1
-    assert "/dev/full" in errors[0].getMessage()
+    assert (sink.events_written, sink.retry.failures) == (0, 2)
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert lines == [
+        (logging.ERROR, "events output /dev/full failed ([Errno 28] No space left on device); "
+                        "events are skipped, next try in 30 s"),
+        (logging.WARNING, "events output /dev/full failed again ([Errno 28] No space left on "
+                          "device); next try in 60 s"),
+    ]  # fmt: skip
 
 
 class BrokenStdout(io.StringIO):
@@ -163,7 +171,7 @@ def test_a_line_longer_than_max_mb_is_still_written_whole(tmp_path: Path) -> Non
     ] == [2]
 
 
-def test_a_failed_rotation_turns_the_sink_off_without_touching_stdout(
+def test_a_failed_rotation_is_retried_without_touching_stdout(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     folder = tmp_path / "ev"
@@ -172,13 +180,84 @@ def test_a_failed_rotation_turns_the_sink_off_without_touching_stdout(
     sink = EventsSink(str(path), max_mb=0.000001)
     sink.handle(make_result(sequence=1))
     (folder / "events.jsonl.1").mkdir()  # the rename target is a folder: os.replace fails
-    with caplog.at_level(logging.ERROR, logger="camera_app.outputs.events"):
-        sink.handle(make_result(sequence=2))
-        sink.handle(make_result(sequence=3))
+    with caplog.at_level(logging.INFO, logger="camera_app.outputs.events"):
+        sink.handle(make_result(sequence=2, capture_monotonic_s=100.0))
+        sink.handle(make_result(sequence=3, capture_monotonic_s=101.0))  # waits: skipped
+        (folder / "events.jsonl.1").rmdir()
+        sink.handle(make_result(sequence=4, capture_monotonic_s=100.0 + RETRY_S))
     sink.close()
-    assert not sink.enabled
     assert capsys.readouterr().out == ""
-    assert len([r for r in caplog.records if "no more events" in r.getMessage()]) == 1
+    assert [json.loads(x)["sequence"] for x in path.read_text().splitlines()] == [4]
+    assert [
+        json.loads(x)["sequence"] for x in (folder / "events.jsonl.1").read_text().splitlines()
+    ] == [1]
+    assert (sink.events_written, sink.events_skipped, sink.rotations) == (2, 1, 1)
+    messages = [r.getMessage() for r in caplog.records]
+    assert "events are skipped, next try in 30 s" in messages[0]
+    assert messages[-1] == f"events: writing to {path} again"
+
+
+@pytest.mark.parametrize(
+    ("left", "kept"),
+    [
+        (b'{"a":1}\n{"half', b'{"a":1}\n'),  # a half line after whole ones: cut off
+        (b'{"half', b""),  # the file is one half line: emptied
+        (b"x" * 70_000, b"x" * 70_000 + b"\n"),  # no line end in the last 64 KB: ended
+        (b'{"a":1}\n', b'{"a":1}\n'),  # whole: untouched
+    ],
+)
+def test_reopening_after_a_failure_leaves_only_whole_lines(
+    tmp_path: Path, left: bytes, kept: bytes
+) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"")
+    sink = EventsSink(str(path))
+    assert sink._file is not None
+    sink._file.close()  # the next write fails (ValueError), as a failed write would
+    sink.handle(make_result(sequence=1, capture_monotonic_s=100.0))
+    assert sink.retry.failures == 1
+    path.write_bytes(left)  # what the failure left behind
+    sink.handle(make_result(sequence=2, capture_monotonic_s=100.0 + RETRY_S))
+    sink.close()
+    data = path.read_bytes()
+    assert data.startswith(kept)
+    assert json.loads(data[len(kept) :])["sequence"] == 2
+
+
+def test_a_real_full_disk_skips_events_and_resumes_with_whole_lines(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 1 MB tmpfs filled up under the sink, then space freed."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], check=True)
+    path = disk / "events.jsonl"
+    sink = EventsSink(str(path))
+    try:
+        filler = disk / "filler"
+        filler.write_bytes(b"\0" * 900_000)
+        t, i = 100.0, 0
+        with caplog.at_level(logging.INFO, logger="camera_app.outputs.events"):
+            while sink.retry.failures == 0 and i < 10_000:
+                i += 1
+                sink.handle(make_result(sequence=i, capture_monotonic_s=t))
+            assert sink.retry.failures == 1
+            written = sink.events_written
+            assert written > 100  # the ~150 KB left took lines first
+            filler.unlink()
+            for j in range(3):
+                sink.handle(make_result(sequence=i + 1 + j, capture_monotonic_s=t + RETRY_S))
+        sink.close()
+        lines = path.read_bytes().split(b"\n")
+        assert lines[-1] == b""  # ends with a line end
+        sequences = [json.loads(x)["sequence"] for x in lines[:-1]]  # every line whole JSON
+        assert sequences == [*range(1, written + 1), i + 1, i + 2, i + 3]
+        assert caplog.records[-1].getMessage() == f"events: writing to {path} again"
+    finally:
+        sink.close()
+        subprocess.run(["umount", str(disk)], check=True)
 
 
 def test_bad_max_mb_is_a_config_error(tmp_path: Path) -> None:

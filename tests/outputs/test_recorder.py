@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from camera_app.errors import ConfigError
-from camera_app.outputs.recorder import CHECK_EVERY_S, RETRY_S, RecordSink
+from camera_app.outputs._retry import FIRST_S as RETRY_S
+from camera_app.outputs.recorder import CHECK_EVERY_S, RecordSink
 from camera_app.pipeline.types import Result
 from tests.outputs.builders import RED_BGR, make_detections, make_result
 
@@ -251,9 +252,9 @@ def test_a_writer_that_stops_taking_frames_is_retried_with_a_new_file(
         for i in range(50):  # 5 s at 10 fps: fine
             sink.handle(frame_at(i, t))
             t += 0.1
-        assert (sink.frames_written, sink.write_failures) == (50, 0)
+        assert (sink.frames_written, sink.retry.failures) == (50, 0)
         refusing.refuse = True  # the disk is full
-        while sink.write_failures == 0 and t < 60.0:
+        while sink.retry.failures == 0 and t < 60.0:
             sink.handle(frame_at(0, t))
             t += 0.1
         failed_at = t - 0.1
@@ -277,7 +278,7 @@ def test_a_writer_that_stops_taking_frames_is_retried_with_a_new_file(
         assert refusing.opened == ["door-20231114T221320Z.avi"]
         # The retry opens a new file; still full: a warning, and twice the wait.
         sink.handle(frame_at(0, t))
-        while sink.write_failures == 1:
+        while sink.retry.failures == 1:
             t += 0.1
             sink.handle(frame_at(0, t))
         assert len(refusing.opened) == 2
@@ -297,7 +298,7 @@ def test_a_writer_that_stops_taking_frames_is_retried_with_a_new_file(
     assert caplog.records[-1].getMessage() == (
         f"recording again: {tmp_path / refusing.opened[-1]} takes frames"
     )
-    assert sink.write_failures == 2
+    assert sink.retry.failures == 2
 
 
 def test_a_full_disk_stops_the_file_and_the_recording_resumes_in_a_new_one(
@@ -322,10 +323,10 @@ def test_a_full_disk_stops_the_file_and_the_recording_resumes_in_a_new_one(
         t = 0.0
         with caplog.at_level(logging.INFO, logger="camera_app.outputs.recorder"):
             # OpenCV 5 refuses the frame; OpenCV 4 is silent, and its file stops growing.
-            while sink.write_failures == 0 and t < 3 * CHECK_EVERY_S:
+            while sink.retry.failures == 0 and t < 3 * CHECK_EVERY_S:
                 sink.handle(result(0, t))
                 t += 0.1
-            assert sink.write_failures == 1
+            assert sink.retry.failures == 1
             first = sink.path
             assert first is not None
             assert first.exists()
@@ -344,7 +345,7 @@ def test_a_full_disk_stops_the_file_and_the_recording_resumes_in_a_new_one(
                     break
             sink.close()
         assert i == (0 if opencv5 else CHECK_EVERY_S)
-        assert sink.write_failures == 1
+        assert sink.retry.failures == 1
         assert sink.frames_written == written + i + 1
         assert sink.path is not None
         assert sink.path != first
