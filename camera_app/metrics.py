@@ -57,7 +57,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from camera_app import __version__
-from camera_app.pipeline.types import Result
+from camera_app.pipeline.types import OutputState, Result
 from camera_app.redact import redact_text
 from camera_app.sources.capture import (
     MAX_HUNG_READERS,
@@ -88,6 +88,7 @@ DROP_REASONS: tuple[str, ...] = (*(r.value for r in DropReason), OUTPUT_BACKLOG)
 OTHER_LABEL = "other"
 
 SnapshotSource = Callable[[], Iterable[CaptureSnapshot]]
+OutputSource = Callable[[], Iterable[OutputState]]
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ class PipelineMetrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         self._labels = None if labels is None else frozenset(labels)
         self._snapshots = snapshots
+        self._outputs: OutputSource | None = None
         self._fps_window_s = fps_window_s
         self._clock = clock
         self._lock = threading.Lock()  # guards the dicts below and the fps deques
@@ -189,6 +191,7 @@ class PipelineMetrics:
         build = Info("camera_app_build", "camera_app version and Python.", registry=r)
         build.info({"version": __version__, "python": platform.python_version()})
         r.register(_SnapshotCollector(self))
+        r.register(_OutputCollector(self))
         for camera in cameras:
             self._camera(camera)
 
@@ -248,6 +251,10 @@ class PipelineMetrics:
     def set_snapshot_source(self, snapshots: SnapshotSource | None) -> None:
         """Where the capture snapshots come from at scrape time (None: no capture metrics)."""
         self._snapshots = snapshots
+
+    def set_output_source(self, outputs: OutputSource | None) -> None:
+        """Where the outputs' states come from at scrape time (None: no output metrics)."""
+        self._outputs = outputs
 
     # -- read at scrape time ---------------------------------------------------------------
 
@@ -380,3 +387,41 @@ class _SnapshotCollector(Collector):
                 dropped.add_metric([cam, reason], ours[reason])
             fps.add_metric([cam], m.fps(cam))
         yield from (captured, dropped, reconnects, errors, state, up, fps, blocked)
+
+
+class _OutputCollector(Collector):
+    """Whether each camera's outputs work, read at scrape time: a file output on a full disk
+    is down until it writes again; one that raised was disabled by the dispatcher for good."""
+
+    def __init__(self, metrics: PipelineMetrics) -> None:
+        self._m = metrics
+
+    def describe(self) -> list[Metric]:
+        return list(self._families())
+
+    def collect(self) -> Iterator[Metric]:
+        states: list[OutputState] = []
+        source = self._m._outputs
+        if source is not None:
+            try:
+                states = list(source())
+            except Exception:  # a scrape must not fail because one output did
+                log.exception("reading the outputs' states for /metrics failed")
+        yield from self._families(states)
+
+    def _families(self, states: Sequence[OutputState] = ()) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "camera_app_output_up",
+            "1 while the output works; 0 after a failure (a full disk: until it writes again).",
+            labels=["camera", "output"],
+        )
+        failures = CounterMetricFamily(
+            "camera_app_output_failures",
+            "Times the output failed (a write refused, a file that could not be opened).",
+            labels=["camera", "output"],
+        )
+        for st in states:
+            labels = [redact_text(st.camera), st.output]
+            up.add_metric(labels, 1.0 if st.up else 0.0)
+            failures.add_metric(labels, st.failures)
+        yield from (up, failures)

@@ -28,7 +28,7 @@ from camera_app.metrics import (
     ModelInfo,
     PipelineMetrics,
 )
-from camera_app.pipeline.types import Result, StageTimes
+from camera_app.pipeline.types import OutputState, Result, StageTimes
 from camera_app.sources.base import Frame
 from camera_app.sources.capture import CaptureSnapshot, CaptureState, DropReason
 from camera_app.sources.errors import ErrorKind
@@ -298,6 +298,29 @@ def test_a_failing_snapshot_source_does_not_break_the_scrape(
         text = exposition(m)
     assert 'camera_app_frames_processed_total{camera="front"} 1.0' in text
     assert "capture snapshots" in caplog.text
+
+
+def test_outputs_up_and_failures_are_read_at_scrape_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    states = [OutputState("front", "events", True, 0), OutputState("front", "record", True, 0)]
+    m = PipelineMetrics(cameras=["front"])
+    assert "camera_app_output_up{" not in exposition(m)  # no source: no samples
+    m.set_output_source(lambda: states)
+    assert value(m, "camera_app_output_up", camera="front", output="record") == 1.0
+    states[1] = OutputState("front", "record", False, 3)  # a full disk, say
+    assert value(m, "camera_app_output_up", camera="front", output="record") == 0.0
+    assert value(m, "camera_app_output_failures_total", camera="front", output="record") == 3
+    assert value(m, "camera_app_output_up", camera="front", output="events") == 1.0
+
+    def broken() -> list[OutputState]:
+        raise RuntimeError("boom")
+
+    m.set_output_source(broken)
+    with caplog.at_level(logging.ERROR, logger="camera_app.metrics"):
+        text = exposition(m)
+    assert "# TYPE camera_app_output_up gauge" in text
+    assert "outputs' states" in caplog.text
 
 
 # ---- fps -------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ import pytest
 from camera_app.app import App
 from camera_app.config import parse_config
 from camera_app.outputs.events import EventsSink
-from camera_app.wiring import attach_outputs
+from camera_app.wiring import attach_metrics, attach_outputs
+from tests.outputs.builders import make_result
 from tests.shared import TEST_MODELS
 
 
@@ -36,4 +37,36 @@ def test_one_events_file_spelled_two_ways_gets_one_writer(
     assert a[0] is b[0]
     assert c[0] is not a[0]
     for sink in {id(s): s for s in (a[0], c[0])}.values():
+        sink.close()
+
+
+def test_outputs_up_follow_the_real_sinks(tmp_path: Path) -> None:
+    """Events to a full disk (/dev/full) are down after one result; the recording is up."""
+    cfg = parse_config(
+        f"model: {{path: {TEST_MODELS / 'blobs_uint8_postprocess'}}}\n"
+        "http: {enabled: false}\nmetrics: {enabled: false}\n"
+        "cameras:\n"
+        "  - name: a\n    source: demo\n"
+        f"    outputs: {{events: /dev/full, record: {tmp_path / 'a.avi'}, stream: false}}\n",
+        "cfg.yaml",
+        env={},
+    )
+    app = App(cfg)
+    metrics = attach_metrics(app)
+    attach_outputs(app)
+
+    def up(output: str) -> float | None:
+        return metrics.registry.get_sample_value(
+            "camera_app_output_up", {"camera": "a", "output": output}
+        )
+
+    assert (up("events"), up("record")) == (1.0, 1.0)
+    for sink in app.sinks["a"]:
+        sink.handle(make_result("a", size_wh=(64, 48)))
+    assert (up("events"), up("record")) == (0.0, 1.0)
+    failures = metrics.registry.get_sample_value(
+        "camera_app_output_failures_total", {"camera": "a", "output": "events"}
+    )
+    assert failures == 1.0
+    for sink in app.sinks["a"]:
         sink.close()

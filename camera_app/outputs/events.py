@@ -64,6 +64,8 @@ def event(result: Result) -> dict[str, Any]:
 class EventsSink:
     """Writes events to ``target``: ``"-"`` for stdout, else a file opened for appending."""
 
+    output_name = "events"
+
     def __init__(self, target: str, max_mb: float | None = None) -> None:
         if max_mb is not None and not max_mb > 0:
             raise ConfigError(f"outputs.events_max_mb: expected a positive size, got {max_mb!r}")
@@ -73,6 +75,7 @@ class EventsSink:
         self.events_written = 0
         self.events_skipped = 0  # while waiting to reopen a file after a failure
         self.retry = Retry()
+        self.failed_for_good = False  # stdout's pipe closed
         self.rotations = 0
         self.enabled = True
         self._file: TextIO | None = None
@@ -164,7 +167,7 @@ class EventsSink:
 
     def _failed(self, exc: Exception, now_s: float) -> None:
         if self.target == STDOUT:  # a closed pipe does not come back
-            self.enabled = False
+            self.enabled, self.failed_for_good = False, True
             log.error("events output stdout failed (%s); no more events will be written", exc)
             return
         self._close_after_failure()
@@ -176,6 +179,10 @@ class EventsSink:
         else:
             log.warning("events output %s failed again (%s); next try in %g s",
                         self.target, exc, wait_s)  # fmt: skip
+
+    def health(self) -> tuple[bool, int]:
+        up = not self.failed_for_good and not self.retry.failing
+        return up, self.retry.failures + int(self.failed_for_good)
 
     def close(self) -> None:
         self.enabled = False

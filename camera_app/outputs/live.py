@@ -49,6 +49,8 @@ class _Slot:
 class LiveView:
     """A sink keeping the newest (frame, detections) of each camera in ``cameras``."""
 
+    output_name = "stream"
+
     def __init__(self, cameras: Iterable[str], *, jpeg_quality: int = 80) -> None:
         if not 1 <= jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality: expected 1 to 100, got {jpeg_quality}")

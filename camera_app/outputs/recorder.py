@@ -53,6 +53,8 @@ class RecordSink:
     """Writes annotated frames into files named after ``path`` at ``fps_hint`` frames per
     second, a new file every ``segment_s`` seconds; keeps them under ``max_mb`` if given."""
 
+    output_name = "record"
+
     def __init__(
         self,
         path: str,
@@ -97,6 +99,7 @@ class RecordSink:
         self._writer: Any = None  # a cv2.VideoWriter
         self._new_writer = writer_factory
         self.retry = Retry()  # after a failed write, by capture time
+        self.failed_for_good = False  # no writer for this format, or OpenCV raised
         self.frames_skipped = 0  # while waiting to retry after a failed write
         self._check_at_s = 0.0  # capture time of the next growth check
         self._checked_size = 0
@@ -117,7 +120,7 @@ class RecordSink:
         writer = self._new_writer(str(path), code, self.fps_hint, size_wh)
         if not writer.isOpened():
             writer.release()
-            self.enabled = False
+            self.enabled, self.failed_for_good = False, True
             log.error(
                 "cannot record to %s (OpenCV has no %s writer for %dx%d); recording is off",
                 path, self.fourcc, *size_wh,
@@ -233,7 +236,7 @@ class RecordSink:
         try:
             took = writer.write(fitted)  # OpenCV 5: False when refused; OpenCV 4: None
         except cv2.error as exc:
-            self.enabled = False
+            self.enabled, self.failed_for_good = False, True
             log.error("recording to %s failed (%s); recording is off", self.path, exc)
             return
         grew = self._grew(frame.capture_monotonic_s)
@@ -243,6 +246,10 @@ class RecordSink:
         self.frames_written += 1
         if (took or grew) and self.retry.recovered():  # OpenCV 4: at the next growth check
             log.info("recording again: %s takes frames", self.path)
+
+    def health(self) -> tuple[bool, int]:
+        up = not self.failed_for_good and not self.retry.failing
+        return up, self.retry.failures + int(self.failed_for_good)
 
     def close(self) -> None:
         self.enabled = False

@@ -53,6 +53,8 @@ def gui_available(env: Mapping[str, str] | None = None) -> tuple[bool, str]:
 class WindowSink:
     """Shows annotated frames in a window named ``<title> <camera>``."""
 
+    output_name = "window"
+
     def __init__(self, title: str = "camera_app", env: Mapping[str, str] | None = None) -> None:
         self.title = title
         self._env = env

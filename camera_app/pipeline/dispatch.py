@@ -52,6 +52,10 @@ class Dispatcher(ManagedThread):
         self.handled = 0
         self._broken: set[int] = set()
 
+    def broken(self, sink: ResultSink) -> bool:
+        """Whether ``sink`` raised once and was disabled (read from the metrics thread)."""
+        return id(sink) in self._broken
+
     def publish(self, result: Result) -> None:
         """Called by inference workers. Never blocks beyond a short lock."""
         if self._on_result is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from camera_app.detect.detections import Detections
 from camera_app.sources.base import Frame
@@ -49,3 +49,23 @@ class ResultSink(Protocol):
     def handle(self, result: Result) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class OutputHealth(Protocol):
+    """An output that can fail while running (a file on a full disk) and say so, for
+    ``camera_app_output_up`` and ``camera_app_output_failures_total``."""
+
+    output_name: str
+
+    def health(self) -> tuple[bool, int]:
+        """(working now, failures so far); read from the metrics thread."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutputState:
+    camera: str
+    output: str  # events, record, stream, window
+    up: bool
+    failures: int

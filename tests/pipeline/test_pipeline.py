@@ -130,12 +130,15 @@ def test_slow_outputs_never_block_publishing() -> None:
 
 def test_a_broken_output_does_not_stop_the_others() -> None:
     stop = threading.Event()
-    good = SlowSink(0.0)
-    d = Dispatcher({"a": [BrokenSink(), good]}, stop)
+    good, bad = SlowSink(0.0), BrokenSink()
+    d = Dispatcher({"a": [bad, good]}, stop)
     d.start()
+    assert not d.broken(bad)
     for seq in range(5):
         d.publish(result("a", seq))
     assert wait_until(lambda: len(good.seen) == 5)
+    assert d.broken(bad)  # what camera_app_output_up reads
+    assert not d.broken(good)
     stop.set()
     assert d.join(5)
 
