@@ -123,5 +123,6 @@ def test_dashboard_is_valid_json_with_the_promised_panels() -> None:
         "camera_app_frames_dropped_total",
         "camera_app_reconnects_total",
         "camera_app_camera_state",
+        "camera_app_output_up",
     ):
         assert needle in exprs, needle
