@@ -51,6 +51,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, Info
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -305,24 +306,45 @@ _STATES = tuple(s.value for s in CaptureState)
 _ERROR_CLASSES = tuple(k.value for k in ErrorKind)
 
 
-class _SnapshotCollector(Collector):
-    """Reads the capture snapshots (and the pipeline's own drop counts and fps) at scrape time."""
+_T = TypeVar("_T")
+
+
+class _ReadAtScrape(Collector, Generic[_T]):
+    """Families made from what ``_source()`` gives at scrape time; a source that raises is
+    logged and read as empty (a scrape must not fail because one part did)."""
+
+    what = ""  # for the log line
 
     def __init__(self, metrics: PipelineMetrics) -> None:
         self._m = metrics
+
+    def _source(self) -> Callable[[], Iterable[_T]] | None:
+        raise NotImplementedError
+
+    def _families(self, items: Sequence[_T] = ()) -> Iterator[Metric]:
+        raise NotImplementedError
 
     def describe(self) -> list[Metric]:
         return list(self._families())
 
     def collect(self) -> Iterator[Metric]:
-        snaps: list[CaptureSnapshot] = []
-        source = self._m._snapshots
+        items: list[_T] = []
+        source = self._source()
         if source is not None:
             try:
-                snaps = list(source())
-            except Exception:  # a scrape must not fail because one snapshot did
-                log.exception("reading the capture snapshots for /metrics failed")
-        yield from self._families(snaps)
+                items = list(source())
+            except Exception:
+                log.exception("reading %s for /metrics failed", self.what)
+        yield from self._families(items)
+
+
+class _SnapshotCollector(_ReadAtScrape[CaptureSnapshot]):
+    """Reads the capture snapshots (and the pipeline's own drop counts and fps) at scrape time."""
+
+    what = "the capture snapshots"
+
+    def _source(self) -> SnapshotSource | None:
+        return self._m._snapshots
 
     def _families(self, snaps: Sequence[CaptureSnapshot] = ()) -> Iterator[Metric]:
         captured = CounterMetricFamily(
@@ -389,25 +411,14 @@ class _SnapshotCollector(Collector):
         yield from (captured, dropped, reconnects, errors, state, up, fps, blocked)
 
 
-class _OutputCollector(Collector):
+class _OutputCollector(_ReadAtScrape[OutputState]):
     """Whether each camera's outputs work, read at scrape time: a file output on a full disk
     is down until it writes again; one that raised was disabled by the dispatcher for good."""
 
-    def __init__(self, metrics: PipelineMetrics) -> None:
-        self._m = metrics
+    what = "the outputs' states"
 
-    def describe(self) -> list[Metric]:
-        return list(self._families())
-
-    def collect(self) -> Iterator[Metric]:
-        states: list[OutputState] = []
-        source = self._m._outputs
-        if source is not None:
-            try:
-                states = list(source())
-            except Exception:  # a scrape must not fail because one output did
-                log.exception("reading the outputs' states for /metrics failed")
-        yield from self._families(states)
+    def _source(self) -> OutputSource | None:
+        return self._m._outputs
 
     def _families(self, states: Sequence[OutputState] = ()) -> Iterator[Metric]:
         up = GaugeMetricFamily(

@@ -4,7 +4,7 @@ import io
 import json
 import logging
 import os
-import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -225,14 +225,10 @@ def test_reopening_after_a_failure_leaves_only_whole_lines(
 
 
 def test_a_real_full_disk_skips_events_and_resumes_with_whole_lines(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    small_disk: Callable[[int], Path], caplog: pytest.LogCaptureFixture
 ) -> None:
     """A 1 MB tmpfs filled up under the sink, then space freed."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], check=True)
+    disk = small_disk(1 << 20)
     path = disk / "events.jsonl"
     sink = EventsSink(str(path))
     try:
@@ -257,7 +253,6 @@ def test_a_real_full_disk_skips_events_and_resumes_with_whole_lines(
         assert caplog.records[-1].getMessage() == f"events: writing to {path} again"
     finally:
         sink.close()
-        subprocess.run(["umount", str(disk)], check=True)
 
 
 def test_bad_max_mb_is_a_config_error(tmp_path: Path) -> None:
