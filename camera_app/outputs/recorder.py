@@ -10,14 +10,16 @@ file); other files are never touched.
 
 The codec follows the extension: ``.mp4`` -> mp4v, ``.avi`` -> MJPG. Each file is opened at its
 first frame, with that frame's size; later frames of another size (a camera that reconnected at
-another resolution) are resized to it. A writer that cannot be opened is logged once and the
-sink turns itself off.
+another resolution) are resized to it. A writer that cannot be opened for the first file is
+logged once and the sink turns itself off (the format, size or folder is wrong).
 
 A writer that stops taking frames (a full disk: OpenCV 5's ``write()`` returns False, OpenCV
 4's returns nothing, so the file is also checked for growth every ``CHECK_EVERY_S``) is closed
 with one error line naming the file and the free space; frames are skipped until a retry 30 s
 later (``_retry``: doubling up to 10 min while it keeps failing), which starts a new file (and
-prunes first, with ``max_mb``). When one takes frames again, that is logged too.
+prunes first, with ``max_mb``). A later file that cannot be opened (a full disk at a segment's
+start: the mp4 writer does not open there) is retried the same way. When one takes frames
+again, that is logged too.
 """
 
 from __future__ import annotations
@@ -115,11 +117,15 @@ class RecordSink:
         return path
 
     def _open(self, size_wh: tuple[int, int], wall_s: float, mono_s: float) -> bool:
+        self._prune()  # first: on a disk full of our own files, the new one needs the room
         path = self._segment_path(wall_s)
         code = cv2.VideoWriter.fourcc(*self.fourcc)
         writer = self._new_writer(str(path), code, self.fps_hint, size_wh)
         if not writer.isOpened():
             writer.release()
+            if self.path is not None:  # a file opened before: the disk or folder changed
+                self._failed(mono_s, path, "cannot open it")
+                return False
             self.enabled, self.failed_for_good = False, True
             log.error(
                 "cannot record to %s (OpenCV has no %s writer for %dx%d); recording is off",
@@ -135,7 +141,6 @@ class RecordSink:
         self._check_at_s, self._checked_frames = mono_s + CHECK_EVERY_S, self.frames_written
         log.info("recording %s (%s, %dx%d, %.1f fps)", path, self.fourcc, *size_wh,
                  self.fps_hint)  # fmt: skip
-        self._prune()
         return True
 
     def _prune(self) -> None:
@@ -168,10 +173,11 @@ class RecordSink:
             log.info("recording: deleted %s to stay under %d MB", f.name,
                      self.max_bytes // 1_000_000)  # fmt: skip
 
-    def _grew(self, mono_s: float) -> bool | None:
-        """Every CHECK_EVERY_S: whether the file grew since the last check (False: frames went
-        in, the file did not grow); None when no check is due or too few frames went in."""
-        if mono_s < self._check_at_s or self.path is None:
+    def _grew(self, mono_s: float, *, now: bool = False) -> bool | None:
+        """Every CHECK_EVERY_S (or ``now``): whether the file grew since the last check (False:
+        frames went in, the file did not grow); None when no check is due or too few frames
+        went in."""
+        if (mono_s < self._check_at_s and not now) or self.path is None:
             return None
         self._check_at_s = mono_s + CHECK_EVERY_S
         try:
@@ -184,10 +190,9 @@ class RecordSink:
         self._checked_size, self._checked_frames = size, self.frames_written
         return grew
 
-    def _write_failed(self, mono_s: float) -> None:
-        """Close the file that stopped taking frames; try a new one after a wait."""
-        path, writer = self.path, self._writer
-        self._writer = None
+    def _failed(self, mono_s: float, path: Path | None, what: str) -> None:
+        """Close the file being written, if any; try a new one after a wait."""
+        writer, self._writer = self._writer, None
         if writer is not None:
             writer.release()
         try:
@@ -197,11 +202,11 @@ class RecordSink:
         first = not self.retry.failing
         wait_s = self.retry.failed(mono_s)
         if first:
-            log.error("recording to %s failed: the video writer takes no more frames (%s in "
-                      "%s; is the disk full?); trying a new file in %g s",
-                      path, free, self.base.parent, wait_s)  # fmt: skip
+            log.error("recording to %s failed: %s (%s in %s; is the disk full?); trying a new "
+                      "file in %g s", path, what, free, self.base.parent, wait_s)  # fmt: skip
         else:
-            log.warning("recording to %s failed again (%s); next try in %g s", path, free, wait_s)
+            log.warning("recording to %s failed again: %s (%s); next try in %g s",
+                        path, what, free, wait_s)  # fmt: skip
 
     def handle(self, result: Result) -> None:
         if not self.enabled:
@@ -218,6 +223,15 @@ class RecordSink:
         ):
             self._writer.release()  # the next file starts at this frame, at its size
             self._writer = None
+            # Released, the file holds every frame it took: a segment shorter than
+            # CHECK_EVERY_S is checked here (OpenCV 4 says nothing of a failed write).
+            grew = self._grew(frame.capture_monotonic_s, now=True)
+            if grew is False:
+                self._failed(frame.capture_monotonic_s, self.path, "its file did not grow")
+                self.frames_skipped += 1
+                return
+            if grew and self.retry.recovered():
+                log.info("recording again: %s took frames", self.path)
         if self._writer is None and not self._open(
             (w, h), frame.capture_wall_s, frame.capture_monotonic_s
         ):
@@ -241,7 +255,9 @@ class RecordSink:
             return
         grew = self._grew(frame.capture_monotonic_s)
         if took is False or grew is False:
-            self._write_failed(frame.capture_monotonic_s)
+            self._failed(
+                frame.capture_monotonic_s, self.path, "the video writer takes no more frames"
+            )
             return
         self.frames_written += 1
         if (took or grew) and self.retry.recovered():  # OpenCV 4: at the next growth check

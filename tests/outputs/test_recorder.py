@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -201,15 +203,18 @@ class RefusingWriter:
     (``opencv4``)."""
 
     refuse = False
+    refuse_open = False  # the mp4 writer on a full disk does not open
     opened: ClassVar[list[str]] = []
 
     def __init__(self, path: str, fourcc: int, fps: float, size_wh: tuple[int, int]) -> None:
         self.path = path
-        self.file = open(path, "wb")  # noqa: SIM115 - closed in release()
-        RefusingWriter.opened.append(Path(path).name)
+        self.ok = not RefusingWriter.refuse_open
+        self.file = open(path, "wb") if self.ok else io.BytesIO()  # noqa: SIM115 - release()
+        if self.ok:
+            RefusingWriter.opened.append(Path(path).name)
 
     def isOpened(self) -> bool:
-        return True
+        return self.ok
 
     def write(self, image: np.ndarray) -> bool | None:
         if RefusingWriter.refuse:
@@ -227,6 +232,7 @@ class RefusingWriter:
 @pytest.fixture
 def refusing(monkeypatch: pytest.MonkeyPatch) -> type[RefusingWriter]:
     monkeypatch.setattr(RefusingWriter, "refuse", False)
+    monkeypatch.setattr(RefusingWriter, "refuse_open", False)
     monkeypatch.setattr(RefusingWriter, "opened", [])
     return RefusingWriter
 
@@ -300,6 +306,36 @@ def test_a_writer_that_stops_taking_frames_is_retried_with_a_new_file(
     assert sink.retry.failures == 2
 
 
+def test_a_new_segment_that_cannot_open_is_retried_but_a_first_file_is_final(
+    tmp_path: Path, refusing: type[RefusingWriter], caplog: pytest.LogCaptureFixture
+) -> None:
+    sink = RecordSink(str(tmp_path / "door.avi"), fps_hint=10.0, segment_s=60.0,
+                      writer_factory=refusing)  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="camera_app.outputs.recorder"):
+        for i in range(600):  # the first minute: one file
+            sink.handle(frame_at(i, i * 0.1))
+        refusing.refuse_open = True  # the disk filled up: the next segment does not open
+        sink.handle(frame_at(600, 60.0))
+        assert (sink.retry.failures, sink.enabled) == (1, True)
+        error = caplog.records[-1]
+        assert error.levelno == logging.ERROR
+        assert "door-20231114T221420Z.avi failed: cannot open it" in error.getMessage()
+        assert f"trying a new file in {RETRY_S:g} s" in error.getMessage()
+        sink.handle(frame_at(601, 60.1))  # waiting: skipped
+        refusing.refuse_open = False
+        sink.handle(frame_at(602, 60.0 + RETRY_S))
+    sink.close()
+    assert refusing.opened == ["door-20231114T221320Z.avi", "door-20231114T221450Z.avi"]
+    assert (sink.frames_written, sink.frames_skipped) == (601, 1)
+    assert caplog.records[-1].getMessage().startswith("recording again:")
+    # The first file of a run that cannot open is a setting to fix, not a disk to wait for.
+    refusing.refuse_open = True
+    first = RecordSink(str(tmp_path / "yard.avi"), fps_hint=10.0, writer_factory=refusing)
+    first.handle(frame_at(0, 0.0))
+    assert not first.enabled
+    assert first.health() == (False, 1)
+
+
 def test_a_full_disk_stops_the_file_and_the_recording_resumes_in_a_new_one(
     small_disk: Callable[[int], Path], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -346,5 +382,38 @@ def test_a_full_disk_stops_the_file_and_the_recording_resumes_in_a_new_one(
         assert sink.path != first
         frames, _ = read_video(sink.path)
         assert len(frames) == i + 1
+    finally:
+        sink.close()
+
+
+def test_an_mp4_segment_starting_on_a_full_disk_is_retried(
+    small_disk: Callable[[int], Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The real mp4 writer does not even open on a full disk; every 10-minute segment start
+    is such a moment. The recording goes on once there is room."""
+    disk = small_disk(2 << 20)
+    sink = RecordSink(str(disk / "door.mp4"), fps_hint=10.0, segment_s=5.0)
+    try:
+        with caplog.at_level(logging.INFO, logger="camera_app.outputs.recorder"):
+            for i in range(10):
+                sink.handle(make_result(sequence=i, size_wh=SIZE_WH, capture_monotonic_s=i * 0.1))
+            filler = disk / "filler"
+            with open(filler, "wb") as f, contextlib.suppress(OSError):
+                f.write(b"\0" * (4 << 20))  # until the disk is full
+            sink.handle(make_result(sequence=10, size_wh=SIZE_WH, capture_monotonic_s=5.0))
+            assert sink.retry.failures == 1
+            assert "failed: cannot open it" in caplog.records[-1].getMessage()
+            filler.unlink()
+            for i in range(150):  # until it says so (OpenCV 4: at the growth check, 10 s)
+                sink.handle(make_result(sequence=11 + i, size_wh=SIZE_WH,
+                                        capture_monotonic_s=5.0 + RETRY_S + i * 0.1))  # fmt: skip
+                if sink.health()[0]:
+                    break
+        sink.close()
+        assert sink.health() == (True, 1)
+        assert any(r.getMessage().startswith("recording again:") for r in caplog.records)
+        # OpenCV 5 knows at the first frame; OpenCV 4 when the 5 s file is released.
+        later = sorted(disk.glob("door-*-*.mp4"))
+        assert sum(len(read_video(f)[0]) for f in later) == i + 1
     finally:
         sink.close()
