@@ -12,6 +12,9 @@ that cannot rename) is closed with one error line; events are skipped until it i
 30 s later (doubling up to 10 min while it keeps failing; the clock is the frames' capture
 time), after cutting off a line the failure left half-written, so every line stays whole JSON.
 
+A file moved away (logrotate without ``copytruncate``) or deleted is noticed within a second of
+capture time and a new file is started at the path.
+
 With ``max_mb`` a file is rotated before a line would take it past that size: ``events.jsonl``
 becomes ``events.jsonl.1`` (replacing the previous one) and a new file starts, so the two take
 at most twice that. Every line stays whole in one of them.
@@ -35,6 +38,7 @@ from camera_app.pipeline.types import Result
 log = logging.getLogger(__name__)
 
 STDOUT = "-"
+MOVED_CHECK_S = 1.0  # capture time between checks that the path is still our file
 
 
 def iso_utc_ms(wall_s: float) -> str:
@@ -80,6 +84,7 @@ class EventsSink:
         self.enabled = True
         self._file: TextIO | None = None
         self._size = 0
+        self._moved_check_at_s = 0.0
         if target == STDOUT:
             return
         self._path = check_output_path(target, "outputs.events")
@@ -129,6 +134,26 @@ class EventsSink:
         log.info("events file %s reached %g MB: the previous lines are in %s.1",
                  self.target, self.max_mb, self.target)  # fmt: skip
 
+    def _follow_the_path(self, now_s: float) -> None:
+        """Once a second: if the path no longer names the open file (logrotate moved it, or
+        someone deleted it), close it and go on in a new file at the path."""
+        f = self._file
+        if f is None or now_s < self._moved_check_at_s:
+            return
+        self._moved_check_at_s = now_s + MOVED_CHECK_S
+        try:
+            at_path = os.stat(self._path)
+        except FileNotFoundError:
+            pass
+        else:
+            ours = os.fstat(f.fileno())
+            if (at_path.st_dev, at_path.st_ino) == (ours.st_dev, ours.st_ino):
+                return
+        self._file = None
+        f.close()
+        self._file = self._open()
+        log.info("events file %s was moved or deleted; writing to a new one", self.target)
+
     def _stream(self) -> TextIO:
         # stdout is looked up at each write, so a redirected sys.stdout is honoured.
         if self.target == STDOUT:
@@ -146,6 +171,7 @@ class EventsSink:
             return
         line = json.dumps(event(result), separators=(",", ":")) + "\n"  # ASCII: 1 char, 1 byte
         try:
+            self._follow_the_path(now_s)
             stream = self._stream()
             if (
                 self.max_bytes is not None

@@ -258,3 +258,28 @@ def test_a_real_full_disk_skips_events_and_resumes_with_whole_lines(
 def test_bad_max_mb_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"outputs\.events_max_mb: expected a positive size"):
         EventsSink(str(tmp_path / "e.jsonl"), max_mb=0.0)
+
+
+@pytest.mark.parametrize("how", ["moved", "deleted"])
+def test_a_file_moved_or_deleted_under_the_sink_is_started_anew(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, how: str
+) -> None:
+    """As logrotate (without copytruncate) does: the lines after it go to a new file."""
+    path = tmp_path / "events.jsonl"
+    sink = EventsSink(str(path))
+    sink.handle(make_result(sequence=1, capture_monotonic_s=100.0))
+    if how == "moved":
+        path.rename(tmp_path / "events.jsonl.2026-11-27")
+    else:
+        path.unlink()
+    with caplog.at_level(logging.INFO, logger="camera_app.outputs.events"):
+        sink.handle(make_result(sequence=2, capture_monotonic_s=100.5))  # not checked yet
+        sink.handle(make_result(sequence=3, capture_monotonic_s=101.0))
+        sink.handle(make_result(sequence=4, capture_monotonic_s=101.1))
+    sink.close()
+    assert [json.loads(x)["sequence"] for x in path.read_text().splitlines()] == [3, 4]
+    if how == "moved":
+        moved = (tmp_path / "events.jsonl.2026-11-27").read_text().splitlines()
+        assert [json.loads(x)["sequence"] for x in moved] == [1, 2]
+    assert caplog.messages == [f"events file {path} was moved or deleted; writing to a new one"]
+    assert sink.events_written == 4
