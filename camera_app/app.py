@@ -27,7 +27,7 @@ from camera_app.errors import ConfigError
 from camera_app.pipeline.board import FrameBoard
 from camera_app.pipeline.dispatch import Dispatcher
 from camera_app.pipeline.order import ResultOrder
-from camera_app.pipeline.types import Result, ResultSink
+from camera_app.pipeline.types import OutputHealth, OutputState, Result, ResultSink
 from camera_app.pipeline.worker import InferenceWorker
 from camera_app.runtime import load_runtime
 from camera_app.sources.backoff import BackoffPolicy
@@ -245,6 +245,10 @@ class App:
     def status(self) -> dict[str, Any]:
         now = time.monotonic()
         det = self.detectors[0]
+        failing: dict[str, list[str]] = {c.name: [] for c in self.cfg.cameras}
+        for out in self.output_states():
+            if not out.up:
+                failing[out.camera].append(out.output)
         cams = []
         for cam, snap in zip(self.cfg.cameras, self.snapshots(), strict=True):
             cams.append({
@@ -255,6 +259,7 @@ class App:
                 "reconnects": snap.reconnects,
                 "last_error": None if snap.last_error_kind is None else {
                     "class": snap.last_error_kind.value, "message": snap.last_error_message},
+                "outputs_failing": failing[cam.name],
             })  # fmt: skip
         return {
             "version": __version__,
@@ -269,6 +274,21 @@ class App:
             "frames_processed": self.frames_processed,
             "output_drops": self.dispatcher.dropped,
         }  # fmt: skip
+
+    def output_states(self) -> list[OutputState]:
+        """Each camera's outputs: working or not, failures so far (a shared events file is
+        listed under each of its cameras). Read by the metrics and the status page."""
+        states = []
+        for camera, sinks in self.sinks.items():
+            for sink in sinks:
+                name = getattr(sink, "output_name", None)
+                if name is None:
+                    continue
+                up, failures = sink.health() if isinstance(sink, OutputHealth) else (True, 0)
+                if self.dispatcher.broken(sink):
+                    up, failures = False, failures + 1
+                states.append(OutputState(camera, name, up, failures))
+        return states
 
     def status_line(self) -> str:
         now = time.monotonic()

@@ -20,7 +20,7 @@ from camera_app.outputs.live import LiveView
 from camera_app.outputs.recorder import RecordSink
 from camera_app.outputs.web import WebServer
 from camera_app.outputs.window import WindowSink
-from camera_app.pipeline.types import OutputHealth, OutputState, ResultSink
+from camera_app.pipeline.types import ResultSink
 from camera_app.service.notify import Notifier, Watchdog
 
 log = logging.getLogger(__name__)
@@ -69,21 +69,6 @@ def _model_info(app: App) -> ModelInfo:
     )  # fmt: skip
 
 
-def output_states(app: App) -> list[OutputState]:
-    """Each camera's outputs, as the metrics show them (a shared events file under each)."""
-    states = []
-    for camera, sinks in app.sinks.items():
-        for sink in sinks:
-            name = getattr(sink, "output_name", None)
-            if name is None:
-                continue
-            up, failures = sink.health() if isinstance(sink, OutputHealth) else (True, 0)
-            if app.dispatcher.broken(sink):
-                up, failures = False, failures + 1
-            states.append(OutputState(camera, name, up, failures))
-    return states
-
-
 def attach_metrics(app: App) -> PipelineMetrics:
     cfg = app.cfg
     labels = app.detectors[0].labels
@@ -93,7 +78,7 @@ def attach_metrics(app: App) -> PipelineMetrics:
         snapshots=app.snapshots,
     )
     metrics.set_model_info(_model_info(app))
-    metrics.set_output_source(lambda: output_states(app))
+    metrics.set_output_source(app.output_states)
     app.hooks.on_result.append(metrics.observe_result)
     app.hooks.on_render.append(metrics.observe_render)
     app.hooks.on_drop.append(metrics.count_dropped)

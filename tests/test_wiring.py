@@ -61,9 +61,11 @@ def test_outputs_up_follow_the_real_sinks(tmp_path: Path) -> None:
         )
 
     assert (up("events"), up("record")) == (1.0, 1.0)
+    assert app.status()["cameras"][0]["outputs_failing"] == []
     for sink in app.sinks["a"]:
         sink.handle(make_result("a", size_wh=(64, 48)))
     assert (up("events"), up("record")) == (0.0, 1.0)
+    assert app.status()["cameras"][0]["outputs_failing"] == ["events"]  # the status page
     failures = metrics.registry.get_sample_value(
         "camera_app_output_failures_total", {"camera": "a", "output": "events"}
     )

@@ -54,7 +54,8 @@ def _e(value: Any) -> str:
 
 
 _CAMERA_FIELDS = (("state", "state"), ("source", "source"), ("fps", "fps"),
-                  ("last_error", "last error"))  # fmt: skip
+                  ("last_error", "last error"),
+                  ("outputs_failing", "outputs failing"))  # fmt: skip
 
 
 def _camera(cam: Mapping[str, Any], streams: Collection[str]) -> str:
@@ -138,7 +139,7 @@ dd { margin: 0; overflow-wrap: anywhere; }
 .camera[data-state="connecting"] [data-field="state"],
 .camera[data-state="backing_off"] [data-field="state"] { color: #b06000; }
 .camera[data-state="failed"] [data-field="state"],
-[data-field="last_error"] { color: #b3261e; }
+[data-field="last_error"], [data-field="outputs_failing"] { color: #b3261e; }
 """
 
 STATUS_JS = """\

@@ -42,10 +42,11 @@ class FakeStatus:
                 {"name": "door", "state": "connecting" if first else "streaming",
                  # status sources are redacted already; this one checks the page redacts again
                  "source": f"rtsp://admin:{SECRET}@10.0.0.5:554/live?token={SECRET}",
-                 "fps": 9.87, "last_error": None},
+                 "fps": 9.87, "last_error": None, "outputs_failing": []},
                 {"name": "yard", "state": "backing_off", "source": "rtsp://10.0.0.6/cam",
                  "fps": 0.0,
-                 "last_error": {"class": "refused", "message": "<b>refused</b> & gone"}},
+                 "last_error": {"class": "refused", "message": "<b>refused</b> & gone"},
+                 "outputs_failing": ["record", "events"]},
             ],
             "model": {"name": "ssd_mobilenet_v1_coco_quant", "threads": 2},
         }  # fmt: skip

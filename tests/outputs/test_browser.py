@@ -60,6 +60,7 @@ def test_status_page_in_headless_chromium(web: Web, tmp_path: Path) -> None:
     assert 'data-camera="yard" data-state="backing_off"' in dom
     assert '<p id="updated">updated ' in dom
     assert "refused: &lt;b&gt;refused&lt;/b&gt; &amp; gone" in dom
+    assert '<dd data-field="outputs_failing">record, events</dd>' in dom
     assert "rtsp://***:***@10.0.0.5:554/live?token=***" in dom
     assert SECRET not in dom
     assert web.live.jpeg_encodes_total("door") > 0
