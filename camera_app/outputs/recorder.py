@@ -10,16 +10,17 @@ file); other files are never touched.
 
 The codec follows the extension: ``.mp4`` -> mp4v, ``.avi`` -> MJPG. Each file is opened at its
 first frame, with that frame's size; later frames of another size (a camera that reconnected at
-another resolution) are resized to it. A writer that cannot be opened for the first file is
-logged once and the sink turns itself off (the format, size or folder is wrong).
+another resolution) are resized to it. A writer that cannot be opened for the first file, on a
+disk with room, is logged once and the sink turns itself off (the format, size or folder is
+wrong).
 
-A writer that stops taking frames (a full disk: OpenCV 5's ``write()`` returns False, OpenCV
-4's returns nothing, so the file is also checked for growth every ``CHECK_EVERY_S``) is closed
-with one error line naming the file and the free space; frames are skipped until a retry 30 s
-later (``_retry``: doubling up to 10 min while it keeps failing), which starts a new file (and
-prunes first, with ``max_mb``). A later file that cannot be opened (a full disk at a segment's
-start: the mp4 writer does not open there) is retried the same way. When one takes frames
-again, that is logged too.
+A writer that stops taking frames (a full disk: OpenCV 5's ``write()`` returns False; OpenCV
+4's returns nothing, so every ``CHECK_EVERY_S`` a file that did not grow on a full disk counts
+as refused) is closed with one error line naming the file and the free space; frames are
+skipped until a retry 30 s later (``_retry``: doubling up to 10 min while it keeps failing),
+which starts a new file (and prunes first, with ``max_mb``). A file that cannot be opened on
+a full disk (the mp4 writer does not open there: at a segment's start, or at start-up) is
+retried the same way. When one takes frames again, that is logged too.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ FOURCC_BY_EXTENSION = {".mp4": "mp4v", ".avi": "MJPG"}
 SEGMENT_S = 600.0
 CHECK_EVERY_S = 10.0  # capture time between checks that the file grows
 CHECK_MIN_FRAMES = 10  # frames written since the last check for "did not grow" to count
+FULL_BELOW_BYTES = 1e6  # free space under which a writer that does not open means "disk full"
 
 
 class RecordSink:
@@ -123,7 +125,10 @@ class RecordSink:
         writer = self._new_writer(str(path), code, self.fps_hint, size_wh)
         if not writer.isOpened():
             writer.release()
-            if self.path is not None:  # a file opened before: the disk or folder changed
+            # A file opened before (the disk or folder changed since), or the disk is full
+            # now (the mp4 writer does not open there): wait for room. Else the format, size
+            # or folder is wrong, and waiting will not help.
+            if self.path is not None or self._free_bytes() < FULL_BELOW_BYTES:
                 self._failed(mono_s, path, "cannot open it")
                 return False
             self.enabled, self.failed_for_good = False, True
@@ -173,10 +178,11 @@ class RecordSink:
             log.info("recording: deleted %s to stay under %d MB", f.name,
                      self.max_bytes // 1_000_000)  # fmt: skip
 
-    def _grew(self, mono_s: float, *, now: bool = False) -> bool | None:
-        """Every CHECK_EVERY_S (or ``now``): whether the file grew since the last check (False:
-        frames went in, the file did not grow); None when no check is due or too few frames
-        went in."""
+    def _file_ok(self, mono_s: float, *, now: bool = False) -> bool | None:
+        """Every CHECK_EVERY_S (or ``now``), for OpenCV 4, whose ``write()`` says nothing:
+        False if the file is gone, or took CHECK_MIN_FRAMES frames without growing while the
+        disk is full; True if it grew or the disk has room (a quiet scene's small frames can
+        sit in the muxer's buffer for a while); None when no check is due or can tell."""
         if (mono_s < self._check_at_s and not now) or self.path is None:
             return None
         self._check_at_s = mono_s + CHECK_EVERY_S
@@ -184,11 +190,19 @@ class RecordSink:
             size = os.stat(self.path).st_size
         except OSError:
             return False  # deleted or unreachable under us
-        grew = size > self._checked_size
-        if not grew and self.frames_written - self._checked_frames < CHECK_MIN_FRAMES:
+        if size > self._checked_size:
+            self._checked_size, self._checked_frames = size, self.frames_written
+            return True
+        if self.frames_written - self._checked_frames < CHECK_MIN_FRAMES:
             return None
-        self._checked_size, self._checked_frames = size, self.frames_written
-        return grew
+        self._checked_frames = self.frames_written
+        return self._free_bytes() >= FULL_BELOW_BYTES
+
+    def _free_bytes(self) -> float:
+        try:
+            return float(shutil.disk_usage(self.base.parent).free)
+        except OSError:
+            return float("inf")  # unknown: not known to be full
 
     def _failed(self, mono_s: float, path: Path | None, what: str) -> None:
         """Close the file being written, if any; try a new one after a wait."""
@@ -225,12 +239,12 @@ class RecordSink:
             self._writer = None
             # Released, the file holds every frame it took: a segment shorter than
             # CHECK_EVERY_S is checked here (OpenCV 4 says nothing of a failed write).
-            grew = self._grew(frame.capture_monotonic_s, now=True)
-            if grew is False:
+            ok = self._file_ok(frame.capture_monotonic_s, now=True)
+            if ok is False:
                 self._failed(frame.capture_monotonic_s, self.path, "its file did not grow")
                 self.frames_skipped += 1
                 return
-            if grew and self.retry.recovered():
+            if ok and self.retry.recovered():
                 log.info("recording again: %s took frames", self.path)
         if self._writer is None and not self._open(
             (w, h), frame.capture_wall_s, frame.capture_monotonic_s
@@ -253,14 +267,14 @@ class RecordSink:
             self.enabled, self.failed_for_good = False, True
             log.error("recording to %s failed (%s); recording is off", self.path, exc)
             return
-        grew = self._grew(frame.capture_monotonic_s)
-        if took is False or grew is False:
+        ok = self._file_ok(frame.capture_monotonic_s)
+        if took is False or ok is False:
             self._failed(
                 frame.capture_monotonic_s, self.path, "the video writer takes no more frames"
             )
             return
         self.frames_written += 1
-        if (took or grew) and self.retry.recovered():  # OpenCV 4: at the next growth check
+        if (took or ok) and self.retry.recovered():  # OpenCV 4: at the next file check
             log.info("recording again: %s takes frames", self.path)
 
     def health(self) -> tuple[bool, int]:

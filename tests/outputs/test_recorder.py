@@ -3,9 +3,10 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
@@ -204,6 +205,8 @@ class RefusingWriter:
 
     refuse = False
     refuse_open = False  # the mp4 writer on a full disk does not open
+    buffering = False  # takes frames, writes nothing yet
+    room = False  # refusing with room on the disk: the writer itself is what fails
     opened: ClassVar[list[str]] = []
 
     def __init__(self, path: str, fourcc: int, fps: float, size_wh: tuple[int, int]) -> None:
@@ -219,6 +222,8 @@ class RefusingWriter:
     def write(self, image: np.ndarray) -> bool | None:
         if RefusingWriter.refuse:
             return None if self.opencv4 else False
+        if RefusingWriter.buffering:  # a quiet scene's frames, still in the muxer's buffer
+            return None if self.opencv4 else True
         self.file.write(b"x" * 100)
         self.file.flush()
         return None if self.opencv4 else True
@@ -231,8 +236,19 @@ class RefusingWriter:
 
 @pytest.fixture
 def refusing(monkeypatch: pytest.MonkeyPatch) -> type[RefusingWriter]:
+    """RefusingWriter, with the disk reported full while it refuses."""
     monkeypatch.setattr(RefusingWriter, "refuse", False)
     monkeypatch.setattr(RefusingWriter, "refuse_open", False)
+    monkeypatch.setattr(RefusingWriter, "buffering", False)
+    monkeypatch.setattr(RefusingWriter, "room", False)
+    real = shutil.disk_usage
+
+    def disk_usage(path: str | Path) -> Any:
+        usage = real(path)
+        full = (RefusingWriter.refuse or RefusingWriter.refuse_open) and not RefusingWriter.room
+        return usage._replace(free=0) if full else usage
+
+    monkeypatch.setattr("camera_app.outputs.recorder.shutil.disk_usage", disk_usage)
     monkeypatch.setattr(RefusingWriter, "opened", [])
     return RefusingWriter
 
@@ -306,6 +322,21 @@ def test_a_writer_that_stops_taking_frames_is_retried_with_a_new_file(
     assert sink.retry.failures == 2
 
 
+def test_a_file_that_does_not_grow_on_a_disk_with_room_is_not_a_failure(
+    tmp_path: Path, refusing: type[RefusingWriter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenCV 4 cannot say whether a write failed; small frames of a quiet scene can sit in
+    the muxer's buffer for a while. Only a full disk makes "not growing" a failure."""
+    monkeypatch.setattr(RefusingWriter, "opencv4", True)
+    sink = RecordSink(str(tmp_path / "door.avi"), fps_hint=10.0, writer_factory=refusing)
+    refusing.buffering = True
+    for i in range(600):  # a minute: six file checks
+        sink.handle(frame_at(i, i * 0.1))
+    sink.close()
+    assert sink.health() == (True, 0)
+    assert sink.frames_written == 600
+
+
 def test_a_new_segment_that_cannot_open_is_retried_but_a_first_file_is_final(
     tmp_path: Path, refusing: type[RefusingWriter], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -328,8 +359,8 @@ def test_a_new_segment_that_cannot_open_is_retried_but_a_first_file_is_final(
     assert refusing.opened == ["door-20231114T221320Z.avi", "door-20231114T221450Z.avi"]
     assert (sink.frames_written, sink.frames_skipped) == (601, 1)
     assert caplog.records[-1].getMessage().startswith("recording again:")
-    # The first file of a run that cannot open is a setting to fix, not a disk to wait for.
-    refusing.refuse_open = True
+    # The first file of a run that cannot open on a disk with room is a setting to fix.
+    refusing.refuse_open, refusing.room = True, True
     first = RecordSink(str(tmp_path / "yard.avi"), fps_hint=10.0, writer_factory=refusing)
     first.handle(frame_at(0, 0.0))
     assert not first.enabled
@@ -415,5 +446,34 @@ def test_an_mp4_segment_starting_on_a_full_disk_is_retried(
         # OpenCV 5 knows at the first frame; OpenCV 4 when the 5 s file is released.
         later = sorted(disk.glob("door-*-*.mp4"))
         assert sum(len(read_video(f)[0]) for f in later) == i + 1
+    finally:
+        sink.close()
+
+
+def test_a_recording_that_starts_on_a_full_disk_waits_for_room(
+    small_disk: Callable[[int], Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A service (re)started while the disk is full: not "no writer", but a wait for room."""
+    disk = small_disk(1 << 20)
+    filler = disk / "filler"
+    with open(filler, "wb") as f, contextlib.suppress(OSError):
+        f.write(b"\0" * (2 << 20))  # until the disk is full
+    sink = RecordSink(str(disk / "door.mp4"), fps_hint=10.0)
+    try:
+        with caplog.at_level(logging.INFO, logger="camera_app.outputs.recorder"):
+            sink.handle(make_result(sequence=0, size_wh=SIZE_WH, capture_monotonic_s=0.0))
+            assert sink.enabled
+            assert sink.health() == (False, 1)
+            assert "failed: cannot open it" in caplog.records[-1].getMessage()
+            filler.unlink()
+            for i in range(150):  # until it says so (OpenCV 4: at the growth check, 10 s)
+                sink.handle(make_result(sequence=1 + i, size_wh=SIZE_WH,
+                                        capture_monotonic_s=RETRY_S + i * 0.1))  # fmt: skip
+                if sink.health()[0]:
+                    break
+        sink.close()
+        assert sink.health() == (True, 1)
+        assert sink.path is not None
+        assert len(read_video(sink.path)[0]) == i + 1
     finally:
         sink.close()
