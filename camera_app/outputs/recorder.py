@@ -8,6 +8,11 @@ whenever a file starts, the oldest of this recording's files are deleted while t
 more than that (never the one being written, which can take the total over by up to one
 file); other files are never touched.
 
+Each file plays in real time at ``fps_hint`` frames per second, whatever rate results come at:
+a picture is held (written again) until the next one's capture time, frames coming faster
+than that rate are left out, and a gap of over a second (a camera that was down) is skipped
+rather than filled with a frozen picture.
+
 The codec follows the extension: ``.mp4`` -> mp4v, ``.avi`` -> MJPG. Each file is opened at its
 first frame, with that frame's size; later frames of another size (a camera that reconnected at
 another resolution) are resized to it. A writer that cannot be opened for the first file, on a
@@ -26,6 +31,7 @@ retried the same way. When one takes frames again, that is logged too.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import shutil
@@ -35,6 +41,8 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
+import numpy.typing as npt
 
 from camera_app.detect.draw import draw_detections
 from camera_app.errors import ConfigError
@@ -105,6 +113,11 @@ class RecordSink:
         self.retry = Retry()  # after a failed write, by capture time
         self.failed_for_good = False  # no writer for this format, or OpenCV raised
         self.frames_skipped = 0  # while waiting to retry after a failed write
+        self.frames_left_out = 0  # faster than the file's frame rate
+        self._timeline_s = 0.0  # capture time of the current file's first frame, less gaps
+        self._segment_frames = 0  # frames in the current file, copies included
+        self._max_copies = max(1, math.ceil(fps_hint))  # up to 1 s of a held frame
+        self._last: npt.NDArray[np.uint8] | None = None  # the picture last written
         self._check_at_s = 0.0  # capture time of the next growth check
         self._checked_size = 0
         self._checked_frames = 0
@@ -138,7 +151,9 @@ class RecordSink:
             )  # fmt: skip
             return False
         self._writer, self.size_wh, self.path = writer, size_wh, path
-        self._segment_start_s = mono_s
+        self._segment_start_s = self._timeline_s = mono_s
+        self._segment_frames = 0
+        self._last = None
         try:
             self._checked_size = os.stat(path).st_size  # the header, if any
         except OSError:
@@ -253,29 +268,53 @@ class RecordSink:
         writer, size_wh = self._writer, self.size_wh
         if writer is None or size_wh is None:
             return
+        copies = self._copies(frame.capture_monotonic_s)
+        if copies == 0:
+            self.frames_left_out += 1
+            return
         # Draw on a copy (the frame is shared with the other outputs), in the frame's own
         # pixels (where the boxes are), then fit the writer's size.
         annotated = draw_detections(image.copy(), result.detections)
-        fitted = (
+        fitted = np.asarray(
             annotated
             if (w, h) == size_wh
-            else cv2.resize(annotated, size_wh, interpolation=cv2.INTER_AREA)
+            else cv2.resize(annotated, size_wh, interpolation=cv2.INTER_AREA),
+            dtype=np.uint8,
         )
-        try:
-            took = writer.write(fitted)  # OpenCV 5: False when refused; OpenCV 4: None
-        except cv2.error as exc:
-            self.enabled, self.failed_for_good = False, True
-            log.error("recording to %s failed (%s); recording is off", self.path, exc)
-            return
-        ok = self._file_ok(frame.capture_monotonic_s)
-        if took is False or ok is False:
-            self._failed(
-                frame.capture_monotonic_s, self.path, "the video writer takes no more frames"
-            )
-            return
-        self.frames_written += 1
-        if (took or ok) and self.retry.recovered():  # OpenCV 4: at the next file check
-            log.info("recording again: %s takes frames", self.path)
+        # The last picture is held until this frame's time in the file; then this frame.
+        held = self._last if self._last is not None else fitted
+        for picture in [held] * (copies - 1) + [fitted]:
+            try:
+                took = writer.write(picture)  # OpenCV 5: False when refused; OpenCV 4: None
+            except cv2.error as exc:
+                self.enabled, self.failed_for_good = False, True
+                log.error("recording to %s failed (%s); recording is off", self.path, exc)
+                return
+            ok = self._file_ok(frame.capture_monotonic_s)
+            if took is False or ok is False:
+                self._failed(
+                    frame.capture_monotonic_s, self.path, "the video writer takes no more frames"
+                )
+                return
+            self.frames_written += 1
+            self._segment_frames += 1
+            if (took or ok) and self.retry.recovered():  # OpenCV 4: at the next file check
+                log.info("recording again: %s takes frames", self.path)
+        self._last = fitted
+
+    def _copies(self, mono_s: float) -> int:
+        """How many frames to write for a frame captured at ``mono_s`` so that the file plays
+        in real time: the file holds one frame per 1/fps of capture time, so the last picture
+        fills the slots up to this frame's, which this frame takes. 0: it falls in the slot of
+        the last one written (the camera or the model is faster than the file's rate). A gap
+        of over a second (a camera that was down) is not filled with a frozen picture: the
+        file's time skips it."""
+        slot = round((mono_s - self._timeline_s) * self.fps_hint)
+        copies = slot + 1 - self._segment_frames
+        if copies > self._max_copies:
+            self._timeline_s += (copies - 1) / self.fps_hint
+            return 1
+        return max(copies, 0)
 
     def health(self) -> tuple[bool, int]:
         up = not self.failed_for_good and not self.retry.failing

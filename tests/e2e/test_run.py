@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -63,18 +64,20 @@ def test_recording_is_cut_into_files_and_kept_under_its_size(tmp_path: Path) -> 
     cfg.write_text(
         "cameras:\n"
         "  - name: demo\n"
+        "    fps: 60\n"  # faster than one 1-thread interpreter gives results
         "    outputs:\n"
         f"      record: {rec / 'demo.avi'}\n"
         "      record_segment_s: 1\n"
-        "      record_max_mb: 2\n"
+        "      record_max_mb: 20\n"
     )
-    r = run_app(["run", "--config", str(cfg), "--duration", "8", *FREE_PORTS])
+    r = run_app(["run", "--config", str(cfg), "--threads", "1", "--duration", "8", *FREE_PORTS])
     assert r.returncode == 0, r.stderr[-2000:]
     files = sorted(rec.iterdir())
     assert len(files) >= 2, [f.name for f in files]
     assert all(f.name.startswith("demo-") and f.suffix == ".avi" for f in files)
     deleted = r.stderr.count("recording: deleted demo-")
-    assert deleted >= 1, r.stderr[-2000:]  # 8 s of 720p MJPG is more than 2 MB
+    assert deleted >= 1, r.stderr[-2000:]  # 8 s of 720p MJPG at 60 fps is more than 20 MB
+    counts = []
     for f in files:
         cap = cv2.VideoCapture(str(f))
         try:
@@ -82,8 +85,18 @@ def test_recording_is_cut_into_files_and_kept_under_its_size(tmp_path: Path) -> 
             ok, frame = cap.read()
             assert ok, f
             assert frame.shape == (720, 1280, 3)  # the demo camera is 720p
+            n = 1
+            while cap.read()[0]:
+                n += 1
+            counts.append(n)
         finally:
             cap.release()
+    # Each finished 1 s file plays for 1 s at the camera's 60 fps, though results came slower:
+    # pictures are held until the next one's time.
+    assert len(counts) >= 3, counts
+    assert all(58 <= n <= 62 for n in counts[:-1]), counts
+    processed = int(re.findall(r"frames_processed=(\d+)", r.stderr)[-1])
+    assert processed < 0.9 * 60 * 8, processed  # else this run would not show it
 
 
 @pytest.mark.slow

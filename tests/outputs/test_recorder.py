@@ -42,9 +42,10 @@ def read_video(path: Path) -> tuple[list[np.ndarray], float]:
 def test_records_every_frame_at_the_first_frames_size(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     sink = RecordSink(str(path), fps_hint=10.0)
-    for i in range(4):
-        sink.handle(make_result(sequence=i, size_wh=SIZE_WH))
-    sink.handle(make_result(sequence=4, size_wh=(320, 240)))  # a reconnect at another size
+    for i in range(4):  # 10 per second, as the file's rate
+        sink.handle(make_result(sequence=i, size_wh=SIZE_WH, capture_monotonic_s=100.0 + i / 10))
+    # a reconnect at another size
+    sink.handle(make_result(sequence=4, size_wh=(320, 240), capture_monotonic_s=100.4))
     sink.close()
 
     assert sink.path is not None
@@ -117,8 +118,8 @@ def test_a_new_file_every_segment_of_capture_time(tmp_path: Path) -> None:
     sink.close()
     counts = {f.name: len(read_video(f)[0]) for f in sorted(tmp_path.iterdir())}
     assert counts == {
-        "door-20231114T221320Z.avi": 3,
-        "door-20231114T221420Z.avi": 2,
+        "door-20231114T221320Z.avi": 3,  # gaps of over a second are skipped, not filled
+        "door-20231114T221420Z.avi": 11,  # 60.0 held for 0.9 s at 10 fps, then 61.0
         "door-20231114T221525Z.avi": 1,
     }
 
@@ -163,7 +164,7 @@ def test_max_mb_deletes_only_the_oldest_of_this_recording(tmp_path: Path) -> Non
 def test_max_mb_never_deletes_the_file_being_written(tmp_path: Path) -> None:
     sink = RecordSink(str(tmp_path / "door.avi"), fps_hint=10.0, max_mb=0.000001)
     for i in range(3):
-        sink.handle(make_result(sequence=i, size_wh=SIZE_WH))
+        sink.handle(make_result(sequence=i, size_wh=SIZE_WH, capture_monotonic_s=100.0 + i / 10))
     sink.close()
     assert sink.path is not None
     assert [f.name for f in tmp_path.iterdir()] == [sink.path.name]
@@ -372,7 +373,7 @@ def test_a_full_disk_stops_the_file_and_the_recording_resumes_in_a_new_one(
 ) -> None:
     """A real filesystem that fills up (a 2 MB tmpfs) under the real OpenCV writer."""
     disk = small_disk(2 << 20)
-    sink = RecordSink(str(disk / "door.avi"), fps_hint=10.0)
+    sink = RecordSink(str(disk / "door.avi"), fps_hint=1.0)  # ~100 KB a second
     try:
         filler = disk / "filler"
         filler.write_bytes(b"\0" * 1_200_000)
@@ -385,24 +386,24 @@ def test_a_full_disk_stops_the_file_and_the_recording_resumes_in_a_new_one(
         t = 0.0
         with caplog.at_level(logging.INFO, logger="camera_app.outputs.recorder"):
             # OpenCV 5 refuses the frame; OpenCV 4 is silent, and its file stops growing.
-            while sink.retry.failures == 0 and t < 3 * CHECK_EVERY_S:
+            while sink.retry.failures == 0 and t < 4 * CHECK_EVERY_S:
                 sink.handle(result(0, t))
-                t += 0.1
+                t += 1.0
             assert sink.retry.failures == 1
             first = sink.path
             assert first is not None
             assert first.exists()
-            # The 0.8 MB left took a few frames (OpenCV 4 cannot tell: up to two checks' worth).
+            # The 0.8 MB left took a few frames (OpenCV 4 cannot tell: counted till a check).
             opencv5 = int(cv2.__version__.split(".")[0]) >= 5
-            assert 0 < sink.frames_written < (20 if opencv5 else 20 * CHECK_EVERY_S + 1)
+            assert 0 < sink.frames_written < (20 if opencv5 else 4 * CHECK_EVERY_S + 1)
             errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
             assert len(errors) == 1
             assert "is the disk full?" in errors[0]
             filler.unlink()  # someone frees space
             written = sink.frames_written
             t += RETRY_S
-            for i in range(30):  # until it says so (OpenCV 4: at a growth check); 1 fps
-                sink.handle(result(i, t + i))  # (10 s at 10 fps would fill the disk again)
+            for i in range(30):  # until it says so (OpenCV 4: at a file check)
+                sink.handle(result(i, t + i))
                 if caplog.records[-1].getMessage().startswith("recording again:"):
                     break
             sink.close()
@@ -477,3 +478,21 @@ def test_a_recording_that_starts_on_a_full_disk_waits_for_room(
         assert len(read_video(sink.path)[0]) == i + 1
     finally:
         sink.close()
+
+
+def test_the_file_plays_in_real_time_whatever_rate_results_come_at(tmp_path: Path) -> None:
+    """At 10 fps: a picture is held until the next one's time, frames within one slot are
+    left out, and a gap of over a second is skipped, not filled with a frozen picture."""
+    red, green, grey, blue = (0, 0, 255), (0, 255, 0), (128, 128, 128), (255, 0, 0)
+    sink = RecordSink(str(tmp_path / "door.avi"), fps_hint=10.0)
+    for t, colour in [(0.0, red), (0.35, green), (0.4, grey), (0.42, grey), (1.0, blue),
+                      (5.0, red)]:  # fmt: skip
+        sink.handle(make_result(size_wh=SIZE_WH, colour_bgr=colour, capture_monotonic_s=t))
+    sink.close()
+    assert sink.path is not None
+    frames, fps = read_video(sink.path)
+    assert fps == pytest.approx(10.0)
+    names = {red: "red", green: "green", grey: "grey", blue: "blue"}
+    seen = [min(names, key=lambda c: int(np.abs(f[60, 80].astype(int) - c).sum())) for f in frames]
+    assert [names[c] for c in seen] == ["red"] * 4 + ["green"] * 6 + ["blue", "red"]
+    assert (sink.frames_written, sink.frames_left_out) == (12, 2)
