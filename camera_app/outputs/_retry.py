@@ -1,8 +1,11 @@
 """When a file output fails (a full disk): wait, try again, wait twice as long each time it
-fails again, up to a cap. The clock is the caller's (frames' capture times), so tests drive
-it with results and a wall clock set back changes nothing."""
+fails again, up to a cap (the reconnect backoff's arithmetic, without jitter). The clock is
+the caller's (frames' capture times), so tests drive it with results and a wall clock set
+back changes nothing."""
 
 from __future__ import annotations
+
+from camera_app.sources.backoff import Backoff, BackoffPolicy
 
 FIRST_S = 30.0
 MAX_S = 600.0
@@ -10,18 +13,15 @@ MAX_S = 600.0
 
 class Retry:
     def __init__(self, first_s: float = FIRST_S, max_s: float = MAX_S) -> None:
-        self.first_s = first_s
-        self.max_s = max_s
+        self._backoff = Backoff(BackoffPolicy(first_s, max_s, multiplier=2.0, jitter=0.0))
         self.failures = 0  # all failures so far
         self.failing = False  # since a failure, until ``recovered``
-        self._wait_s = first_s
         self._until_s: float | None = None
 
     def failed(self, now_s: float) -> float:
         """Record a failure at ``now_s``; returns how long to wait before the next try."""
-        wait_s = self._wait_s
+        wait_s = self._backoff.next_delay_s()
         self._until_s = now_s + wait_s
-        self._wait_s = min(2 * wait_s, self.max_s)
         self.failures += 1
         self.failing = True
         return wait_s
@@ -39,5 +39,6 @@ class Retry:
         """The output works again: True once after a failure (to say so), then False."""
         if not self.failing:
             return False
-        self.failing, self._wait_s = False, self.first_s
+        self.failing = False
+        self._backoff.reset()
         return True
