@@ -16,6 +16,7 @@ class Retry:
         self._backoff = Backoff(BackoffPolicy(first_s, max_s, multiplier=2.0, jitter=0.0))
         self.failures = 0  # all failures so far
         self.failing = False  # since a failure, until ``recovered``
+        self.gave_up = False  # failed for good: no more tries
         self._until_s: float | None = None
 
     def failed(self, now_s: float) -> float:
@@ -25,6 +26,15 @@ class Retry:
         self.failures += 1
         self.failing = True
         return wait_s
+
+    def give_up(self) -> None:
+        """A failure that waiting will not mend (a closed stdout, no writer for the format)."""
+        self.failures += 1
+        self.gave_up = True
+
+    def health(self) -> tuple[bool, int]:
+        """(working now, failures so far): what ``OutputHealth.health`` reports."""
+        return not (self.failing or self.gave_up), self.failures
 
     def waiting(self, now_s: float) -> bool:
         """True while the wait after a failure lasts; after it, the caller tries again."""

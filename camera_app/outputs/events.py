@@ -79,7 +79,6 @@ class EventsSink:
         self.events_written = 0
         self.events_skipped = 0  # while waiting to reopen a file after a failure
         self.retry = Retry()
-        self.failed_for_good = False  # stdout's pipe closed
         self.rotations = 0
         self.enabled = True
         self._file: TextIO | None = None
@@ -193,7 +192,8 @@ class EventsSink:
 
     def _failed(self, exc: Exception, now_s: float) -> None:
         if self.target == STDOUT:  # a closed pipe does not come back
-            self.enabled, self.failed_for_good = False, True
+            self.enabled = False
+            self.retry.give_up()
             log.error("events output stdout failed (%s); no more events will be written", exc)
             return
         self._close_after_failure()
@@ -207,8 +207,7 @@ class EventsSink:
                         self.target, exc, wait_s)  # fmt: skip
 
     def health(self) -> tuple[bool, int]:
-        up = not self.failed_for_good and not self.retry.failing
-        return up, self.retry.failures + int(self.failed_for_good)
+        return self.retry.health()
 
     def close(self) -> None:
         self.enabled = False

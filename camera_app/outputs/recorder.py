@@ -111,7 +111,6 @@ class RecordSink:
         self._writer: Any = None  # a cv2.VideoWriter
         self._new_writer = writer_factory
         self.retry = Retry()  # after a failed write, by capture time
-        self.failed_for_good = False  # no writer for this format, or OpenCV raised
         self.frames_skipped = 0  # while waiting to retry after a failed write
         self.frames_left_out = 0  # faster than the file's frame rate
         self._timeline_s = 0.0  # capture time of the current file's first frame, less gaps
@@ -144,7 +143,8 @@ class RecordSink:
             if self.path is not None or self._free_bytes() < FULL_BELOW_BYTES:
                 self._failed(mono_s, path, "cannot open it")
                 return False
-            self.enabled, self.failed_for_good = False, True
+            self.enabled = False
+            self.retry.give_up()
             log.error(
                 "cannot record to %s (OpenCV has no %s writer for %dx%d); recording is off",
                 path, self.fourcc, *size_wh,
@@ -287,7 +287,8 @@ class RecordSink:
             try:
                 took = writer.write(picture)  # OpenCV 5: False when refused; OpenCV 4: None
             except cv2.error as exc:
-                self.enabled, self.failed_for_good = False, True
+                self.enabled = False
+                self.retry.give_up()
                 log.error("recording to %s failed (%s); recording is off", self.path, exc)
                 return
             ok = self._file_ok(frame.capture_monotonic_s)
@@ -317,8 +318,7 @@ class RecordSink:
         return max(copies, 0)
 
     def health(self) -> tuple[bool, int]:
-        up = not self.failed_for_good and not self.retry.failing
-        return up, self.retry.failures + int(self.failed_for_good)
+        return self.retry.health()
 
     def close(self) -> None:
         self.enabled = False
