@@ -224,10 +224,8 @@ class RecordSink:
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.release()
-        try:
-            free = f"{shutil.disk_usage(self.base.parent).free / 1e6:.1f} MB free"
-        except OSError as exc:
-            free = f"free space unknown: {exc.strerror}"
+        free_b = self._free_bytes()
+        free = "free space unknown" if free_b == float("inf") else f"{free_b / 1e6:.1f} MB free"
         first = not self.retry.failing
         wait_s = self.retry.failed(mono_s)
         if first:
