@@ -177,7 +177,8 @@ class _Handler(BaseHTTPRequestHandler):
             log.debug("writing the answer to %s failed: %s", self.client_address[0], exc)
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.client_address[0], redact_text(format % args))
+        if log.isEnabledFor(logging.DEBUG):  # request lines come from the network: no work unasked
+            log.debug("%s %s", self.client_address[0], redact_text(format % args))
 
 
 class MetricsServer:

@@ -6,6 +6,10 @@ What is masked: the userinfo (user and password) and the values of query or frag
 parameters with a secret-sounding name. When the authority cannot be parsed unambiguously
 (a raw ``/``, ``?`` or ``#`` in a password, a bad IPv6 literal), everything after ``scheme://``
 is masked: a message that says too little is better than one that leaks.
+
+Redaction runs on text from the network (request lines), so its cost is linear in its input and
+bounded: URLs are found by ``str.find("://")``, never by a regex that rescans the text from each
+position, and text past ``MAX_TEXT_CHARS`` is cut off, not searched.
 """
 
 from __future__ import annotations
@@ -16,16 +20,25 @@ from urllib.parse import unquote_plus, urlsplit
 
 MASK = "***"
 
+# Query and fragment parameters whose value is a secret, by exact (lower-case) name...
 SECRET_PARAMS = frozenset(
-    {"password", "passwd", "pwd", "pass", "token", "secret", "key", "auth"}
-    | {"access_token", "api_key", "apikey"}
+    {"password", "passwd", "pwd", "pw", "pass", "passcode", "passphrase", "pin"}
+    | {"token", "secret", "key", "auth", "authorization", "credential", "credentials"}
+    | {"access_token", "api_key", "apikey", "sig", "signature", "session", "sessionid"}
 )
+# ... or by ending: "user_password", "adminPasscode", "client_secret", "stream_token".
+_SECRET_SUFFIXES = ("password", "passwd", "passcode", "token", "secret", "_key", "-key", "apikey")
+
+# Longer text is cut here before it is searched (http.server takes request lines up to 64 KiB).
+MAX_TEXT_CHARS = 65536
 
 _URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_SCHEME_CHARS = _LETTERS | frozenset("0123456789+.-")
+_NOT_SPACE = re.compile(r"\S+")
 # Characters that end a sentence or close a quote, rather than belong to the URL before them.
 _TRAILING = ".,;:!?'\")]}>"
-_PARAM = re.compile(r"([?&;#])([^=&;#]*)=([^&;#]*)")
+_PARAM_SEP = re.compile(r"([?&;#])")
 _IPV_FUTURE = re.compile(r"v[0-9A-Fa-f]+\..+", re.DOTALL)
 
 
@@ -78,21 +91,59 @@ def redact_url(text: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Redact every ``scheme://`` URL found inside free text (an error message, a log line)."""
+    """Redact every ``scheme://`` URL found inside free text (an error message, a log line).
 
-    def one(match: re.Match[str]) -> str:
-        url = match.group(0)
+    Linear in ``len(text)``: each ``://`` is found once, the scheme before it is walked back over
+    (runs of scheme characters before different ``://`` never overlap), and the URL after it
+    ends at the next white space. Text past ``MAX_TEXT_CHARS`` is dropped and said to be.
+    """
+    cut = ""
+    if len(text) > MAX_TEXT_CHARS:
+        cut = f"... ({len(text) - MAX_TEXT_CHARS} more characters not shown)"
+        text = text[:MAX_TEXT_CHARS]
+    out: list[str] = []
+    done = 0  # text[:done] is in out already
+    colon = text.find("://")
+    while colon != -1:
+        start = colon
+        while start > done and text[start - 1] in _SCHEME_CHARS:
+            start -= 1
+        while start < colon and text[start] not in _LETTERS:
+            start += 1  # a scheme starts with a letter
+        tail = _NOT_SPACE.match(text, colon + 3)
+        if start == colon or tail is None:
+            colon = text.find("://", colon + 1)
+            continue
+        url = text[start : tail.end()]
         stripped = url.rstrip(_TRAILING)
-        return redact_url(stripped) + url[len(stripped) :]
+        out.append(text[done:start])
+        out.append(redact_url(stripped) + url[len(stripped) :])
+        done = tail.end()
+        colon = text.find("://", done)
+    out.append(text[done:])
+    out.append(cut)
+    return "".join(out)
 
-    return _URL_IN_TEXT.sub(one, text)
+
+def _is_secret(name: str) -> bool:
+    key = unquote_plus(name).strip().lower()
+    return key in SECRET_PARAMS or key.endswith(_SECRET_SUFFIXES)
 
 
 def _mask_params(rest: str) -> str:
-    def one(match: re.Match[str]) -> str:
-        sep, name, value = match.groups()
-        if unquote_plus(name).strip().lower() in SECRET_PARAMS:
-            value = MASK
-        return f"{sep}{name}={value}"
+    """Mask the values of secret parameters in the path, query and fragment of one URL.
 
-    return _PARAM.sub(one, rest)
+    A value runs to the next ``&``, ``;`` or ``#``: a ``?`` inside it (``pw=a?b``) is still the
+    value. Split once, so the cost is linear however many separators there are.
+    """
+    parts = _PARAM_SEP.split(rest)  # [before, sep, piece, sep, piece, ...]
+    out = [parts[0]]
+    masking = False
+    for i in range(1, len(parts), 2):
+        sep, piece = parts[i], parts[i + 1]
+        if masking and sep == "?":
+            continue  # still inside the secret value, already shown as the mask
+        name, eq, _value = piece.partition("=")
+        masking = bool(eq) and _is_secret(name)
+        out.append(f"{sep}{name}={MASK}" if masking else sep + piece)
+    return "".join(out)

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import time
 from urllib.parse import quote
 
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from camera_app.redact import redact_text, redact_url
+from camera_app.redact import MAX_TEXT_CHARS, redact_text, redact_url
 
 
 @pytest.mark.parametrize(
@@ -147,3 +148,74 @@ def test_secret_query_value_never_appears(name: str, value: str) -> None:
     assume(encoded not in "http://cam.local/video?res=640&" + name + "=***")
     assert encoded not in out
     assert out.endswith(f"&{name}=***")
+
+
+# Text from the network (a request line) is redacted: the cost must grow linearly with it.
+# Measured as CPU time of ten texts of n characters against one of 10 n: about 1 when linear,
+# about 10 when quadratic, whatever the machine's speed.
+_HOSTILE = {
+    "letters": lambda n: "a" * n,
+    "request_line": lambda n: "GET /" + "a" * n + " HTTP/1.1",
+    "question_marks": lambda n: "http://h/?" + "?" * n,
+    "ampersands": lambda n: "http://h/" + "&a" * (n // 2),
+    "equals": lambda n: "http://h/?" + "=?" * (n // 2),
+    "schemes": lambda n: "a://" * (n // 4),
+    "digits_before_scheme": lambda n: "1" * n + "://x",
+    "colons": lambda n: "a:/" * (n // 3),
+    "at_signs": lambda n: "rtsp://" + "@" * n,
+    "urls": lambda n: "see http://u:p@h/?pw=1& " * (n // 24),
+}
+
+
+def _cpu_s(texts: list[str]) -> float:
+    best = float("inf")
+    for _ in range(5):
+        started = time.process_time()
+        for text in texts:
+            redact_text(text)
+        best = min(best, time.process_time() - started)
+    return best
+
+
+@pytest.mark.parametrize("shape", sorted(_HOSTILE))
+def test_redaction_cost_is_linear_in_the_text(shape: str) -> None:
+    make = _HOSTILE[shape]
+    n = 6000
+    small = _cpu_s([make(n)] * 10)
+    large = _cpu_s([make(10 * n)])
+    assert large / max(small, 1e-6) < 3.0, (shape, small, large)
+
+
+def test_text_past_the_bound_is_cut_and_said_to_be() -> None:
+    text = "x" * MAX_TEXT_CHARS + " rtsp://u:secret@cam/x"
+    out = redact_text(text)
+    assert "secret" not in out
+    assert out.startswith("x" * 100)
+    assert out.endswith(f"... ({len(text) - MAX_TEXT_CHARS} more characters not shown)")
+    # a URL cut by the bound in its password is masked, not shown in part
+    cut = "x" * (MAX_TEXT_CHARS - 16) + " rtsp://u:secretpassword@cam/x"
+    assert "secr" not in redact_text(cut)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://cam/v?pw=hunter2&x=1", "http://cam/v?pw=***&x=1"),
+        ("http://cam/v?passcode=1234", "http://cam/v?passcode=***"),
+        (
+            "http://cam/v?user_password=a&adminPasscode=b",
+            "http://cam/v?user_password=***&adminPasscode=***",
+        ),
+        (
+            "http://cam/v?client_secret=a&stream_token=b",
+            "http://cam/v?client_secret=***&stream_token=***",
+        ),
+        # a "?" inside a secret value is still the value
+        ("http://cam/v?pw=ab?cd&x=1", "http://cam/v?pw=***&x=1"),
+        # a secret name after a "?" that a non-secret value holds is found too
+        ("http://cam/v?x=1?password=y", "http://cam/v?x=1?password=***"),
+        ("http://cam/v?keyframe=1&passport=2", "http://cam/v?keyframe=1&passport=2"),
+    ],
+)
+def test_more_secret_parameter_names(url: str, expected: str) -> None:
+    assert redact_url(url) == expected
