@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from camera_app.cli import main
+from camera_app.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from camera_app import __version__
 from camera_app.errors import CameraAppError, ImageError, UserError
@@ -196,3 +200,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A bug, not a user error: say so in the log (journald keeps it), with the traceback.
         log.critical("camera-app crashed: %s", redact_text(repr(exc)), exc_info=True)
         return 1
+
+
+def entry() -> NoReturn:
+    """The ``camera-app`` command: ``main()``, then :func:`exit_process` with its code."""
+    exit_process(main())
+
+
+def exit_process(code: int) -> NoReturn:
+    """End the process with ``code``, safely even while threads are still inside native code.
+
+    A camera reader blocked inside OpenCV (a camera that never answers) cannot be interrupted
+    and is abandoned; if the interpreter then tears down normally, C++ static destructors run
+    while that thread is still inside FFmpeg: SIGSEGV or ``std::terminate`` after a clean stop,
+    which systemd records as a failure. So with any thread left, logs and streams are flushed
+    (every output was closed by ``App.stop()``) and the process ends at once with ``os._exit``.
+    """
+    left = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    if not left:
+        sys.exit(code)
+    log.info("exiting with %d threads still running (%s)", len(left), ", ".join(sorted(left)))
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(code)

@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from camera_app.cli import main
+from camera_app.cli import exit_process, main
 from camera_app.detect.detector import Detector
 
 hang_file = sys.argv[1]
@@ -26,4 +26,4 @@ def infer_in_place(self: Detector, x: object) -> object:
 
 
 Detector.infer_in_place = infer_in_place  # type: ignore[method-assign,assignment]
-sys.exit(main(sys.argv[2:]))
+exit_process(main(sys.argv[2:]))
