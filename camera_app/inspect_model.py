@@ -16,8 +16,11 @@ from typing import Any
 import numpy as np
 
 from camera_app.detect.detector import Detector, DetectorOptions
+from camera_app.detect.families import recognise, survey
+from camera_app.detect.family import Miss, ModelView, Refuse
 from camera_app.detect.graph import GraphInfo, TensorInfo, custom_ops, float_islands
-from camera_app.detect.layout import PostProcessLayout, Probe, RawLayout, recognise
+from camera_app.detect.layout import Probe
+from camera_app.detect.metadata import read_metadata
 from camera_app.detect.model import (
     LoadedModel,
     _probe_inputs,
@@ -29,6 +32,8 @@ from camera_app.detect.model import (
     resolve_model,
     run_interpreter,
 )
+from camera_app.detect.ssd_postprocess import PostProcessLayout
+from camera_app.detect.ssd_raw import RawLayout
 from camera_app.errors import ModelError
 from camera_app.runtime import load_runtime
 
@@ -53,6 +58,14 @@ def _ops_summary(graph: GraphInfo) -> dict[str, Any]:
         "output_dtypes": dict(by_dtype),
         "custom": custom_ops(graph),
     }
+
+
+def _verdict(name: str, v: object) -> dict[str, Any]:
+    if isinstance(v, Refuse):
+        return {"family": name, "verdict": "refuses", "why": v.reason}
+    if isinstance(v, Miss):
+        return {"family": name, "verdict": "no", "why": v.reason}
+    return {"family": name, "verdict": "recognises", "why": getattr(v, "describe", str)()}
 
 
 def _self_test(model: LoadedModel, detector: Detector) -> list[dict[str, Any]]:
@@ -122,18 +135,27 @@ def inspect_model(spec: str, opts: DetectorOptions | None = None) -> dict[str, A
     try:
         inp = check_input(graph, str(path))
         probes: list[Probe] = [run_interpreter(interp, graph, x) for x in _probe_inputs(inp)]
-        layout = recognise(graph, probes, model=str(path))
+        meta = read_metadata(content, path)
+        view = ModelView(graph, probes, inp, meta.values)
+        report["families"] = [_verdict(name, v) for name, v in survey(view)]
+        layout = recognise(view, model=str(path))
         report["layout"] = {
-            "kind": "postprocess" if isinstance(layout, PostProcessLayout) else "raw",
+            "family": layout.family,
+            "kind": {"ssd-postprocess": "postprocess", "ssd-raw": "raw"}.get(
+                layout.family, layout.family
+            ),
             "description": layout.describe(),
         }
         if isinstance(layout, PostProcessLayout):
             report["layout"]["output_order"] = layout.order
         model = expose_quantized_scores(
-            LoadedModel(path, content, runtime, interp, graph, inp, layout, probes, opts.threads)
+            LoadedModel(
+                path, content, runtime, interp, graph, inp, layout, probes, opts.threads, meta
+            )
         )
         detector = Detector(model, opts)
         report["layout"]["description"] = model.layout.describe()
+        report["layout"].update(detector.decoder.details())
         if detector.raw is not None:
             r = detector.raw
             assert isinstance(model.layout, RawLayout)  # detector.raw is set only for these
@@ -156,8 +178,8 @@ def inspect_model(spec: str, opts: DetectorOptions | None = None) -> dict[str, A
         }
         report["input_quantization"] = {
             "dtype": inp.dtype, "scale": inp.scale, "zero_point": inp.zero_point,
-            "normalization": {"mean": opts.mean, "std": opts.std},
-            "colour_order": opts.colour_order.value, "resize": opts.resize.value,
+            "normalization": {"mean": detector.input_quant.mean, "std": detector.input_quant.std},
+            "colour_order": opts.colour_order.value, "resize": detector.resize.value,
             "per_byte": "cv2.transform" if detector.preprocessor.fused else "table",
         }  # fmt: skip
         checks = _self_test(model, detector)

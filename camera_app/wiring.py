@@ -12,7 +12,6 @@ from typing import Any
 
 from camera_app.app import App
 from camera_app.config import same_file
-from camera_app.detect.layout import PostProcessLayout
 from camera_app.health import Health, MetricsServer, Readiness
 from camera_app.metrics import ModelInfo, PipelineMetrics
 from camera_app.outputs.events import EventsSink
@@ -61,7 +60,9 @@ def _model_info(app: App) -> ModelInfo:
         if inp.quantized
         else inp.dtype
     )
-    layout = "postprocess" if isinstance(m.layout, PostProcessLayout) else "raw"
+    layout = {"ssd-postprocess": "postprocess", "ssd-raw": "raw"}.get(
+        m.layout.family, m.layout.family
+    )
     return ModelInfo(
         name=m.name, input_dtype=inp.dtype, quantization=quant, runtime=m.runtime.name,
         runtime_version=m.runtime.version, threads=m.threads, interpreters=len(app.detectors),

@@ -121,6 +121,59 @@ def select_scores(
     return rows, cols.astype(np.int32), values
 
 
+def raw_candidates(
+    encodings: npt.NDArray[Any],
+    encodings_quant: tuple[float, int] | None,
+    scores_raw: npt.NDArray[Any],
+    fmt: ScoreFormat,
+    anchors: Anchors,
+    coder: CenterSizeCoder | CornerOffsetCoder,
+    th: Thresholds,
+) -> Candidates:
+    """Raw [N,4] encodings + [N,C] scores -> thresholded candidates before NMS."""
+    rows, class_ids, scores = select_scores(scores_raw, fmt, th.score)
+    rows, class_ids, scores = keep_allowed(rows, class_ids, scores, th)
+    if rows.size == 0:
+        return Candidates.empty()
+    rows, class_ids, scores = top_k(rows, class_ids, scores, th.pre_nms_top_k)
+    # Decode only the boxes that have a surviving score (at most pre_nms_top_k rows; a box
+    # with two passing classes is decoded twice, which costs less than finding duplicates).
+    enc = encodings[rows]
+    enc_f = dequantize(enc, *encodings_quant) if encodings_quant else enc.astype(np.float32)
+    boxes = np.clip(coder.decode(enc_f, anchors[rows]), 0.0, 1.0)
+    return Candidates(boxes, scores, class_ids)
+
+
+def keep_allowed(
+    rows: npt.NDArray[np.intp], class_ids: npt.NDArray[np.int32], scores: F32, th: Thresholds
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int32], F32]:
+    """The entries whose class is in the allow-list (all when there is none)."""
+    if th.allowed_classes is None or rows.size == 0:
+        return rows, class_ids, scores
+    keep = np.isin(class_ids, np.fromiter(th.allowed_classes, np.int32))
+    return rows[keep], class_ids[keep], scores[keep]
+
+
+def top_k(
+    rows: npt.NDArray[np.intp], class_ids: npt.NDArray[np.int32], scores: F32, k: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int32], F32]:
+    """The ``k`` highest-scoring entries (in no particular order), all when there are fewer."""
+    if rows.size <= k:
+        return rows, class_ids, scores
+    top = np.argpartition(-scores, k - 1)[:k]
+    return rows[top], class_ids[top], scores[top]
+
+
+def suppress(c: Candidates, th: Thresholds) -> Candidates:
+    """Class-aware NMS on candidates, highest score first, at most ``max_detections``."""
+    if c.scores.size == 0:
+        return c
+    keep_idx = nms_class_aware(
+        c.boxes_yxyx, c.scores, c.class_ids, iou_threshold=th.iou, max_detections=th.max_detections
+    )
+    return Candidates(c.boxes_yxyx[keep_idx], c.scores[keep_idx], c.class_ids[keep_idx])
+
+
 def decode_raw(
     encodings: npt.NDArray[Any],
     encodings_quant: tuple[float, int] | None,
@@ -131,24 +184,15 @@ def decode_raw(
     th: Thresholds,
 ) -> Candidates:
     """Raw [N,4] encodings + [N,C] scores -> suppressed candidates, highest score first."""
-    rows, class_ids, scores = select_scores(scores_raw, fmt, th.score)
-    if th.allowed_classes is not None and rows.size:
-        keep = np.isin(class_ids, np.fromiter(th.allowed_classes, np.int32))
-        rows, class_ids, scores = rows[keep], class_ids[keep], scores[keep]
-    if rows.size == 0:
-        return Candidates.empty()
-    if rows.size > th.pre_nms_top_k:
-        top = np.argpartition(-scores, th.pre_nms_top_k - 1)[: th.pre_nms_top_k]
-        rows, class_ids, scores = rows[top], class_ids[top], scores[top]
-    # Decode only the boxes that have a surviving score (at most pre_nms_top_k rows; a box
-    # with two passing classes is decoded twice, which costs less than finding duplicates).
-    enc = encodings[rows]
-    enc_f = dequantize(enc, *encodings_quant) if encodings_quant else enc.astype(np.float32)
-    boxes = np.clip(coder.decode(enc_f, anchors[rows]), 0.0, 1.0)
-    keep_idx = nms_class_aware(
-        boxes, scores, class_ids, iou_threshold=th.iou, max_detections=th.max_detections
-    )
-    return Candidates(boxes[keep_idx], scores[keep_idx], class_ids[keep_idx])
+    c = raw_candidates(encodings, encodings_quant, scores_raw, fmt, anchors, coder, th)
+    return suppress(c, th)
+
+
+def best_first(c: Candidates, max_detections: int) -> Candidates:
+    """Candidates sorted by score (stable), at most ``max_detections``: for heads whose NMS
+    already ran (PostProcess op, end-to-end exports)."""
+    idx = np.argsort(-c.scores, kind="stable")[:max_detections]
+    return Candidates(c.boxes_yxyx[idx], c.scores[idx], c.class_ids[idx])
 
 
 def decode_postprocess(

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from camera_app.detect.metadata import ZIP_MEMBERS, ExportMetadata, class_names
 from camera_app.errors import LabelsError
 
 PLACEHOLDERS = frozenset({"???", "background", "__background__", "bg", "none", "unlabeled"})
@@ -22,6 +23,7 @@ class Labels:
     names: Mapping[int, str]
     source: str
     offset: int = 0
+    exact: bool = False  # the export's own names: their count must equal the head's classes
 
     def name(self, class_id: int) -> str:
         return self.names.get(class_id, f"class_{class_id}")
@@ -84,7 +86,10 @@ def labels_from_metadata(
         return None
     try:
         with zipfile.ZipFile(io.BytesIO(model_bytes)) as zf:
-            names = [n for n in zf.namelist() if n.lower().endswith(".txt")]
+            names = [
+                n for n in zf.namelist()
+                if n.lower().endswith(".txt") and n not in ZIP_MEMBERS  # not label lists
+            ]  # fmt: skip
             names.sort(key=lambda n: (0 if "label" in n.lower() else 1, n))
             if not names:
                 return None
@@ -104,8 +109,29 @@ def find_labels_beside(model_path: Path) -> Path | None:
     return found[0] if found else None
 
 
+def labels_from_export(meta: ExportMetadata) -> Labels | None:
+    """The class names an export's metadata carries (see ``metadata``), if any."""
+    if meta.problem:
+        raise LabelsError(
+            f"{meta.problem}; its class names cannot be read: pass a labels file (--labels or "
+            "model.labels)"
+        )
+    names = class_names(meta)
+    if names is None:
+        return None
+    if isinstance(names, str):
+        raise LabelsError(f"{names}; pass a labels file (--labels or model.labels)")
+    return Labels(names=names, source=f"{meta.source}: names", exact=True)
+
+
 def check_fits(labels: Labels, num_classes: int, model: str) -> None:
-    """Labels must name at least every class the model scores."""
+    """Labels must name at least every class the model scores (an export's own: exactly)."""
+    if labels.exact and labels.names and num_classes and labels.count != num_classes:
+        raise LabelsError(
+            f"labels from {labels.source} name {labels.count} classes but {model} scores "
+            f"{num_classes}; the metadata belongs to another export: pass the model's own "
+            "labels file (--labels or model.labels)",
+        )
     if labels.names and labels.count < num_classes:
         raise LabelsError(
             f"labels from {labels.source} name {labels.count} classes (offset {labels.offset}) "

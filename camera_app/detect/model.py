@@ -12,17 +12,21 @@ import logging
 import os
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from camera_app.detect.families import recognise
+from camera_app.detect.family import Layout, ModelView
 from camera_app.detect.flatbuffer import with_extra_outputs
 from camera_app.detect.graph import GraphInfo, OpInfo, TensorInfo, quantized_source
-from camera_app.detect.layout import Layout, Probe, RawLayout, recognise
+from camera_app.detect.layout import Probe
+from camera_app.detect.metadata import ExportMetadata, read_metadata
 from camera_app.detect.quantization import dequantize
+from camera_app.detect.ssd_raw import RawLayout
 from camera_app.errors import (
     EdgeTPUModelError,
     ModelError,
@@ -188,6 +192,7 @@ class LoadedModel:
     layout: Layout
     probes: list[Probe]
     threads: int
+    metadata: ExportMetadata = field(default_factory=ExportMetadata)
 
     @property
     def extra_outputs(self) -> tuple[TensorInfo, ...]:
@@ -366,13 +371,14 @@ def load_model(
         probes: list[Probe] = [run_interpreter(interp, graph, x) for x in _probe_inputs(inp)]
     except (RuntimeError, ValueError) as exc:
         raise ModelError(f"the model failed its first run: {exc}", model=where) from exc
-    layout = recognise(graph, probes, model=where)
-    model = LoadedModel(path, content, rt, interp, graph, inp, layout, probes, threads)
+    meta = read_metadata(content, path)
+    layout = recognise(ModelView(graph, probes, inp, meta.values), model=where)
+    model = LoadedModel(path, content, rt, interp, graph, inp, layout, probes, threads, meta)
     if quantized_scores:
         model = expose_quantized_scores(model)
     added = ",".join(f"{t.name}({t.dtype})" for t in model.extra_outputs) or "none"
     log.info(
-        "model loaded path=%s runtime=%s/%s threads=%d input=%s layout=%s added_outputs=%s",
-        path, rt.name, rt.version, threads, inp.describe(), type(layout).__name__, added,
+        "model loaded path=%s runtime=%s/%s threads=%d input=%s family=%s added_outputs=%s",
+        path, rt.name, rt.version, threads, inp.describe(), layout.family, added,
     )  # fmt: skip
     return model

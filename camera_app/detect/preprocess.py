@@ -132,8 +132,10 @@ class Preprocessor:
         colour_order: ColourOrder = ColourOrder.RGB,
         resize: ResizeMode = ResizeMode.STRETCH,
         resize_threads: int = 1,
+        pad: int = 0,
     ) -> None:
         self.input_hw = input_hw
+        self.pad = pad  # the grey of letterbox borders (YOLO trains with 114)
         # 2: stretch on the calling thread and its helper (see ``resize``), where that gives
         # the bytes of one cv2.resize for the frame's size; checked once per size.
         self.resize_threads = resize_threads
@@ -196,7 +198,7 @@ class Preprocessor:
             return np.asarray(small, dtype=np.uint8), IDENTITY  # the buffer, as OpenCV filled it
         scale = min(w_in / fw, h_in / fh)
         nw, nh = max(1, round(fw * scale)), max(1, round(fh * scale))
-        canvas = np.zeros((h_in, w_in, 3), dtype=np.uint8)
+        canvas = np.full((h_in, w_in, 3), self.pad, dtype=np.uint8)
         x0, y0 = (w_in - nw) // 2, (h_in - nh) // 2
         canvas[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(
             frame_bgr, (nw, nh), interpolation=cv2.INTER_LINEAR

@@ -13,7 +13,8 @@ import pytest
 
 from camera_app.detect.boxes import iou_xyxy
 from camera_app.detect.detector import DetectorOptions, load_detector
-from camera_app.detect.layout import PostProcessLayout, RawLayout
+from camera_app.detect.ssd_postprocess import PostProcessLayout
+from camera_app.detect.ssd_raw import RawLayout
 from camera_app.errors import (
     EdgeTPUModelError,
     LabelsError,

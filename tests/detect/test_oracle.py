@@ -16,10 +16,11 @@ import pytest
 from camera_app.detect.anchors import AnchorConfig, generate_anchors
 from camera_app.detect.boxes import CenterSizeCoder, iou_xyxy
 from camera_app.detect.decode import ScoreFormat, Thresholds, decode_postprocess, decode_raw
-from camera_app.detect.layout import Activation, PostProcessLayout
+from camera_app.detect.layout import Activation
 from camera_app.detect.model import load_model, new_interpreter, read_graph, run_interpreter
 from camera_app.detect.preprocess import Preprocessor
 from camera_app.detect.quantization import InputDType, InputQuantization, dequantize
+from camera_app.detect.ssd_postprocess import PostProcessLayout
 from tests.shared import V1, need_shared, read_image
 
 

@@ -20,8 +20,8 @@ from camera_app.detect.detector import Detector, DetectorOptions
 from camera_app.detect.flatbuffer import subgraph_outputs, with_extra_outputs
 from camera_app.detect.graph import GraphInfo, OpInfo, TensorInfo, quantized_source
 from camera_app.detect.labels import labels_from_metadata
-from camera_app.detect.layout import RawLayout
 from camera_app.detect.model import LoadedModel, load_model, new_interpreter
+from camera_app.detect.ssd_raw import RawLayout
 from camera_app.runtime import load_runtime
 from tests.detect.test_generated_models import BLUE, GREEN, RED, blob_frame
 from tests.shared import MODELS, ST, TEST_MODELS, V1_META, need_shared, read_image

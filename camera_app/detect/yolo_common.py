@@ -1,0 +1,122 @@
+"""What the YOLO families share (numpy only): their input convention, box units read from the
+values, centre-size boxes to normalized corners, and the quantized-domain class threshold.
+
+Ultralytics heads put cx, cy, w, h in the first four features, normalized by the input size in
+its TFLite exports (so int8 scores do not collapse); other exports give input pixels. Which one
+a model uses is read from its probe outputs: normalized boxes stay near [0, 1], pixel boxes
+reach tens or hundreds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from camera_app.detect.decode import F32, Candidates, Thresholds, keep_allowed, top_k
+from camera_app.detect.family import InputConvention
+from camera_app.detect.quantization import dequantize, quantized_threshold
+from camera_app.modes import ResizeMode
+
+# Ultralytics trains and validates on letterboxed inputs padded with grey 114, RGB pixel/255.
+YOLO_INPUT = InputConvention(
+    0.0, 255.0, ResizeMode.LETTERBOX, 114, "Ultralytics exports: RGB pixel/255, letterbox 114"
+)
+_PIXEL_ABOVE = 2.0  # normalized coordinates stay near [0, 1]; pixel ones go far beyond
+# Sigmoid scores lie in [0, 1]; a quantized head's calibrated range may overshoot a little
+# (the uint8 YOLOv5n reaches 1.07); logits spread far wider.
+_SCORE_RANGE = (-0.25, 1.25)
+
+
+def score_like(vals: npt.NDArray[np.float32]) -> str:
+    """'' when ``vals`` look like probabilities, else a phrase saying what they span."""
+    if vals.size == 0:
+        return ""
+    lo, hi = float(vals.min()), float(vals.max())
+    if _SCORE_RANGE[0] <= lo and hi <= _SCORE_RANGE[1]:
+        return ""
+    return f"span [{lo:.3g}, {hi:.3g}]: not sigmoid scores"
+
+
+@dataclass(frozen=True)
+class BoxUnits:
+    """Whether boxes are normalized or in input pixels, and how that was told."""
+
+    pixels: bool
+    how: str
+
+    def scale(self, input_hw: tuple[int, int]) -> tuple[float, float]:
+        """(x, y) factors that make the boxes normalized."""
+        h, w = input_hw
+        return (1.0 / w, 1.0 / h) if self.pixels else (1.0, 1.0)
+
+    def describe(self) -> str:
+        return f"{'input pixels' if self.pixels else 'normalized to [0, 1]'} ({self.how})"
+
+
+def box_units(coords: npt.NDArray[np.float32], what: str) -> BoxUnits:
+    """Units of box coordinates seen on the probe runs (``coords``: any shape)."""
+    if coords.size == 0 or not np.any(coords):
+        return BoxUnits(False, f"assumed: the probe runs gave no {what}")
+    top = float(np.max(np.abs(coords)))
+    if top > _PIXEL_ABOVE:
+        return BoxUnits(True, f"probe {what} reach {top:.4g}")
+    return BoxUnits(False, f"probe {what} stay within {top:.3g}")
+
+
+def cxcywh_to_yxyx_norm(cxcywh: F32, scale_xy: tuple[float, float]) -> F32:
+    """[4, K] centre-size rows (cx, cy, w, h) -> [K, 4] (ymin, xmin, ymax, xmax), clipped."""
+    sx, sy = np.float32(scale_xy[0]), np.float32(scale_xy[1])
+    cx, cy = cxcywh[0] * sx, cxcywh[1] * sy
+    hw, hh = cxcywh[2] * (sx / 2), cxcywh[3] * (sy / 2)
+    out: F32 = np.clip(np.stack([cy - hh, cx - hw, cy + hh, cx + hw], axis=1), 0.0, 1.0)
+    return out.astype(np.float32, copy=False)
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """One YOLO head, seen as features x anchors ([F, N]; the layout transposes a view)."""
+
+    channels_first: bool  # [1, F, N] (YOLOv8/11) rather than [1, N, F]
+    first_class: int  # 4 without objectness, 5 with (YOLOv5)
+    num_classes: int
+    quant: tuple[float, int] | None  # (scale, zero point) of a quantized head
+    box_scale: tuple[float, float]  # (x, y) factors to normalize the boxes
+
+    def features(self, head: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """The batch-less head as [F, N] (a view, never a copy)."""
+        return head if self.channels_first else head.T
+
+    def real(self, values: npt.NDArray[Any]) -> F32:
+        return dequantize(values, *self.quant) if self.quant else values.astype(np.float32)
+
+    def class_cut(self, threshold: float) -> float | int:
+        """The threshold in the head's own domain: a level for a quantized head."""
+        return quantized_threshold(threshold, *self.quant) if self.quant else float(threshold)
+
+    def boxes(self, feat: npt.NDArray[Any], cols: npt.NDArray[np.intp]) -> F32:
+        return cxcywh_to_yxyx_norm(self.real(feat[:4, cols]), self.box_scale)
+
+
+def finish(
+    spec: HeadSpec,
+    feat: npt.NDArray[Any],
+    cols: npt.NDArray[np.intp],
+    class_ids: npt.NDArray[np.int32],
+    scores: F32,
+    th: Thresholds,
+) -> Candidates:
+    """Allow-list, top-k, then decode only the surviving anchors' boxes."""
+    cols, class_ids, scores = keep_allowed(cols, class_ids, scores, th)
+    if cols.size == 0:
+        return Candidates.empty()
+    cols, class_ids, scores = top_k(cols, class_ids, scores, th.pre_nms_top_k)
+    return Candidates(spec.boxes(feat, cols), scores, class_ids)
+
+
+def metadata_names_count(metadata: Mapping[str, Any]) -> int | None:
+    names = metadata.get("names")
+    return len(names) if isinstance(names, (dict, list, tuple)) else None

@@ -1,0 +1,165 @@
+"""YOLOv5 heads: one output [1, N, 5+C]: cx, cy, w, h, objectness, C class scores.
+
+Confidence is objectness x class score; N is three anchors per cell of the stride 8, 16 and 32
+grids (25200 at 640x640). A quantized head is filtered in its own domain: an objectness level
+that cannot reach the threshold with any class level (a 256 x 256 table, built once) rules its
+row out, so only the few rows left are dequantized.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from camera_app.detect.decode import Candidates, Thresholds
+from camera_app.detect.family import (
+    DecoderContext,
+    InputConvention,
+    Miss,
+    ModelView,
+    Outputs,
+    yolo_grid_cells,
+)
+from camera_app.detect.graph import TensorInfo
+from camera_app.detect.labels import check_fits
+from camera_app.detect.quantization import dequantize
+from camera_app.detect.yolo_common import (
+    YOLO_INPUT,
+    BoxUnits,
+    HeadSpec,
+    box_units,
+    finish,
+    score_like,
+)
+
+
+@dataclass(frozen=True)
+class YoloV5Layout:
+    output: TensorInfo
+    num_classes: int
+    units: BoxUnits
+    evidence: str
+    family: ClassVar[str] = "yolov5"
+    input_convention: ClassVar[InputConvention] = YOLO_INPUT
+
+    def describe(self) -> str:
+        return (
+            f"YOLOv5 head [1, N, 5+C] in {self.output.describe()}: cx, cy, w, h, objectness, "
+            f"{self.num_classes} class scores (confidence = objectness x class); "
+            f"mapped by {self.evidence}"
+        )
+
+    def decoder(self, ctx: DecoderContext) -> YoloV5Decoder:
+        check_fits(ctx.labels, self.num_classes, ctx.model)
+        t = self.output
+        spec = HeadSpec(
+            channels_first=False, first_class=5, num_classes=self.num_classes,
+            quant=(t.scale, t.zero_point) if t.quantized else None,
+            box_scale=self.units.scale(ctx.input_hw),
+        )  # fmt: skip
+        return YoloV5Decoder(t.index, spec, self.units, t.dtype)
+
+
+def objectness_reach(dtype: str, scale: float, zero_point: int) -> npt.NDArray[np.float32]:
+    """Per objectness level (in bit-pattern order), the highest confidence any class level
+    gives it, with the float32 arithmetic the decoder uses (so filtering on it is exact)."""
+    info = np.iinfo(np.dtype(dtype))
+    levels = np.arange(info.min, info.max + 1)
+    real = dequantize(levels, scale, zero_point)
+    reach = (real[:, None] * real[None, :]).max(axis=1)  # negative x negative counts too
+    order = levels.astype(np.dtype(dtype)).view(np.uint8)  # level -> its bit pattern
+    out = np.empty(256, np.float32)
+    out[order] = reach
+    return out
+
+
+@dataclass(frozen=True)
+class YoloV5Decoder:
+    index: int
+    spec: HeadSpec
+    units: BoxUnits
+    dtype: str
+    suppress: ClassVar[bool] = True
+    reach: npt.NDArray[np.float32] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.spec.quant is not None and self.reach is None:
+            object.__setattr__(self, "reach", objectness_reach(self.dtype, *self.spec.quant))
+
+    @property
+    def reads(self) -> frozenset[int]:
+        return frozenset((self.index,))
+
+    @property
+    def num_classes(self) -> int:
+        return self.spec.num_classes
+
+    @property
+    def score_tensor(self) -> int:
+        return self.index
+
+    def details(self) -> dict[str, str]:
+        domain = (
+            "objectness filtered in the quantized domain" if self.reach is not None else "float"
+        )
+        return {
+            "box_format": f"cxcywh, {self.units.describe()}",
+            "scores": f"objectness x best class ({domain})",
+            "nms": "class-aware, by the app",
+        }
+
+    def candidates(self, outputs: Outputs, th: Thresholds) -> Candidates:
+        return v5_candidates(outputs[self.index][0], self.spec, th, self.reach)
+
+
+def v5_candidates(
+    head: npt.NDArray[np.generic],
+    spec: HeadSpec,
+    th: Thresholds,
+    reach: npt.NDArray[np.float32] | None = None,
+) -> Candidates:
+    """[N, 5+C] head -> candidates: best objectness x class per row above the threshold."""
+    feat = spec.features(head)
+    obj = feat[4]
+    if reach is not None:
+        # Rows whose objectness level can reach the threshold with some class level.
+        cols = np.flatnonzero(reach[obj.view(np.uint8)] >= np.float32(th.score))
+    else:
+        # Float heads hold sigmoid scores (at most 1): confidence never exceeds objectness.
+        cols = np.flatnonzero(obj >= np.float32(th.score))
+    if cols.size == 0:
+        return Candidates.empty()
+    conf = spec.real(obj[cols])[None, :] * spec.real(feat[5:, cols])  # [C, k]
+    best = conf.argmax(axis=0).astype(np.int32)
+    scores = conf[best, np.arange(cols.size)]
+    keep = scores >= np.float32(th.score)
+    return finish(spec, feat, cols[keep], best[keep], scores[keep], th)
+
+
+class YoloV5:
+    name = "yolov5"
+
+    def recognise(self, view: ModelView) -> YoloV5Layout | Miss:
+        outs = view.graph.outputs
+        if len(outs) != 1 or len(outs[0].shape) != 3 or outs[0].shape[0] != 1:
+            return Miss("not one [1, N, 5+C] output")
+        t = outs[0]
+        h, w = view.input_hw
+        anchors = 3 * yolo_grid_cells((h, w))
+        if t.shape[1] != anchors or t.shape[2] < 6:
+            return Miss(
+                f"{list(t.shape)} is not [1, {anchors}, 5+C] (3 anchors per stride 8/16/32 "
+                f"grid cell of {h}x{w})"
+            )
+        vals = view.values(t)[:, :, 4:]  # objectness and classes
+        if bad := score_like(vals):
+            return Miss(f"its objectness/class columns {bad}")
+        evidence = (
+            f"shape ({anchors} rows = 3 anchors per stride 8/16/32 grid cell of {h}x{w}) and "
+            "objectness and class values within [0, 1] on the probe runs"
+        )
+        units = box_units(view.values(t)[:, :, :4], "boxes")
+        return YoloV5Layout(t, t.shape[2] - 5, units, evidence)

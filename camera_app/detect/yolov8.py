@@ -1,0 +1,145 @@
+"""YOLOv8 / YOLO11 heads: one output [1, 4+C, N] (or transposed [1, N, 4+C]), no objectness.
+
+Features are cx, cy, w, h then C class scores (sigmoid applied). N is one anchor per cell of
+the stride 8, 16 and 32 grids (8400 at 640x640), which tells the anchor axis from the feature
+axis. A quantized head is thresholded in its own domain: the best class of each anchor is the
+maximum level (dequantizing is monotone), so only the anchors that clear the threshold are
+dequantized and decoded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from camera_app.detect.decode import Candidates, Thresholds
+from camera_app.detect.family import (
+    DecoderContext,
+    InputConvention,
+    Miss,
+    ModelView,
+    Outputs,
+    yolo_grid_cells,
+)
+from camera_app.detect.graph import TensorInfo
+from camera_app.detect.labels import check_fits
+from camera_app.detect.yolo_common import (
+    YOLO_INPUT,
+    BoxUnits,
+    HeadSpec,
+    box_units,
+    finish,
+    score_like,
+)
+
+
+@dataclass(frozen=True)
+class YoloV8Layout:
+    output: TensorInfo
+    channels_first: bool
+    num_classes: int
+    units: BoxUnits
+    evidence: str
+    family: ClassVar[str] = "yolov8"
+    input_convention: ClassVar[InputConvention] = YOLO_INPUT
+
+    def describe(self) -> str:
+        shape = "[1, 4+C, N]" if self.channels_first else "[1, N, 4+C] (transposed)"
+        return (
+            f"YOLOv8/YOLO11 head {shape} in {self.output.describe()}: cx, cy, w, h then "
+            f"{self.num_classes} class scores, no objectness; mapped by {self.evidence}"
+        )
+
+    def decoder(self, ctx: DecoderContext) -> YoloV8Decoder:
+        check_fits(ctx.labels, self.num_classes, ctx.model)
+        t = self.output
+        spec = HeadSpec(
+            channels_first=self.channels_first, first_class=4, num_classes=self.num_classes,
+            quant=(t.scale, t.zero_point) if t.quantized else None,
+            box_scale=self.units.scale(ctx.input_hw),
+        )  # fmt: skip
+        return YoloV8Decoder(t.index, spec, self.units)
+
+
+@dataclass(frozen=True)
+class YoloV8Decoder:
+    index: int
+    spec: HeadSpec
+    units: BoxUnits
+    suppress: ClassVar[bool] = True
+
+    @property
+    def reads(self) -> frozenset[int]:
+        return frozenset((self.index,))
+
+    @property
+    def num_classes(self) -> int:
+        return self.spec.num_classes
+
+    @property
+    def score_tensor(self) -> int:
+        return self.index
+
+    def details(self) -> dict[str, str]:
+        domain = "quantized domain" if self.spec.quant else "float"
+        return {
+            "box_format": f"cxcywh, {self.units.describe()}",
+            "scores": f"best class per anchor, thresholded in the {domain}",
+            "nms": "class-aware, by the app",
+        }
+
+    def candidates(self, outputs: Outputs, th: Thresholds) -> Candidates:
+        return v8_candidates(outputs[self.index][0], self.spec, th)
+
+
+def v8_candidates(head: np.ndarray, spec: HeadSpec, th: Thresholds) -> Candidates:
+    """[F, N] or [N, F] head -> best-class candidates of the anchors above the threshold."""
+    feat = spec.features(head)
+    scores = feat[4:]
+    best = scores.max(axis=0)  # the best class's level per anchor: monotone in its score
+    cols = np.flatnonzero(best >= spec.class_cut(th.score))
+    if cols.size == 0:
+        return Candidates.empty()
+    class_ids = scores[:, cols].argmax(axis=0).astype(np.int32)
+    return finish(spec, feat, cols, class_ids, spec.real(best[cols]), th)
+
+
+def _axes(t: TensorInfo, cells: int) -> tuple[bool, int] | None:
+    """(channels_first, features) when one axis is the grid's anchor count."""
+    a, b = t.shape[1], t.shape[2]
+    if b == cells and 5 <= a < b:
+        return True, a
+    if a == cells and 5 <= b < a:
+        return False, b
+    return None
+
+
+class YoloV8:
+    name = "yolov8"
+
+    def recognise(self, view: ModelView) -> YoloV8Layout | Miss:
+        outs = view.graph.outputs
+        if len(outs) != 1 or len(outs[0].shape) != 3 or outs[0].shape[0] != 1:
+            return Miss("not one [1, 4+C, N] output")
+        t = outs[0]
+        h, w = view.input_hw
+        cells = yolo_grid_cells((h, w))
+        axes = _axes(t, cells)
+        if axes is None:
+            return Miss(
+                f"neither axis of {list(t.shape)} is the {cells} grid cells of a {h}x{w} input"
+            )
+        channels_first, features = axes
+        vals = view.values(t)  # [probes, a, b]
+        feat = vals if channels_first else np.swapaxes(vals, 1, 2)  # [probes, F, N]
+        cls = feat[:, 4:]
+        if bad := score_like(cls):
+            return Miss(f"its class rows {bad}")
+        evidence = (
+            f"shape ({cells} anchors = the stride 8/16/32 grid cells of {h}x{w}) and class "
+            "values within [0, 1] on the probe runs"
+        )
+        units = box_units(feat[:, :4], "boxes")
+        return YoloV8Layout(t, channels_first, features - 4, units, evidence)
