@@ -31,7 +31,7 @@ def _detector_options(args: argparse.Namespace) -> object:
         max_detections=args.max_detections,
         classes=tuple(c.strip() for c in (args.classes or "").split(",") if c.strip()),
         colour_order=ColourOrder(args.colour_order),
-        resize=ResizeMode(args.resize),
+        resize=ResizeMode(args.resize) if args.resize else None,
         labels=Path(args.labels) if args.labels else None,
         label_offset=args.label_offset,
         threads=args.threads,
@@ -56,7 +56,12 @@ def _add_model_args(p: argparse.ArgumentParser, *, model_required: bool) -> None
     p.add_argument("--labels", help="labels file (default: beside the model, or embedded)")
     p.add_argument("--label-offset", type=int, default=None)
     p.add_argument("--colour-order", choices=["rgb", "bgr"], default="rgb")
-    p.add_argument("--resize", choices=["stretch", "letterbox"], default="stretch")
+    p.add_argument(
+        "--resize",
+        choices=["stretch", "letterbox"],
+        default=None,
+        help="default: the model family's (SSD stretch, YOLO letterbox with grey 114)",
+    )
     p.add_argument("--threads", type=int, default=2, help="interpreter threads")
     p.add_argument("--runtime", choices=["litert", "tflite-runtime"], default=None)
 

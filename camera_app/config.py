@@ -141,6 +141,15 @@ def _auto_bool(value: object) -> bool | None:
     return None
 
 
+def _auto_resize(value: object) -> ResizeMode | None:
+    if value == "auto":
+        return None
+    try:
+        return choice(ResizeMode)(value)
+    except CheckError as exc:
+        raise CheckError(f"auto or {exc.expected}") from exc
+
+
 def _address(value: object) -> str:
     if not isinstance(value, str) or not value or re.search(r"[\s/]", value):
         raise CheckError("a listen address such as 127.0.0.1, 0.0.0.0 or ::")
@@ -164,10 +173,11 @@ _CLASS = string("a class name")
 
 @dataclass(frozen=True)
 class Normalization:
-    """Used only for float-input models: ``(x - mean) / std``."""
+    """``(x - mean) / std`` before the input tensor's own quantization; None (null or
+    omitted): the model family's convention (SSD 127.5/127.5, YOLO 0/255)."""
 
-    mean: float = field(default=127.5, metadata=checked(number()))
-    std: float = field(default=127.5, metadata=checked(number(0, lo_open=True)))
+    mean: float | None = field(default=None, metadata=checked(optional(number())))
+    std: float | None = field(default=None, metadata=checked(optional(number(0, lo_open=True))))
 
 
 @dataclass(frozen=True)
@@ -221,7 +231,8 @@ class ModelConfig:
     colour_order: ColourOrder = field(
         default=ColourOrder.RGB, metadata=checked(choice(ColourOrder))
     )
-    resize: ResizeMode = field(default=ResizeMode.STRETCH, metadata=checked(choice(ResizeMode)))
+    # None (auto): the model family's convention (SSD stretch, YOLO letterbox)
+    resize: ResizeMode | None = field(default=None, metadata=checked(_auto_resize))
     normalization: Normalization = field(
         default_factory=Normalization, metadata=nested(Normalization)
     )

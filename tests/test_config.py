@@ -63,8 +63,8 @@ def test_minimal_config_gets_the_documented_defaults() -> None:
         interpreters=1,
         runtime=RuntimeChoice.AUTO,
         colour_order=ColourOrder.RGB,
-        resize=ResizeMode.STRETCH,
-        normalization=Normalization(mean=127.5, std=127.5),
+        resize=None,
+        normalization=Normalization(mean=None, std=None),
         score_activation=ScoreActivation.AUTO,
         background_class=None,
         anchors=None,
@@ -440,7 +440,7 @@ ERRORS = [
     (
         "model:\n  normalization: {std: 0}\ncameras: [{}]\n",
         2,
-        "model.normalization.std: expected a number > 0, got 0",
+        "model.normalization.std: expected a number > 0 or null, got 0",
     ),
     (
         "model:\n  colour_order: rbg\ncameras: [{}]\n",

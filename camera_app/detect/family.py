@@ -59,8 +59,8 @@ class ModelView:
         return self.input.shape[1], self.input.shape[2]
 
     def values(self, t: TensorInfo) -> npt.NDArray[np.float32]:
-        """The probe runs' real values of ``t``, stacked on a new first axis."""
-        raw = np.stack([np.asarray(p[t.index]) for p in self.probes])
+        """The probe runs' real values of ``t`` without its batch axis, stacked on a new first."""
+        raw = np.stack([np.asarray(p[t.index])[0] for p in self.probes])
         if t.quantized:
             # Widen before subtracting: int8/uint8 arithmetic would wrap.
             return (raw.astype(np.int32) - t.zero_point).astype(np.float32) * np.float32(t.scale)

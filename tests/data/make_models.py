@@ -75,6 +75,10 @@ Regenerate (TensorFlow lives in its own venv; LiteRT checks run with the project
     python3 -m venv /opt/venv-tf && /opt/venv-tf/bin/pip install tensorflow-cpu   # 2.21.0 used
     /opt/venv-tf/bin/python tests/data/make_models.py --verify-with /opt/venv-main/bin/python
     /opt/venv-main/bin/python tests/data/make_models.py --verify-only   # LiteRT only, no TF
+    /opt/venv-tf/bin/python tests/data/make_models.py --yolo   # the YOLO-style models only
+The YOLO-style models (another input size, both head orientations, pixel boxes, end-to-end,
+float16 weights, refused segmentation/pose heads) are described in yolo_blobs.py; the tests
+in tests/detect/test_yolo_generated.py check them against a reference decode of their own.
 The manifest (models/manifest.json) is written at generation time from the flatbuffers
 themselves; --verify-only also checks that LiteRT reports exactly the tensors it lists.
 """
@@ -960,9 +964,20 @@ def main() -> int:
         help="after generating, run --verify-only with this interpreter "
         "(one that has ai-edge-litert)",
     )
+    parser.add_argument(
+        "--yolo",
+        action="store_true",
+        help="only (re)generate the YOLO-style models of yolo_blobs.py (their checks are tests)",
+    )
     args = parser.parse_args()
     if args.verify_only:
         return verify()
+    if args.yolo:
+        sys.path.insert(0, str(HERE))
+        import yolo_blobs
+
+        yolo_blobs.write(MODELS_DIR, yolo_blobs.build(_tf()))
+        return 0
     generate(args.verify_with)
     return 0
 
