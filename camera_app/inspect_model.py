@@ -68,6 +68,46 @@ def _verdict(name: str, v: object) -> dict[str, Any]:
     return {"family": name, "verdict": "recognises", "why": getattr(v, "describe", str)()}
 
 
+def input_levels(detector: Detector) -> dict[str, Any] | None:
+    """How many of the input dtype's 256 levels the 256 pixel values really reach."""
+    q = detector.input_quant
+    if q.dtype.value == "float32":
+        return None
+    table = np.asarray(detector.preprocessor.table).astype(np.int64)
+    used = int(np.unique(table).size)
+    bits = float(np.log2(max(used, 2)))
+    detail = (
+        f"the {q.dtype.value} input (scale {q.scale:.6g}, zero point {q.zero_point}) receives "
+        f"(pixel - {q.mean:g}) / {q.std:g} as levels {int(table.min())}..{int(table.max())}: "
+        f"{used} of 256 levels, about {bits:.1f} of 8 bits"
+    )
+    if used < 200:
+        detail += (
+            f"; about {256 / used:.1f} neighbouring pixel values share one level, which blurs "
+            "fine detail and costs accuracy; a re-export with a proper calibration set (real "
+            "images, normalized as the app feeds them) gives the input its full range"
+        )
+    return {"used": used, "of": 256, "bits": round(bits, 2), "ok": used >= 200, "detail": detail}
+
+
+def output_quantization(model: LoadedModel, detector: Detector) -> dict[str, Any] | None:
+    """Whether the score tensor's own quantization caps or coarsens the scores."""
+    t = model.graph.tensors.get(detector.decoder.score_tensor)
+    if t is None or (rng := t.real_range()) is None:
+        return None
+    cap = min(rng[1], 1.0)
+    ok = cap >= 0.9 and t.scale <= 0.01
+    detail = (
+        f"scores in {t.describe()} range over [{rng[0]:.3g}, {rng[1]:.3g}] in steps of "
+        f"{t.scale:.3g}"
+    )
+    if cap < 0.9:
+        detail += f": no score can exceed {cap:.3f}, a threshold above it never matches"
+    elif t.scale > 0.01:
+        detail += ": coarse steps, nearby scores become equal"
+    return {"cap": round(cap, 4), "step": t.scale, "ok": ok, "detail": detail}
+
+
 def _self_test(model: LoadedModel, detector: Detector) -> list[dict[str, Any]]:
     checks: list[dict[str, Any]] = []
     anchors = model.layout.anchors if isinstance(model.layout, RawLayout) else None
@@ -96,6 +136,12 @@ def _self_test(model: LoadedModel, detector: Detector) -> list[dict[str, Any]]:
             )  # fmt: skip
         else:
             checks.append({"check": f"{name} sane", "ok": True, "detail": "finite, varies"})
+    levels = input_levels(detector)
+    if levels is not None:
+        checks.append({"check": "input levels", "ok": levels["ok"], "detail": levels["detail"]})
+    outq = output_quantization(model, detector)
+    if outq is not None:
+        checks.append({"check": "output quantization", "ok": outq["ok"], "detail": outq["detail"]})
     cap = detector.score_cap
     checks.append(
         {"check": "score range", "ok": cap is None or cap.cap >= 0.9,
@@ -200,10 +246,14 @@ def format_report(r: dict[str, Any]) -> str:
     for t in r["outputs"]:
         sig = f"  (signature: {t['signature_name']})" if t.get("signature_name") else ""
         lines.append(f"output     {_fmt_tensor(t)}{sig}")
+    for f in r.get("families", []):
+        why = f": {f['why']}" if f["verdict"] != "recognises" else ""
+        lines.append(f"family?    {f['family']}: {f['verdict']}{why}")
     if "layout" in r:
+        lines.append(f"family     {r['layout']['family']}")
         lines.append(f"layout     {r['layout']['description']}")
-        keys = ("anchors", "scores_read_from", "score_activation", "activation_reason",
-                "background_column")  # fmt: skip
+        keys = ("box_format", "scores", "nms", "anchors", "scores_read_from",
+                "score_activation", "activation_reason", "background_column")  # fmt: skip
         for key in keys:
             if key in r["layout"]:
                 lines.append(f"           {key.replace('_', ' ')}: {r['layout'][key]}")

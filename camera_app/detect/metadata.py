@@ -44,11 +44,11 @@ def _parse(text: str, member: str) -> Any:
     return ast.literal_eval(text)  # literals only: names, numbers, lists, dicts
 
 
-def _decode(raw: bytes, source: str) -> ExportMetadata:
+def _decode(raw: bytes, source: str, member: str) -> ExportMetadata:
     if len(raw) > MAX_BYTES:
         return ExportMetadata({}, source, f"{source} is larger than {MAX_BYTES} bytes")
     try:
-        value = _parse(raw.decode("utf-8"), source)
+        value = _parse(raw.decode("utf-8"), member)
     except UnicodeDecodeError:
         return ExportMetadata({}, source, f"{source} is not UTF-8 text")
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError, yaml.YAMLError) as exc:
@@ -76,7 +76,7 @@ def _from_zip(content: bytes, where: str) -> ExportMetadata | None:
                     return ExportMetadata({}, source, f"{source} is larger than {MAX_BYTES} bytes")
                 with zf.open(info) as f:
                     raw = f.read(MAX_BYTES + 1)  # bounded even if the header lies
-                return _decode(raw, source)
+                return _decode(raw, source, member)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, NotImplementedError, EOFError):
         return None  # not an archive after all (the bytes only looked like one)
     return None
@@ -94,7 +94,7 @@ def read_metadata(content: bytes, model_path: Path) -> ExportMetadata:
                 raw = f.read(MAX_BYTES + 1)
         except OSError as exc:
             return ExportMetadata({}, str(beside), f"cannot read {beside}: {exc.strerror or exc}")
-        return _decode(raw, str(beside))
+        return _decode(raw, str(beside), BESIDE)
     return ExportMetadata()
 
 

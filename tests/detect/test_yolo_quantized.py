@@ -1,0 +1,120 @@
+"""Quantized-domain filtering of YOLO heads equals dequantizing everything first.
+
+The reference here dequantizes the whole head, computes every anchor's confidence (YOLOv8:
+the class score; YOLOv5: objectness x class score), takes the best class, thresholds, and
+decodes the boxes of what passed: the plain way, written in the test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from camera_app.detect.decode import Candidates, Thresholds
+from camera_app.detect.yolo_common import HeadSpec
+from camera_app.detect.yolov5 import objectness_reach, v5_candidates
+from camera_app.detect.yolov8 import v8_candidates
+
+ALL = 10**6  # no top-k cut: every passing anchor is compared
+
+
+def _deq(q: npt.NDArray[np.integer], scale: float, zp: int) -> npt.NDArray[np.float32]:
+    return (q.astype(np.int64) - zp).astype(np.float32) * np.float32(scale)
+
+
+def _reference(
+    head_fn: npt.NDArray[np.float32], objectness: bool, threshold: float, scale_xy: float
+) -> set[tuple[int, float, tuple[float, ...]]]:
+    """head_fn: [F, N] real values -> {(class, score, box yxyx)} of the passing anchors."""
+    first = 5 if objectness else 4
+    out = set()
+    for n in range(head_fn.shape[1]):
+        col = head_fn[:, n]
+        conf = col[first:] * col[4] if objectness else col[first:]
+        c = int(np.argmax(conf))
+        if conf[c] >= np.float32(threshold):
+            # In float32, as a decoder computes boxes.
+            f = np.float32(scale_xy)
+            cx, cy, w, h = (v * f for v in col[:4])
+            hw, hh = w * (f / np.float32(2)), h * (f / np.float32(2))
+            box = tuple(
+                round(float(min(max(v, np.float32(0)), np.float32(1))), 6)
+                for v in (cy - hh, cx - hw, cy + hh, cx + hw)
+            )
+            out.add((c, round(float(conf[c]), 6), box))
+    return out
+
+
+def _ours(c: Candidates) -> set[tuple[int, float, tuple[float, ...]]]:
+    return {
+        (int(k), round(float(s), 6), tuple(round(float(v), 6) for v in b))
+        for k, s, b in zip(c.class_ids, c.scores, c.boxes_yxyx, strict=True)
+    }
+
+
+heads = st.fixed_dictionaries(
+    {
+        "dtype": st.sampled_from(["int8", "uint8"]),
+        "scale": st.floats(0.001, 0.02),
+        "zp_frac": st.floats(0.0, 0.3),
+        "classes": st.integers(1, 12),
+        "anchors": st.integers(1, 200),
+        "threshold": st.floats(0.05, 0.95),
+        "seed": st.integers(0, 2**32 - 1),
+        "channels_first": st.booleans(),
+    }
+)
+
+
+def _random_head(p: dict[str, object], features: int) -> tuple[np.ndarray, float, int]:
+    info = np.iinfo(np.dtype(str(p["dtype"])))
+    zp = int(info.min + float(p["zp_frac"]) * (info.max - info.min))  # type: ignore[arg-type]
+    rng = np.random.default_rng(int(p["seed"]))  # type: ignore[call-overload]
+    q = rng.integers(info.min, info.max, (features, int(p["anchors"])), endpoint=True)  # type: ignore[call-overload]
+    return q.astype(str(p["dtype"])), float(p["scale"]), zp  # type: ignore[arg-type]
+
+
+@settings(max_examples=200, deadline=None)
+@given(heads)
+def test_v8_quantized_threshold_equals_dequantize_everything(p: dict[str, object]) -> None:
+    features = 4 + int(p["classes"])  # type: ignore[call-overload]
+    q, scale, zp = _random_head(p, features)
+    channels_first = bool(p["channels_first"])
+    head = q if channels_first else np.ascontiguousarray(q.T)
+    spec = HeadSpec(channels_first, 4, features - 4, (scale, zp), (1.0, 1.0))
+    th = Thresholds(score=float(p["threshold"]), pre_nms_top_k=ALL)  # type: ignore[arg-type]
+    got = _ours(v8_candidates(head, spec, th))
+    assert got == _reference(_deq(q, scale, zp), False, th.score, 1.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(heads)
+def test_v5_objectness_filter_equals_dequantize_everything(p: dict[str, object]) -> None:
+    features = 5 + int(p["classes"])  # type: ignore[call-overload]
+    q, scale, zp = _random_head(p, features)
+    head = np.ascontiguousarray(q.T)  # YOLOv5 heads are [N, 5+C]
+    spec = HeadSpec(False, 5, features - 5, (scale, zp), (1.0, 1.0))
+    reach = objectness_reach(str(p["dtype"]), scale, zp)
+    th = Thresholds(score=float(p["threshold"]), pre_nms_top_k=ALL)  # type: ignore[arg-type]
+    got = _ours(v5_candidates(head, spec, th, reach))
+    assert got == _reference(_deq(q, scale, zp), True, th.score, 1.0)
+
+
+def test_v5_reach_counts_negative_levels() -> None:
+    """Below the zero point both factors are negative: their product is positive."""
+    reach = objectness_reach("int8", 0.5, 0)
+    lowest = np.int8(-128).view(np.uint8)
+    assert reach[lowest] == np.float32(64 * 64)  # (-128 * 0.5) * (-128 * 0.5)
+
+
+def test_v8_allow_list_filters_after_the_best_class() -> None:
+    head = np.zeros((6, 2), np.float32)
+    head[:4] = [[0.5, 0.5], [0.5, 0.5], [0.2, 0.2], [0.2, 0.2]]
+    head[4:, 0] = [0.9, 0.6]  # anchor 0: best class 0
+    head[4:, 1] = [0.1, 0.8]  # anchor 1: best class 1
+    spec = HeadSpec(True, 4, 2, None, (1.0, 1.0))
+    c = v8_candidates(head, spec, Thresholds(score=0.5, allowed_classes=frozenset({1})))
+    assert c.class_ids.tolist() == [1]
+    assert c.scores.tolist() == [np.float32(0.8)]
