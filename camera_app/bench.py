@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -30,6 +31,9 @@ DEFAULT_MODELS = (
     "ssd_mobilenet_v1_coco_quant",
     "st_ssd_mobilenet_v2_fpnlite_256_coco80",
     "arm_ssdlite_mobilenet_v3_small_int8_raw",
+    "ultralytics_yolov8n_coco_640_int8",
+    "ultralytics_yolov8n_coco_640_float_io",
+    "yolov5n_coco_640_uint8",
 )
 
 
@@ -60,6 +64,9 @@ def _ms(values: list[float]) -> str:
 def test_frame(image: str | None) -> npt.NDArray[np.uint8]:
     """A real photo as a 1280x720 BGR frame (or a fixed noise pattern when none is found)."""
     candidates = [image] if image else []
+    shared = os.environ.get("CAMERA_APP_SHARED")
+    if shared:
+        candidates.append(str(Path(shared) / "images/kite_and_cold.jpg"))
     candidates.append(str(Path(__file__).resolve().parents[2] / "shared/images/kite_and_cold.jpg"))
     for c in candidates:
         img = cv2.imread(c, cv2.IMREAD_COLOR) if c else None
@@ -142,15 +149,16 @@ def bench_decode(det: Detector, frame: npt.NDArray[np.uint8], repeat: int) -> di
         contenders.append(model.interpreter.invoke)
     t_invoke, *t_loaded, t_post = side_by_side(*contenders, postprocess_in_place, repeat=repeat)
     share = statistics.median(t_post) / statistics.median(t_invoke)
-    kind = "raw decode + NMS" if det.raw is not None else "PostProcess read-out"
+    family = det.model.layout.family
+    kind = f"{family} decode" + (" + NMS" if det.decoder.suppress else "")
     print(f"model {det.model.name} ({det.model.input.dtype} input, threads={det.model.threads})")
     print(f"  bare invoke()      {_ms(t_invoke)}")
     for t in t_loaded:
         extra = ", ".join(o.name for o in model.extra_outputs)
         print(f"  invoke() as loaded {_ms(t)}  (+ output {extra})")
-    print(f"  {kind:<18} {_ms(t_post)}")
+    print(f"  {kind:<18} {_ms(t_post)}  (to frame pixels, labels included)")
     print(f"  postprocess / invoke = {share * 100:5.2f}%")
-    return {"model": det.model.name, "share": share, "raw": det.raw is not None}
+    return {"model": det.model.name, "share": share, "raw": det.raw is not None, "family": family}
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -125,9 +125,29 @@ class Layout(Protocol):
     @property
     def input_convention(self) -> InputConvention: ...
 
+    @property
+    def float_output(self) -> TensorInfo | None: ...  # float32 scores the decoder could read
+
+    # from their int8 source instead (see ``model.expose_quantized_scores``); None: no such
+
+    @property
+    def extra_outputs(self) -> tuple[TensorInfo, ...]: ...  # the source, once exposed
+
+    def with_source(self, src: TensorInfo) -> Layout: ...  # reading ``src`` instead
+
     def describe(self) -> str: ...
 
     def decoder(self, ctx: DecoderContext) -> Decoder: ...
+
+
+class NoSource:
+    """For layouts whose outputs are read as they are."""
+
+    float_output: ClassVar[TensorInfo | None] = None
+    extra_outputs: ClassVar[tuple[TensorInfo, ...]] = ()
+
+    def with_source(self, src: TensorInfo) -> Layout:
+        raise ValueError(f"{type(self).__name__} reads its outputs as they are, not {src.name}")
 
 
 class Family(Protocol):

@@ -26,7 +26,6 @@ from camera_app.detect.graph import GraphInfo, OpInfo, TensorInfo, quantized_sou
 from camera_app.detect.layout import Probe
 from camera_app.detect.metadata import ExportMetadata, read_metadata
 from camera_app.detect.quantization import dequantize
-from camera_app.detect.ssd_raw import RawLayout
 from camera_app.errors import (
     EdgeTPUModelError,
     ModelError,
@@ -198,10 +197,7 @@ class LoadedModel:
     def extra_outputs(self) -> tuple[TensorInfo, ...]:
         """Tensors the loader made graph outputs besides the file's own (read like outputs):
         the int8 source of float scores (see ``expose_quantized_scores``), if any."""
-        layout = self.layout
-        if isinstance(layout, RawLayout) and layout.scores_quantized is not None:
-            return (layout.scores_quantized,)
-        return ()
+        return self.layout.extra_outputs
 
     @property
     def name(self) -> str:
@@ -307,7 +303,8 @@ def expose_quantized_scores(model: LoadedModel) -> LoadedModel:
     """The model reading its raw scores before their final DEQUANTIZE, when that is exact.
 
     A quantized model often ends in DEQUANTIZE ops that turn int8 scores into float32 ones
-    (the ST model: 6820 x 81 scores, 2.2 MB of float32 per frame from 552 KB of int8). The
+    (the ST model: 6820 x 81 scores, 2.2 MB of float32 per frame from 552 KB of int8; the
+    float-I/O YOLOv8n: its whole [1, 84, 8400] head). The
     loader then adds the int8 tensor to the graph outputs (``flatbuffer.with_extra_outputs``)
     so the threshold runs on it in the quantized domain. Used only when both probe runs give
     bit-identical original outputs and the DEQUANTIZE of the int8 tensor equals the float
@@ -315,9 +312,10 @@ def expose_quantized_scores(model: LoadedModel) -> LoadedModel:
     otherwise the model is returned unchanged.
     """
     layout = model.layout
-    if not isinstance(layout, RawLayout) or layout.scores.quantized or layout.scores_quantized:
+    scores = layout.float_output
+    if scores is None:
         return model
-    src = quantized_source(model.graph, layout.scores.index)
+    src = quantized_source(model.graph, scores.index)
     if src is None:
         return model
     where = str(model.path)
@@ -338,7 +336,7 @@ def expose_quantized_scores(model: LoadedModel) -> LoadedModel:
         for before, after in zip(model.probes, probes, strict=True)
         for t in model.graph.outputs
     ) and all(
-        np.array_equal(dequantize(p[src.index], src.scale, src.zero_point), p[layout.scores.index])
+        np.array_equal(dequantize(p[src.index], src.scale, src.zero_point), p[scores.index])
         for p in probes
     )
     if not same:
@@ -347,7 +345,7 @@ def expose_quantized_scores(model: LoadedModel) -> LoadedModel:
     return replace(
         model,
         interpreter=interp,
-        layout=replace(layout, scores_quantized=src),
+        layout=layout.with_source(src),
         probes=probes,
     )
 

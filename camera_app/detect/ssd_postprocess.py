@@ -20,6 +20,7 @@ from camera_app.detect.family import (
     InputConvention,
     Miss,
     ModelView,
+    NoSource,
     Outputs,
 )
 from camera_app.detect.graph import GraphInfo, TensorInfo
@@ -27,7 +28,7 @@ from camera_app.detect.layout import POSTPROCESS_OP, Probe
 
 
 @dataclass(frozen=True)
-class PostProcessLayout:
+class PostProcessLayout(NoSource):
     boxes: TensorInfo
     classes: TensorInfo
     scores: TensorInfo

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -47,6 +47,18 @@ class RawLayout:
     scores_quantized: TensorInfo | None = None
     family: ClassVar[str] = "ssd-raw"
     input_convention: ClassVar[InputConvention] = SSD_INPUT
+
+    @property
+    def float_output(self) -> TensorInfo | None:
+        quantized = self.scores.quantized or self.scores_quantized is not None
+        return None if quantized else self.scores
+
+    @property
+    def extra_outputs(self) -> tuple[TensorInfo, ...]:
+        return (self.scores_quantized,) if self.scores_quantized is not None else ()
+
+    def with_source(self, src: TensorInfo) -> RawLayout:
+        return replace(self, scores_quantized=src)
 
     @property
     def num_boxes(self) -> int:

@@ -9,6 +9,7 @@ reach tens or hundreds.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ import numpy.typing as npt
 
 from camera_app.detect.decode import F32, Candidates, Thresholds, keep_allowed, top_k
 from camera_app.detect.family import InputConvention
+from camera_app.detect.graph import TensorInfo
 from camera_app.detect.quantization import dequantize, quantized_threshold
 from camera_app.modes import ResizeMode
 
@@ -25,6 +27,8 @@ from camera_app.modes import ResizeMode
 YOLO_INPUT = InputConvention(
     0.0, 255.0, ResizeMode.LETTERBOX, 114, "Ultralytics exports: RGB pixel/255, letterbox 114"
 )
+# The threshold's level, once per (threshold, scale, zero point) rather than every frame.
+_level = functools.lru_cache(maxsize=64)(quantized_threshold)
 _PIXEL_ABOVE = 2.0  # normalized coordinates stay near [0, 1]; pixel ones go far beyond
 # Sigmoid scores lie in [0, 1]; a quantized head's calibrated range may overshoot a little
 # (the uint8 YOLOv5n reaches 1.07); logits spread far wider.
@@ -95,7 +99,7 @@ class HeadSpec:
 
     def class_cut(self, threshold: float) -> float | int:
         """The threshold in the head's own domain: a level for a quantized head."""
-        return quantized_threshold(threshold, *self.quant) if self.quant else float(threshold)
+        return _level(threshold, *self.quant) if self.quant else float(threshold)
 
     def boxes(self, feat: npt.NDArray[Any], cols: npt.NDArray[np.intp]) -> F32:
         return cxcywh_to_yxyx_norm(self.real(feat[:4, cols]), self.box_scale)
@@ -115,6 +119,11 @@ def finish(
         return Candidates.empty()
     cols, class_ids, scores = top_k(cols, class_ids, scores, th.pre_nms_top_k)
     return Candidates(spec.boxes(feat, cols), scores, class_ids)
+
+
+def read_from(source: TensorInfo | None) -> str:
+    """What a layout's description adds when its head is read from an int8 source."""
+    return f"; read from its {source.dtype} source {source.name}" if source else ""
 
 
 def metadata_names_count(metadata: Mapping[str, Any]) -> int | None:

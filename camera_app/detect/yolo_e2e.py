@@ -18,6 +18,7 @@ from camera_app.detect.family import (
     InputConvention,
     Miss,
     ModelView,
+    NoSource,
     Outputs,
     yolo_grid_cells,
 )
@@ -34,7 +35,7 @@ from camera_app.detect.yolo_common import (
 
 
 @dataclass(frozen=True)
-class YoloE2ELayout:
+class YoloE2ELayout(NoSource):
     output: TensorInfo
     units: BoxUnits
     num_classes: int  # 0: unknown (the head does not say; labels or metadata may)

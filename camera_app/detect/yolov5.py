@@ -8,7 +8,7 @@ row out, so only the few rows left are dequantized.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import numpy as np
@@ -34,6 +34,9 @@ from camera_app.detect.yolo_common import (
     finish,
     score_like,
 )
+from camera_app.detect.yolo_common import (
+    read_from as _read,
+)
 
 
 @dataclass(frozen=True)
@@ -42,19 +45,33 @@ class YoloV5Layout:
     num_classes: int
     units: BoxUnits
     evidence: str
+    # The int8/uint8 tensor a float32 head is the DEQUANTIZE of, once the loader exposed it
+    # (``model.expose_quantized_scores``): read instead, a quarter of the bytes.
+    source: TensorInfo | None = None
     family: ClassVar[str] = "yolov5"
     input_convention: ClassVar[InputConvention] = YOLO_INPUT
+
+    @property
+    def float_output(self) -> TensorInfo | None:
+        return self.output if self.output.dtype == "float32" and self.source is None else None
+
+    @property
+    def extra_outputs(self) -> tuple[TensorInfo, ...]:
+        return (self.source,) if self.source is not None else ()
+
+    def with_source(self, src: TensorInfo) -> YoloV5Layout:
+        return replace(self, source=src)
 
     def describe(self) -> str:
         return (
             f"YOLOv5 head [1, N, 5+C] in {self.output.describe()}: cx, cy, w, h, objectness, "
             f"{self.num_classes} class scores (confidence = objectness x class); "
-            f"mapped by {self.evidence}"
+            f"mapped by {self.evidence}{_read(self.source)}"
         )
 
     def decoder(self, ctx: DecoderContext) -> YoloV5Decoder:
         check_fits(ctx.labels, self.num_classes, ctx.model)
-        t = self.output
+        t = self.source or self.output
         spec = HeadSpec(
             channels_first=False, first_class=5, num_classes=self.num_classes,
             quant=(t.scale, t.zero_point) if t.quantized else None,

@@ -9,7 +9,7 @@ dequantized and decoded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
@@ -33,6 +33,9 @@ from camera_app.detect.yolo_common import (
     finish,
     score_like,
 )
+from camera_app.detect.yolo_common import (
+    read_from as _read,
+)
 
 
 @dataclass(frozen=True)
@@ -42,19 +45,34 @@ class YoloV8Layout:
     num_classes: int
     units: BoxUnits
     evidence: str
+    # The int8/uint8 tensor a float32 head is the DEQUANTIZE of, once the loader exposed it
+    # (``model.expose_quantized_scores``): read instead, a quarter of the bytes.
+    source: TensorInfo | None = None
     family: ClassVar[str] = "yolov8"
     input_convention: ClassVar[InputConvention] = YOLO_INPUT
+
+    @property
+    def float_output(self) -> TensorInfo | None:
+        return self.output if self.output.dtype == "float32" and self.source is None else None
+
+    @property
+    def extra_outputs(self) -> tuple[TensorInfo, ...]:
+        return (self.source,) if self.source is not None else ()
+
+    def with_source(self, src: TensorInfo) -> YoloV8Layout:
+        return replace(self, source=src)
 
     def describe(self) -> str:
         shape = "[1, 4+C, N]" if self.channels_first else "[1, N, 4+C] (transposed)"
         return (
             f"YOLOv8/YOLO11 head {shape} in {self.output.describe()}: cx, cy, w, h then "
             f"{self.num_classes} class scores, no objectness; mapped by {self.evidence}"
+            f"{_read(self.source)}"
         )
 
     def decoder(self, ctx: DecoderContext) -> YoloV8Decoder:
         check_fits(ctx.labels, self.num_classes, ctx.model)
-        t = self.output
+        t = self.source or self.output
         spec = HeadSpec(
             channels_first=self.channels_first, first_class=4, num_classes=self.num_classes,
             quant=(t.scale, t.zero_point) if t.quantized else None,

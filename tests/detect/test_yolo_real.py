@@ -189,3 +189,22 @@ def test_boxes_map_back_to_the_frame_either_way(resize: str) -> None:
     assert dogs_a
     assert dogs_b
     assert max(_iou(dogs_a[0], x) for x in dogs_b) >= 0.8
+
+
+def test_float_io_head_is_read_from_its_int8_source_with_the_same_detections() -> None:
+    """The float-I/O export ends in DEQUANTIZE: the loader reads the int8 head before it."""
+    need_shared()
+    from camera_app.detect.model import load_model
+    from camera_app.runtime import load_runtime
+
+    fast = detector(V8_FLOAT)
+    assert fast.model.extra_outputs
+    assert fast.decoder.reads == {fast.model.extra_outputs[0].index}
+    plain_model = load_model(str(MODELS / V8_FLOAT), runtime=load_runtime(), quantized_scores=False)
+    plain = Detector(plain_model, fast.opts)
+    assert plain.decoder.reads == {plain_model.graph.outputs[0].index}
+    for name in ("kite_and_cold.jpg", "pets.jpg"):
+        a, b = fast.detect(photo(name)), plain.detect(photo(name))
+        assert a.labels == b.labels
+        np.testing.assert_array_equal(a.scores, b.scores)
+        np.testing.assert_allclose(a.boxes_xyxy, b.boxes_xyxy, atol=1e-3)
