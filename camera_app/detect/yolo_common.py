@@ -71,15 +71,6 @@ def box_units(coords: npt.NDArray[np.float32], what: str) -> BoxUnits:
     return BoxUnits(False, f"probe {what} stay within {top:.3g}")
 
 
-def cxcywh_to_yxyx_norm(cxcywh: F32, scale_xy: tuple[float, float]) -> F32:
-    """[4, K] centre-size rows (cx, cy, w, h) -> [K, 4] (ymin, xmin, ymax, xmax), clipped."""
-    sx, sy = np.float32(scale_xy[0]), np.float32(scale_xy[1])
-    cx, cy = cxcywh[0] * sx, cxcywh[1] * sy
-    hw, hh = cxcywh[2] * (sx / 2), cxcywh[3] * (sy / 2)
-    out: F32 = np.clip(np.stack([cy - hh, cx - hw, cy + hh, cx + hw], axis=1), 0.0, 1.0)
-    return out.astype(np.float32, copy=False)
-
-
 @dataclass(frozen=True)
 class HeadSpec:
     """One YOLO head, seen as features x anchors ([F, N]; the layout transposes a view)."""
@@ -101,8 +92,20 @@ class HeadSpec:
         """The threshold in the head's own domain: a level for a quantized head."""
         return _level(threshold, *self.quant) if self.quant else float(threshold)
 
+    @functools.cached_property
+    def _to_yxyx(self) -> F32:
+        """(cx, cy, w, h) rows @ this = (ymin, xmin, ymax, xmax), normalized: one matmul."""
+        sx, sy = (np.float32(v) for v in self.box_scale)
+        h = np.float32(0.5)
+        return np.array(
+            [[0, sx, 0, sx], [sy, 0, sy, 0], [0, -h * sx, 0, h * sx], [-h * sy, 0, h * sy, 0]],
+            np.float32,
+        )
+
     def boxes(self, feat: npt.NDArray[Any], cols: npt.NDArray[np.intp]) -> F32:
-        return cxcywh_to_yxyx_norm(self.real(feat[:4, cols]), self.box_scale)
+        """The anchors' boxes, (ymin, xmin, ymax, xmax) normalized, clipped to [0, 1]."""
+        out: F32 = self.real(feat[:4, cols]).T @ self._to_yxyx
+        return np.clip(out, 0.0, 1.0, out=out)
 
 
 def finish(
