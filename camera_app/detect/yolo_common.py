@@ -124,9 +124,50 @@ def finish(
     return Candidates(spec.boxes(feat, cols), scores, class_ids)
 
 
-def read_from(source: TensorInfo | None) -> str:
-    """What a layout's description adds when its head is read from an int8 source."""
-    return f"; read from its {source.dtype} source {source.name}" if source else ""
+class OneHead:
+    """What the single-head YOLO layouts share: the head, and its int8/uint8 source once the
+    loader exposed it (``model.expose_quantized_scores``: a float32 head that is the DEQUANTIZE
+    of an int8 one is read from that, a quarter of the bytes)."""
+
+    output: TensorInfo
+    source: TensorInfo | None
+
+    @property
+    def float_output(self) -> TensorInfo | None:
+        return self.output if self.output.dtype == "float32" and self.source is None else None
+
+    @property
+    def extra_outputs(self) -> tuple[TensorInfo, ...]:
+        return (self.source,) if self.source is not None else ()
+
+    @property
+    def read(self) -> TensorInfo:
+        """The tensor the decoder reads."""
+        return self.source or self.output
+
+    def read_from(self) -> str:
+        """What the description adds when the head is read from its source."""
+        src = self.source
+        return f"; read from its {src.dtype} source {src.name}" if src else ""
+
+
+class OneHeadDecoder:
+    """What the single-head YOLO decoders share."""
+
+    index: int
+    spec: HeadSpec
+
+    @property
+    def reads(self) -> frozenset[int]:
+        return frozenset((self.index,))
+
+    @property
+    def num_classes(self) -> int:
+        return self.spec.num_classes
+
+    @property
+    def score_tensor(self) -> int:
+        return self.index
 
 
 def metadata_names_count(metadata: Mapping[str, Any]) -> int | None:

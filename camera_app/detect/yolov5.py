@@ -30,34 +30,23 @@ from camera_app.detect.yolo_common import (
     YOLO_INPUT,
     BoxUnits,
     HeadSpec,
+    OneHead,
+    OneHeadDecoder,
     box_units,
     finish,
     score_like,
 )
-from camera_app.detect.yolo_common import (
-    read_from as _read,
-)
 
 
 @dataclass(frozen=True)
-class YoloV5Layout:
+class YoloV5Layout(OneHead):
     output: TensorInfo
     num_classes: int
     units: BoxUnits
     evidence: str
-    # The int8/uint8 tensor a float32 head is the DEQUANTIZE of, once the loader exposed it
-    # (``model.expose_quantized_scores``): read instead, a quarter of the bytes.
-    source: TensorInfo | None = None
+    source: TensorInfo | None = None  # see OneHead
     family: ClassVar[str] = "yolov5"
     input_convention: ClassVar[InputConvention] = YOLO_INPUT
-
-    @property
-    def float_output(self) -> TensorInfo | None:
-        return self.output if self.output.dtype == "float32" and self.source is None else None
-
-    @property
-    def extra_outputs(self) -> tuple[TensorInfo, ...]:
-        return (self.source,) if self.source is not None else ()
 
     def with_source(self, src: TensorInfo) -> YoloV5Layout:
         return replace(self, source=src)
@@ -66,12 +55,12 @@ class YoloV5Layout:
         return (
             f"YOLOv5 head [1, N, 5+C] in {self.output.describe()}: cx, cy, w, h, objectness, "
             f"{self.num_classes} class scores (confidence = objectness x class); "
-            f"mapped by {self.evidence}{_read(self.source)}"
+            f"mapped by {self.evidence}{self.read_from()}"
         )
 
     def decoder(self, ctx: DecoderContext) -> YoloV5Decoder:
         check_fits(ctx.labels, self.num_classes, ctx.model)
-        t = self.source or self.output
+        t = self.read
         spec = HeadSpec(
             channels_first=False, first_class=5, num_classes=self.num_classes,
             quant=(t.scale, t.zero_point) if t.quantized else None,
@@ -94,7 +83,7 @@ def objectness_reach(dtype: str, scale: float, zero_point: int) -> npt.NDArray[n
 
 
 @dataclass(frozen=True)
-class YoloV5Decoder:
+class YoloV5Decoder(OneHeadDecoder):
     index: int
     spec: HeadSpec
     units: BoxUnits
@@ -105,18 +94,6 @@ class YoloV5Decoder:
     def __post_init__(self) -> None:
         if self.spec.quant is not None and self.reach is None:
             object.__setattr__(self, "reach", objectness_reach(self.dtype, *self.spec.quant))
-
-    @property
-    def reads(self) -> frozenset[int]:
-        return frozenset((self.index,))
-
-    @property
-    def num_classes(self) -> int:
-        return self.spec.num_classes
-
-    @property
-    def score_tensor(self) -> int:
-        return self.index
 
     def details(self) -> dict[str, str]:
         domain = (

@@ -29,35 +29,24 @@ from camera_app.detect.yolo_common import (
     YOLO_INPUT,
     BoxUnits,
     HeadSpec,
+    OneHead,
+    OneHeadDecoder,
     box_units,
     finish,
     score_like,
 )
-from camera_app.detect.yolo_common import (
-    read_from as _read,
-)
 
 
 @dataclass(frozen=True)
-class YoloV8Layout:
+class YoloV8Layout(OneHead):
     output: TensorInfo
     channels_first: bool
     num_classes: int
     units: BoxUnits
     evidence: str
-    # The int8/uint8 tensor a float32 head is the DEQUANTIZE of, once the loader exposed it
-    # (``model.expose_quantized_scores``): read instead, a quarter of the bytes.
-    source: TensorInfo | None = None
+    source: TensorInfo | None = None  # see OneHead
     family: ClassVar[str] = "yolov8"
     input_convention: ClassVar[InputConvention] = YOLO_INPUT
-
-    @property
-    def float_output(self) -> TensorInfo | None:
-        return self.output if self.output.dtype == "float32" and self.source is None else None
-
-    @property
-    def extra_outputs(self) -> tuple[TensorInfo, ...]:
-        return (self.source,) if self.source is not None else ()
 
     def with_source(self, src: TensorInfo) -> YoloV8Layout:
         return replace(self, source=src)
@@ -67,12 +56,12 @@ class YoloV8Layout:
         return (
             f"YOLOv8/YOLO11 head {shape} in {self.output.describe()}: cx, cy, w, h then "
             f"{self.num_classes} class scores, no objectness; mapped by {self.evidence}"
-            f"{_read(self.source)}"
+            f"{self.read_from()}"
         )
 
     def decoder(self, ctx: DecoderContext) -> YoloV8Decoder:
         check_fits(ctx.labels, self.num_classes, ctx.model)
-        t = self.source or self.output
+        t = self.read
         spec = HeadSpec(
             channels_first=self.channels_first, first_class=4, num_classes=self.num_classes,
             quant=(t.scale, t.zero_point) if t.quantized else None,
@@ -82,23 +71,11 @@ class YoloV8Layout:
 
 
 @dataclass(frozen=True)
-class YoloV8Decoder:
+class YoloV8Decoder(OneHeadDecoder):
     index: int
     spec: HeadSpec
     units: BoxUnits
     suppress: ClassVar[bool] = True
-
-    @property
-    def reads(self) -> frozenset[int]:
-        return frozenset((self.index,))
-
-    @property
-    def num_classes(self) -> int:
-        return self.spec.num_classes
-
-    @property
-    def score_tensor(self) -> int:
-        return self.index
 
     def details(self) -> dict[str, str]:
         domain = "quantized domain" if self.spec.quant else "float"
