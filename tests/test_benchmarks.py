@@ -36,3 +36,26 @@ def test_pipeline_tail_times_invoke_beside_fixed_work() -> None:
     # Both calls alternate on one thread, so each was timed as often as the other.
     assert rows["invoke(), 1 thread"][0] == rows["fixed numpy work, 1 thread"][0]
     assert re.search(r"bound 2 x invoke p50 \+ 1/60 s = +[\d.]+ ms", r.stdout), r.stdout
+
+
+@pytest.mark.realmodel
+def test_yolo_resize_compares_both_modes_for_each_yolo_model() -> None:
+    need_shared()
+    r = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "yolo_resize.py")],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "CAMERA_APP_MODEL_PATH": str(MODELS)},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    rows = re.findall(
+        r"^(\S+) +(letterbox|stretch) +found +(\d+)/(\d+) +mean ([\d.]+)", r.stdout, re.M
+    )
+    assert {(m, mode) for m, mode, *_ in rows} == {
+        (m, mode)
+        for m in ("ultralytics_yolov8n_coco_640_int8", "ultralytics_yolov8n_coco_640_float_io",
+                  "yolov5n_coco_640_uint8")
+        for mode in ("letterbox", "stretch")
+    }  # fmt: skip
+    for _, _, found, known, mean in rows:
+        assert 0 <= int(found) <= int(known) == 14
+        assert 0 <= float(mean) <= 1
