@@ -203,3 +203,24 @@ def test_inspect_names_family_box_format_and_every_familys_answer() -> None:
     text = format_report(report)
     assert "box format" in text
     assert "yolov5: no" in text
+
+
+def test_metadata_task_refuses_a_segmentation_export_without_protos(tmp_path: Path) -> None:
+    plain = (TEST_MODELS / "yolov8_float_pixels" / "model.tflite").read_bytes()
+    meta = {"task": "segment", "names": {0: "a", 1: "b", 2: "c"}}
+    folder = _copy(tmp_path, "yolov8_float_pixels", with_metadata(plain, "metadata.json", meta))
+    with pytest.raises(OutputLayoutError, match="segmentation export"):
+        load_detector(str(folder))
+
+
+def test_oversized_metadata_is_refused_unread(tmp_path: Path) -> None:
+    import zipfile
+    from io import BytesIO
+
+    buf = BytesIO((TEST_MODELS / "yolov8_float_pixels" / "model.tflite").read_bytes())
+    buf.seek(0, 2)
+    with zipfile.ZipFile(buf, "a", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("metadata.json", " " * (2 << 20))  # 2 MB that deflate to a few KB
+    folder = _copy(tmp_path, "yolov8_float_pixels", buf.getvalue())
+    with pytest.raises(LabelsError, match="larger than 1048576 bytes"):
+        load_detector(str(folder))

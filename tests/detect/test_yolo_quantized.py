@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from camera_app.detect.decode import Candidates, Thresholds
-from camera_app.detect.yolo_common import HeadSpec
+from camera_app.detect.yolo_common import BoxUnits, HeadSpec
+from camera_app.detect.yolo_e2e import YoloE2EDecoder
 from camera_app.detect.yolov5 import objectness_reach, v5_candidates
 from camera_app.detect.yolov8 import v8_candidates
 
@@ -118,3 +120,46 @@ def test_v8_allow_list_filters_after_the_best_class() -> None:
     c = v8_candidates(head, spec, Thresholds(score=0.5, allowed_classes=frozenset({1})))
     assert c.class_ids.tolist() == [1]
     assert c.scores.tolist() == [np.float32(0.8)]
+
+
+def _e2e(quant: tuple[float, int] | None, pixels: bool) -> YoloE2EDecoder:
+    units = BoxUnits(pixels, "test")
+    scale = (1 / 640, 1 / 480) if pixels else (1.0, 1.0)
+    return YoloE2EDecoder(0, quant, scale, units, 3)
+
+
+E2E_ROWS = np.array(
+    [
+        [0.1, 0.2, 0.3, 0.4, 0.9, 2.0],
+        [0.5, 0.5, 0.6, 0.7, 0.6, 0.0],
+        [0.0, 0.0, 1.0, 1.0, 0.2, 1.0],  # below the threshold
+    ],
+    np.float32,
+)
+
+
+@pytest.mark.parametrize("pixels", [False, True])
+def test_end_to_end_head_threshold_and_class_filter_only(pixels: bool) -> None:
+    rows = E2E_ROWS.copy()
+    if pixels:
+        rows[:, [0, 2]] *= 640
+        rows[:, [1, 3]] *= 480
+    c = _e2e(None, pixels).candidates({0: rows[None]}, Thresholds(score=0.5))
+    assert c.class_ids.tolist() == [2, 0]
+    np.testing.assert_allclose(c.scores, [0.9, 0.6])
+    np.testing.assert_allclose(c.boxes_yxyx[0], [0.2, 0.1, 0.4, 0.3], atol=1e-6)
+    only = _e2e(None, pixels).candidates(
+        {0: rows[None]}, Thresholds(score=0.5, allowed_classes=frozenset({0}))
+    )
+    assert only.class_ids.tolist() == [0]
+
+
+def test_quantized_end_to_end_head_equals_its_dequantized_values() -> None:
+    scale, zp = 1 / 64, -100
+    q = np.clip(np.round(E2E_ROWS / scale) + zp, -128, 127).astype(np.int8)
+    got = _e2e((scale, zp), False).candidates({0: q[None]}, Thresholds(score=0.5))
+    real = _deq(q, scale, zp)
+    want = _e2e(None, False).candidates({0: real[None]}, Thresholds(score=0.5))
+    assert got.class_ids.tolist() == want.class_ids.tolist()
+    np.testing.assert_array_equal(got.scores, want.scores)
+    np.testing.assert_array_equal(got.boxes_yxyx, want.boxes_yxyx)
