@@ -228,6 +228,8 @@ def inspect_model(spec: str, opts: DetectorOptions | None = None) -> dict[str, A
             "colour_order": opts.colour_order.value, "resize": detector.resize.value,
             "per_byte": "cv2.transform" if detector.preprocessor.fused else "table",
         }  # fmt: skip
+        report["input_levels"] = input_levels(detector)
+        report["output_quantization"] = output_quantization(model, detector)
         checks = _self_test(model, detector)
         report["self_test"] = checks
         warnings += [c["detail"] for c in checks if not c["ok"]]

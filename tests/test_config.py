@@ -798,3 +798,17 @@ def test_cameras_may_share_an_events_file_with_the_same_rotation() -> None:
         "  - name: d\n    outputs: {events: '-', events_max_mb: 1}\n"
     )
     assert [c.outputs.events_max_mb for c in cfg.cameras] == [5.0, 5.0, None, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("value", "want"),
+    [("auto", None), ("letterbox", ResizeMode.LETTERBOX), ("stretch", ResizeMode.STRETCH)],
+)
+def test_resize_defaults_to_the_model_family(value: str, want: ResizeMode | None) -> None:
+    """auto (the default): SSD stretch, YOLO letterbox; either can be forced."""
+    assert parse(f"model:\n  resize: {value}\ncameras: [{{}}]").model.resize is want
+
+
+def test_resize_rejects_other_values() -> None:
+    err = error("model:\n  resize: crop\ncameras: [{}]\n")
+    assert "model.resize: expected auto or one of: stretch, letterbox" in str(err)

@@ -7,6 +7,8 @@ decodes the boxes of what passed: the plain way, written in the test.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -70,36 +72,36 @@ heads = st.fixed_dictionaries(
 )
 
 
-def _random_head(p: dict[str, object], features: int) -> tuple[np.ndarray, float, int]:
+def _random_head(p: dict[str, Any], features: int) -> tuple[np.ndarray, float, int]:
     info = np.iinfo(np.dtype(str(p["dtype"])))
-    zp = int(info.min + float(p["zp_frac"]) * (info.max - info.min))  # type: ignore[arg-type]
-    rng = np.random.default_rng(int(p["seed"]))  # type: ignore[call-overload]
-    q = rng.integers(info.min, info.max, (features, int(p["anchors"])), endpoint=True)  # type: ignore[call-overload]
-    return q.astype(str(p["dtype"])), float(p["scale"]), zp  # type: ignore[arg-type]
+    zp = int(info.min + float(p["zp_frac"]) * (info.max - info.min))
+    rng = np.random.default_rng(int(p["seed"]))
+    q = rng.integers(info.min, info.max, (features, int(p["anchors"])), endpoint=True)
+    return q.astype(str(p["dtype"])), float(p["scale"]), zp
 
 
 @settings(max_examples=200, deadline=None)
 @given(heads)
-def test_v8_quantized_threshold_equals_dequantize_everything(p: dict[str, object]) -> None:
-    features = 4 + int(p["classes"])  # type: ignore[call-overload]
+def test_v8_quantized_threshold_equals_dequantize_everything(p: dict[str, Any]) -> None:
+    features = 4 + int(p["classes"])
     q, scale, zp = _random_head(p, features)
     channels_first = bool(p["channels_first"])
     head = q if channels_first else np.ascontiguousarray(q.T)
     spec = HeadSpec(channels_first, 4, features - 4, (scale, zp), (1.0, 1.0))
-    th = Thresholds(score=float(p["threshold"]), pre_nms_top_k=ALL)  # type: ignore[arg-type]
+    th = Thresholds(score=float(p["threshold"]), pre_nms_top_k=ALL)
     got = _ours(v8_candidates(head, spec, th))
     assert got == _reference(_deq(q, scale, zp), False, th.score, 1.0)
 
 
 @settings(max_examples=200, deadline=None)
 @given(heads)
-def test_v5_objectness_filter_equals_dequantize_everything(p: dict[str, object]) -> None:
-    features = 5 + int(p["classes"])  # type: ignore[call-overload]
+def test_v5_objectness_filter_equals_dequantize_everything(p: dict[str, Any]) -> None:
+    features = 5 + int(p["classes"])
     q, scale, zp = _random_head(p, features)
     head = np.ascontiguousarray(q.T)  # YOLOv5 heads are [N, 5+C]
     spec = HeadSpec(False, 5, features - 5, (scale, zp), (1.0, 1.0))
     reach = objectness_reach(str(p["dtype"]), scale, zp)
-    th = Thresholds(score=float(p["threshold"]), pre_nms_top_k=ALL)  # type: ignore[arg-type]
+    th = Thresholds(score=float(p["threshold"]), pre_nms_top_k=ALL)
     got = _ours(v5_candidates(head, spec, th, reach))
     assert got == _reference(_deq(q, scale, zp), True, th.score, 1.0)
 
@@ -163,3 +165,24 @@ def test_quantized_end_to_end_head_equals_its_dequantized_values() -> None:
     assert got.class_ids.tolist() == want.class_ids.tolist()
     np.testing.assert_array_equal(got.scores, want.scores)
     np.testing.assert_array_equal(got.boxes_yxyx, want.boxes_yxyx)
+
+
+def test_a_head_of_no_known_family_lists_what_each_family_missed() -> None:
+    from camera_app.detect.families import recognise
+    from camera_app.detect.family import ModelView
+    from camera_app.detect.graph import GraphInfo, TensorInfo
+    from camera_app.errors import OutputLayoutError
+
+    inp = TensorInfo(0, "images", "float32", (1, 64, 64, 3))
+    out = TensorInfo(1, "head", "float32", (1, 5, 7))
+    graph = GraphInfo((inp,), (out,), {0: inp, 1: out}, ())
+    probes = [{1: np.zeros((1, 5, 7), np.float32)}, {1: np.ones((1, 5, 7), np.float32)}]
+    with pytest.raises(OutputLayoutError) as info:
+        recognise(ModelView(graph, probes, inp), model="m.tflite")
+    message = str(info.value)
+    assert message.startswith("m.tflite: cannot recognise the outputs as a detector")
+    for family in ("ssd-postprocess:", "ssd-raw:", "yolov8:", "yolov5:", "yolo-end-to-end:"):
+        assert family in message
+    assert "84 grid cells of a 64x64 input" in message
+    assert "#0 'head' float32[1, 5, 7]" in message
+    assert "\n" not in message

@@ -208,3 +208,21 @@ def test_float_io_head_is_read_from_its_int8_source_with_the_same_detections() -
         assert a.labels == b.labels
         np.testing.assert_array_equal(a.scores, b.scores)
         np.testing.assert_allclose(a.boxes_xyxy, b.boxes_xyxy, atol=1e-3)
+
+
+def test_inspect_says_the_v8_int8_input_wastes_its_levels() -> None:
+    need_shared()
+    from camera_app.inspect_model import format_report, inspect_model
+
+    r = inspect_model(str(MODELS / V8_INT8))
+    assert r["layout"]["family"] == "yolov8"
+    assert r["input_levels"]["used"] == 55  # pixel/255 quantized by scale 0.018658, zp -14
+    assert r["input_levels"]["ok"] is False
+    assert "re-export with a proper calibration set" in r["input_levels"]["detail"]
+    assert r["output_quantization"]["ok"] is True
+    text = format_report(r)
+    assert "[FLAG] input levels" in text
+    assert "55 of 256 levels, about 5.8 of 8 bits" in text
+    v5 = inspect_model(str(MODELS / V5_UINT8))
+    assert v5["input_levels"]["used"] == 256  # scale 1/255, zero point 0: every level
+    assert v5["input_levels"]["ok"] is True
