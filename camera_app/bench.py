@@ -158,7 +158,7 @@ def bench_decode(det: Detector, frame: npt.NDArray[np.uint8], repeat: int) -> di
         print(f"  invoke() as loaded {_ms(t)}  (+ output {extra})")
     print(f"  {kind:<18} {_ms(t_post)}  (to frame pixels, labels included)")
     print(f"  postprocess / invoke = {share * 100:5.2f}%")
-    return {"model": det.model.name, "share": share, "raw": det.raw is not None, "family": family}
+    return {"model": det.model.name, "share": share, "family": family}
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -202,21 +202,6 @@ def inspect_model(spec: str, opts: DetectorOptions | None = None) -> dict[str, A
         detector = Detector(model, opts)
         report["layout"]["description"] = model.layout.describe()
         report["layout"].update(detector.decoder.details())
-        if detector.raw is not None:
-            r = detector.raw
-            assert isinstance(model.layout, RawLayout)  # detector.raw is set only for these
-            q = model.layout.scores_quantized
-            s = q or model.layout.scores
-            report["layout"]["scores_read_from"] = (
-                f"{s.dtype} {'tensor before the DEQUANTIZE' if q else 'output'} {s.name} "
-                f"(#{s.index}), "
-                + ("threshold in the quantized domain" if s.quantized else "float threshold")
-            )
-            report["layout"].update(
-                anchors=r.anchors_source, num_anchors=int(r.anchors.shape[0]),
-                score_activation=r.fmt.activation.value, activation_reason=r.activation_reason,
-                background_column=r.fmt.background, box_coder=type(r.coder).__name__,
-            )  # fmt: skip
         report["labels"] = {
             "source": detector.labels.source,
             "count": detector.labels.count,

@@ -33,7 +33,6 @@ from camera_app.detect.layout import Activation
 from camera_app.detect.model import LoadedModel, load_model
 from camera_app.detect.preprocess import Placement, Preprocessor
 from camera_app.detect.quantization import InputDType, InputQuantization
-from camera_app.detect.ssd_raw import RawDecoder
 from camera_app.errors import ModelError
 from camera_app.modes import ColourOrder, ResizeMode
 
@@ -123,11 +122,6 @@ class Detector:
             log.warning(
                 "threshold %.2f can never match: %s", opts.threshold, self.score_cap.explain()
             )
-
-    @property
-    def raw(self) -> RawDecoder | None:
-        """The raw SSD decoder, when the model is one (its anchors, score format...)."""
-        return self.decoder if isinstance(self.decoder, RawDecoder) else None
 
     @classmethod
     def from_spec(cls, model: str, opts: DetectorOptions) -> Detector:

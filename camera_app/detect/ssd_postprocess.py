@@ -69,7 +69,7 @@ class PostProcessDecoder:
     def num_classes(self) -> int:
         return 0  # the op's outputs do not say; its input may (see ``decoder``)
 
-    def details(self) -> dict[str, str]:
+    def details(self) -> dict[str, object]:
         return {
             "box_format": "yxyx normalized (the op's boxes)",
             "output_order": self.layout.order,

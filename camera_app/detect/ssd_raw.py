@@ -94,18 +94,23 @@ class RawDecoder:
     activation_reason: str
     num_classes: int
     score_tensor: int
+    scores_read_from: str  # for inspect: which tensor, and in which domain
     suppress: ClassVar[bool] = True
 
     @property
     def reads(self) -> frozenset[int]:
         return frozenset((self.boxes_index, self.scores_index))
 
-    def details(self) -> dict[str, str]:
+    def details(self) -> dict[str, object]:
         return {
             "box_format": f"box encodings decoded by {type(self.coder).__name__}",
-            "anchors": f"{self.anchors_source} ({self.anchors.shape[0]} anchors)",
-            "score_activation": f"{self.fmt.activation.value} ({self.activation_reason})",
-            "background_column": str(self.fmt.background),
+            "box_coder": type(self.coder).__name__,
+            "anchors": self.anchors_source,
+            "num_anchors": int(self.anchors.shape[0]),
+            "scores_read_from": self.scores_read_from,
+            "score_activation": self.fmt.activation.value,
+            "activation_reason": self.activation_reason,
+            "background_column": self.fmt.background,
             "nms": "class-aware, by the app",
         }
 
@@ -172,7 +177,12 @@ def raw_decoder(layout: RawLayout, ctx: DecoderContext) -> RawDecoder:
         background = True  # TF OD API SSDs score background in column 0
     check_fits(labels, columns - int(background), ctx.model)
     # Scores are read from their int8/uint8 source when the loader exposed it (same values).
-    s, b = layout.scores_quantized or layout.scores, layout.boxes
+    q = layout.scores_quantized
+    s, b = q or layout.scores, layout.boxes
+    read_from = (
+        f"{s.dtype} {'tensor before the DEQUANTIZE' if q else 'output'} {s.name} (#{s.index}), "
+        + ("threshold in the quantized domain" if s.quantized else "float threshold")
+    )
     return RawDecoder(
         boxes_index=b.index,
         boxes_quant=(b.scale, b.zero_point) if b.quantized else None,
@@ -184,6 +194,7 @@ def raw_decoder(layout: RawLayout, ctx: DecoderContext) -> RawDecoder:
         activation_reason=why,
         num_classes=columns - int(background),
         score_tensor=layout.scores.index,
+        scores_read_from=read_from,
     )
 
 

@@ -76,7 +76,7 @@ class YoloE2EDecoder:
     def score_tensor(self) -> int:
         return self.index
 
-    def details(self) -> dict[str, str]:
+    def details(self) -> dict[str, object]:
         return {
             "box_format": f"xyxy, {self.units.describe()}",
             "scores": "column 4, thresholded" + (" in the quantized domain" if self.quant else ""),

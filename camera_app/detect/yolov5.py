@@ -95,7 +95,7 @@ class YoloV5Decoder(OneHeadDecoder):
         if self.spec.quant is not None and self.reach is None:
             object.__setattr__(self, "reach", objectness_reach(self.dtype, *self.spec.quant))
 
-    def details(self) -> dict[str, str]:
+    def details(self) -> dict[str, object]:
         domain = (
             "objectness filtered in the quantized domain" if self.reach is not None else "float"
         )

@@ -77,7 +77,7 @@ class YoloV8Decoder(OneHeadDecoder):
     units: BoxUnits
     suppress: ClassVar[bool] = True
 
-    def details(self) -> dict[str, str]:
+    def details(self) -> dict[str, object]:
         domain = "quantized domain" if self.spec.quant else "float"
         return {
             "box_format": f"cxcywh, {self.units.describe()}",

@@ -14,7 +14,7 @@ import pytest
 from camera_app.detect.boxes import iou_xyxy
 from camera_app.detect.detector import DetectorOptions, load_detector
 from camera_app.detect.ssd_postprocess import PostProcessLayout
-from camera_app.detect.ssd_raw import RawLayout
+from camera_app.detect.ssd_raw import RawDecoder, RawLayout
 from camera_app.errors import (
     EdgeTPUModelError,
     LabelsError,
@@ -103,9 +103,9 @@ def test_tf2_order_is_mapped_by_the_op_not_by_position() -> None:
 
 def test_raw_float_logits_get_a_sigmoid() -> None:
     d = load_detector(str(TEST_MODELS / "blobs_float_raw"), DetectorOptions())
-    assert d.raw is not None
-    assert d.raw.fmt.activation.value == "sigmoid"
-    assert "anchors.txt" in d.raw.anchors_source
+    assert isinstance(d.decoder, RawDecoder)
+    assert d.decoder.fmt.activation.value == "sigmoid"
+    assert "anchors.txt" in d.decoder.anchors_source
 
 
 def test_float_island_is_reported() -> None:

@@ -21,7 +21,7 @@ from camera_app.detect.flatbuffer import subgraph_outputs, with_extra_outputs
 from camera_app.detect.graph import GraphInfo, OpInfo, TensorInfo, quantized_source
 from camera_app.detect.labels import labels_from_metadata
 from camera_app.detect.model import LoadedModel, load_model, new_interpreter
-from camera_app.detect.ssd_raw import RawLayout
+from camera_app.detect.ssd_raw import RawDecoder, RawLayout
 from camera_app.runtime import load_runtime
 from tests.detect.test_generated_models import BLUE, GREEN, RED, blob_frame
 from tests.shared import MODELS, ST, TEST_MODELS, V1_META, need_shared, read_image
@@ -133,10 +133,10 @@ def test_a_generated_int8_model_with_float_outputs_takes_the_route() -> None:
     q = fast.model.layout.scores_quantized
     assert q is not None
     assert (q.dtype, q.scale, q.zero_point) == ("int8", 1 / 256, -128)  # a LOGISTIC's output
-    assert fast.raw is not None
-    assert fast.raw.fmt.quantized
-    assert plain.raw is not None
-    assert not plain.raw.fmt.quantized
+    assert isinstance(fast.decoder, RawDecoder)
+    assert fast.decoder.fmt.quantized
+    assert isinstance(plain.decoder, RawDecoder)
+    assert not plain.decoder.fmt.quantized
     found = 0
     cells = [{(0, 0): RED, (2, 3): BLUE}, {(1, 2): GREEN}, {}, {(3, 3): RED, (3, 2): GREEN}]
     for frame in (blob_frame(c) for c in cells):
@@ -162,9 +162,9 @@ def test_the_st_model_reads_its_int8_scores() -> None:
     assert q.shape == m.layout.scores.shape
     assert [t.index for t in m.extra_outputs] == [q.index]
     d = Detector(m, DetectorOptions())
-    assert d.raw is not None
-    assert d.raw.scores_index == q.index
-    assert d.raw.fmt.quantized
+    assert isinstance(d.decoder, RawDecoder)
+    assert d.decoder.scores_index == q.index
+    assert d.decoder.fmt.quantized
     assert d.reads == {q.index, m.layout.boxes.index}  # the float scores are not even viewed
 
 
@@ -172,10 +172,10 @@ def test_the_int8_route_gives_the_float_routes_detections() -> None:
     need_shared()
     fast = Detector(load_model(str(ST)), DetectorOptions())
     plain = Detector(load_model(str(ST), quantized_scores=False), DetectorOptions())
-    assert fast.raw is not None
-    assert plain.raw is not None
-    assert fast.raw.fmt.quantized
-    assert not plain.raw.fmt.quantized
+    assert isinstance(fast.decoder, RawDecoder)
+    assert isinstance(plain.decoder, RawDecoder)
+    assert fast.decoder.fmt.quantized
+    assert not plain.decoder.fmt.quantized
     compared = 0
     for name in ("kite_and_cold.jpg", "pets.jpg", "face.jpg", "grace_hopper.bmp", "cat.bmp"):
         frame = read_image(name)
@@ -207,8 +207,8 @@ def _refused() -> LoadedModel:
     assert m.layout.scores_quantized is None
     assert m.extra_outputs == ()
     d = Detector(m, DetectorOptions())
-    assert d.raw is not None
-    assert not d.raw.fmt.quantized
+    assert isinstance(d.decoder, RawDecoder)
+    assert not d.decoder.fmt.quantized
     assert len(d.detect(read_image("kite_and_cold.jpg"))) > 0  # and it still detects
     return m
 
