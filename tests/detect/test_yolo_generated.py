@@ -224,3 +224,18 @@ def test_oversized_metadata_is_refused_unread(tmp_path: Path) -> None:
     folder = _copy(tmp_path, "yolov8_float_pixels", buf.getvalue())
     with pytest.raises(LabelsError, match="larger than 1048576 bytes"):
         load_detector(str(folder))
+
+
+@pytest.mark.parametrize(
+    ("name", "layout"),
+    [("yolov8_int8_64", "yolov8"), ("yolo_e2e_float", "yolo-end-to-end"),
+     ("blobs_int8_raw_sigmoid", "raw"), ("blobs_uint8_postprocess", "postprocess")],
+)  # fmt: skip
+def test_model_info_metric_names_the_family(name: str, layout: str) -> None:
+    """camera_app_model_info{layout=...} (and the status page's model section) per family."""
+    from types import SimpleNamespace
+
+    from camera_app.wiring import _model_info
+
+    d = load_detector(str(TEST_MODELS / name))
+    assert _model_info(SimpleNamespace(detectors=[d])).layout == layout
