@@ -692,7 +692,14 @@ def test_example_multi() -> None:
 
 def test_every_example_file_is_tested() -> None:
     names = {p.name for p in CONFIG_DIR.glob("*.yaml")}
-    assert names == {"demo.yaml", "webcam.yaml", "rtsp.yaml", "multi.yaml"}
+    assert names == {"demo.yaml", "webcam.yaml", "rtsp.yaml", "multi.yaml", "yolo.yaml"}
+
+
+def test_yolo_example_leaves_the_input_to_the_family() -> None:
+    cfg = load_config(str(CONFIG_DIR / "yolo.yaml"))
+    assert cfg.model.path == "ultralytics_yolov8n_coco_640_int8"
+    assert cfg.model.resize is None
+    assert cfg.model.normalization == Normalization(None, None)
 
 
 # ---- overrides and defaults ------------------------------------------------------------------
