@@ -126,7 +126,7 @@ def v5_candidates(
         cols = np.flatnonzero(obj >= np.float32(th.score))
     if cols.size == 0:
         return Candidates.empty()
-    conf = spec.real(obj[cols])[None, :] * spec.real(feat[5:, cols])  # [C, k]
+    conf = spec.real(obj[cols])[None, :] * spec.real(feat[spec.first_class :, cols])  # [C, k]
     best = conf.argmax(axis=0).astype(np.int32)
     scores = conf[best, np.arange(cols.size)]
     keep = scores >= np.float32(th.score)

@@ -92,7 +92,7 @@ class YoloV8Decoder(OneHeadDecoder):
 def v8_candidates(head: np.ndarray, spec: HeadSpec, th: Thresholds) -> Candidates:
     """[F, N] or [N, F] head -> best-class candidates of the anchors above the threshold."""
     feat = spec.features(head)
-    scores = feat[4:]
+    scores = feat[spec.first_class :]
     best = scores.max(axis=0)  # the best class's level per anchor: monotone in its score
     cols = np.flatnonzero(best >= spec.class_cut(th.score))
     if cols.size == 0:
