@@ -239,3 +239,23 @@ def test_model_info_metric_names_the_family(name: str, layout: str) -> None:
 
     d = load_detector(str(TEST_MODELS / name))
     assert _model_info(SimpleNamespace(detectors=[d])).layout == layout
+
+
+def test_cli_detect_with_a_yolo_model_prints_its_boxes(tmp_path: Path) -> None:
+    import json
+
+    import cv2
+
+    img = tmp_path / "blobs.png"
+    cv2.imwrite(str(img), frame(5))
+    r = subprocess.run(
+        [sys.executable, "-m", "camera_app", "detect", "--json", "--model",
+         str(TEST_MODELS / "yolov8_int8_64"), str(img)],
+        capture_output=True, text=True, timeout=120, cwd=REPO, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    dets = json.loads(r.stdout.splitlines()[0])["detections"]
+    assert sorted(d["label"] for d in dets) == ["blue", "red"]
+    for d in dets:
+        iou = iou_xyxy(np.array([d["box_xyxy"]], np.float32), want(5)[d["label"]][None])[0, 0]
+        assert iou >= 0.9
