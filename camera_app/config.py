@@ -21,8 +21,6 @@ from dataclasses import dataclass, field, fields, replace
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-import yaml
-
 from camera_app._yaml import (
     CheckError,
     Context,
@@ -40,9 +38,10 @@ from camera_app._yaml import (
     section,
     string,
 )
+from camera_app._yaml_limits import MAX_BYTES, compose
 from camera_app.errors import ConfigError
 from camera_app.modes import ColourOrder, ResizeMode, StrEnum, Transport
-from camera_app.redact import redact_text, redact_url
+from camera_app.redact import redact_url
 
 T = TypeVar("T")
 
@@ -419,7 +418,7 @@ def load_config(
     name = os.fspath(path)
     try:
         with open(name, encoding="utf-8") as f:
-            text = f.read()
+            text = f.read(MAX_BYTES + 1)
     except UnicodeDecodeError as exc:
         raise ConfigError("the file is not UTF-8 text", path=name) from exc
     except OSError as exc:
@@ -436,15 +435,7 @@ def parse_config(
     env: Mapping[str, str] | None = None,
 ) -> AppConfig:
     """Check YAML text; ``path`` is only used in messages. ``env`` defaults to os.environ."""
-    try:
-        document = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        what = "; ".join(p for p in (exc.context, exc.problem) if p)
-        raise ConfigError(f"invalid YAML: {redact_text(what)}", path=path, line=line) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {redact_text(str(exc))}", path=path) from exc
+    document = compose(text, path)
     if document is None:
         message = "the file is empty; expected a mapping with at least a 'cameras:' list"
         raise ConfigError(message, path=path, line=1)
