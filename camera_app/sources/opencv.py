@@ -7,8 +7,9 @@ in a ``_Capture`` that defers ``release`` to the reader when a read is in flight
 releases its own capture when (if ever) OpenCV returns, and a new ``open`` gets a new capture.
 
 RTSP transport: OpenCV takes FFmpeg options only from the process-global environment variable
-``OPENCV_FFMPEG_CAPTURE_OPTIONS``, read inside each open; ``_FFmpegOptions`` lets opens with the
-same options overlap and makes the others wait (see there). Timeouts use the per-capture open
+``OPENCV_FFMPEG_CAPTURE_OPTIONS``, read inside each open; ``_FFmpegOptions`` lets RTSP opens of
+the same transport overlap and makes those of the other transport wait (see there). HTTP opens
+need no option and never wait. Timeouts use the per-capture open
 parameters ``CAP_PROP_OPEN_TIMEOUT_MSEC`` / ``CAP_PROP_READ_TIMEOUT_MSEC``. OpenCV also serializes
 all FFmpeg opens of the process behind one mutex unless ``OPENCV_FFMPEG_IS_THREAD_SAFE=1``, which
 ``camera_app.sources`` sets: otherwise one silent camera holds up every other camera's open.
@@ -190,9 +191,11 @@ class _FFmpegOptions:
 
     OpenCV reads the variable at some moment inside each open, so it must hold our value for the
     whole open. Opens that need the same value run together; an open that needs another value
-    (another RTSP transport) waits until they are done, at most its own timeout. So a camera
-    whose open hangs delays only cameras of the other transport, and only up to their timeout.
-    A value the user exported with ``rtsp_transport`` in it is left alone.
+    (the other RTSP transport) waits until they are done, at most its own timeout. An open that
+    needs no option (HTTP: FFmpeg's HTTP demuxer ignores ``rtsp_transport``) neither waits nor
+    touches the variable. So a camera whose open hangs delays only RTSP cameras of the other
+    transport, and only up to their timeout. A value the user exported with ``rtsp_transport``
+    in it is left alone.
     """
 
     def __init__(self) -> None:
@@ -203,6 +206,9 @@ class _FFmpegOptions:
 
     @contextmanager
     def holding(self, options: str, timeout_s: float, where: str) -> Iterator[None]:
+        if not options:  # any value suits this open: wait for nobody
+            yield
+            return
         deadline = time.monotonic() + timeout_s
         with self._cond:
             while self._users and self._value != options:

@@ -3,6 +3,7 @@ missing devices, and OpenCV/FFmpeg kept from printing credentials."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -20,7 +21,7 @@ from camera_app.sources import ErrorKind, SourceSpec, Transport, open_source
 from camera_app.sources.demo import DemoSource
 from camera_app.sources.files import ImageFolderSource, VideoFileSource
 from camera_app.sources.opencv import HttpMjpegSource, RtspSource, WebcamSource
-from tests.sources.servers import TinyServer, cseq_of, free_port, rtsp_reply
+from tests.sources.servers import TinyServer, cseq_of, free_port, mjpeg_reply, rtsp_reply
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "hunter2-Secret"
@@ -419,6 +420,63 @@ def test_ffmpeg_options_wait_then_proceed(monkeypatch: pytest.MonkeyPatch) -> No
         thread.join(5.0)
     assert seen == ["video_codec;h264|rtsp_transport;tcp", "video_codec;h264|rtsp_transport;udp"]
     assert os.environ[ENV] == "video_codec;h264"
+
+
+def test_an_open_without_options_waits_for_nobody(monkeypatch: pytest.MonkeyPatch) -> None:
+    from camera_app.sources.opencv import _FFmpegOptions
+
+    monkeypatch.delenv(ENV, raising=False)
+    options = _FFmpegOptions()
+    with options.holding("rtsp_transport;udp", 1.0, "rtsp"):
+        with options.holding("", 0.0, "http"):  # no time to wait at all: it must not
+            assert os.environ[ENV] == "rtsp_transport;udp"
+        assert os.environ[ENV] == "rtsp_transport;udp"
+    assert ENV not in os.environ
+
+
+def test_an_mjpeg_camera_opens_beside_silent_rtsp_cameras() -> None:
+    """Six RTSP cameras that accept and never answer are inside their (long) opens; a healthy
+    MJPEG camera still gets its first frame within its own, shorter open timeout."""
+    import threading
+
+    frame = np.zeros((48, 64, 3), np.uint8)
+    frame[:, :32] = (0, 0, 255)
+    ok, jpeg = cv2.imencode(".jpg", frame)
+    assert ok
+    reply = mjpeg_reply([jpeg.tobytes()] * 5)
+    stop_waiting = threading.Event()
+    with TinyServer(lambda req: None) as silent, TinyServer(lambda req: reply) as camera:
+        rtsp = [
+            RtspSource(url, SourceSpec(url, open_timeout_s=30.0, read_timeout_s=5.0))
+            for url in [f"rtsp://127.0.0.1:{silent.port}/cam{i}" for i in range(6)]
+        ]
+
+        def hang(source: RtspSource) -> None:
+            with contextlib.suppress(SourceError):
+                source.open(30.0)
+
+        threads = [threading.Thread(target=hang, args=(s,), daemon=True) for s in rtsp]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 20.0
+        while len(silent.requests) < len(rtsp) and time.monotonic() < deadline:
+            stop_waiting.wait(0.05)
+        assert len(silent.requests) == len(rtsp), "the RTSP opens never reached the server"
+        url = f"http://127.0.0.1:{camera.port}/video.mjpg"
+        mjpeg = HttpMjpegSource(url, SourceSpec(url, open_timeout_s=5.0, read_timeout_s=5.0))
+        try:
+            mjpeg.open(5.0)
+            image = mjpeg.read(5.0)
+        finally:
+            mjpeg.close()
+            for source in rtsp:
+                source.close()
+    assert image.shape == (48, 64, 3)
+    assert image[24, 8, 2] > 200  # red on the left
+    assert image[24, 56, 2] < 50  # black on the right
+    for thread in threads:  # the silent server has gone: FFmpeg's opens fail and return
+        thread.join(30.0)
+    assert not any(thread.is_alive() for thread in threads)
 
 
 # -- real sources through the capture thread -------------------------------------------------
