@@ -294,6 +294,7 @@ class CameraConfig:
     )
     open_timeout_s: float = field(default=10.0, metadata=checked(_TIMEOUT))
     read_timeout_s: float = field(default=5.0, metadata=checked(_TIMEOUT))
+    max_frame_megapixels: float = field(default=40.0, metadata=checked(_POSITIVE))
     stall_timeout_s: float = field(default=10.0, metadata=checked(_TIMEOUT))
     backoff: BackoffConfig = field(default_factory=BackoffConfig, metadata=read_with(_backoff))
     outputs: OutputsConfig = field(default_factory=OutputsConfig, metadata=nested(OutputsConfig))

@@ -248,6 +248,15 @@ def test_null_sections_mean_defaults_and_cameras_optional_when_not_required() ->
     assert cfg == AppConfig()
 
 
+def test_max_frame_megapixels_defaults_to_40_and_reaches_the_source_spec() -> None:
+    from camera_app.app import source_spec
+
+    cfg = parse("cameras: [{name: a, source: demo}, {name: b, max_frame_megapixels: 2.5}]")
+    assert [c.max_frame_megapixels for c in cfg.cameras] == [40.0, 2.5]
+    assert source_spec(cfg.cameras[1]).max_frame_pixels == 2_500_000
+    assert "expected a number > 0" in str(error("cameras: [{max_frame_megapixels: 0}]"))
+
+
 def test_merge_keys_from_an_x_anchor() -> None:
     cfg = parse(
         """\

@@ -83,6 +83,20 @@ def as_bgr(image: Any) -> ImageBGR:
     return array
 
 
+def check_frame_size(where: str, image: Any, max_pixels: int) -> None:
+    """Refuse a frame over the camera's pixel limit before the pipeline holds copies of it."""
+    shape: tuple[int, ...] = tuple(getattr(image, "shape", ()))
+    if len(shape) >= 2 and int(shape[0]) * int(shape[1]) > max_pixels:
+        h, w = int(shape[0]), int(shape[1])
+        raise source_error(
+            where,
+            f"a {w}x{h} frame ({w * h / 1e6:.1f} megapixels) is over the camera's limit of "
+            f"{max_pixels / 1e6:g}",
+            ErrorKind.DECODE,
+            "lower the camera's resolution, or raise max_frame_megapixels",
+        )
+
+
 class _Capture:
     """One ``cv2.VideoCapture``, released by whichever of ``read`` or ``close`` finishes last."""
 
@@ -167,6 +181,7 @@ class VideoCaptureSource:
         ok, image = self._read_raw()
         if not ok or image is None:
             raise self._read_failure(time.monotonic() - started)
+        check_frame_size(self.description, image, self.spec.max_frame_pixels)
         return as_bgr(image)
 
     def _read_failure(self, elapsed_s: float) -> Exception:

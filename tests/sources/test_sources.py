@@ -479,6 +479,37 @@ def test_an_mjpeg_camera_opens_beside_silent_rtsp_cameras() -> None:
     assert not any(thread.is_alive() for thread in threads)
 
 
+def test_a_camera_frame_over_the_pixel_limit_is_refused_with_a_clear_error() -> None:
+    ok, jpeg = cv2.imencode(".jpg", np.zeros((48, 64, 3), np.uint8))
+    assert ok
+    reply = mjpeg_reply([jpeg.tobytes()] * 3)
+    with TinyServer(lambda req: reply) as camera:
+        url = f"http://127.0.0.1:{camera.port}/video.mjpg"
+        spec = SourceSpec(url, open_timeout_s=5.0, read_timeout_s=5.0, max_frame_pixels=64 * 47)
+        source = HttpMjpegSource(url, spec)
+        try:
+            source.open(5.0)
+            with pytest.raises(SourceError) as info:
+                source.read(5.0)
+        finally:
+            source.close()
+    assert info.value.kind == ErrorKind.DECODE.value
+    assert "a 64x48 frame (0.0 megapixels) is over the camera's limit of 0.003008" in str(
+        info.value
+    )
+    assert "max_frame_megapixels" in str(info.value)
+
+
+def test_a_folder_skips_an_image_over_the_pixel_limit(tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "1_big.png"), np.zeros((40, 40, 3), np.uint8))
+    cv2.imwrite(str(folder / "2_small.png"), np.zeros((10, 10, 3), np.uint8))
+    source = ImageFolderSource(str(folder), SourceSpec(str(folder), max_frame_pixels=100))
+    source.open(1.0)
+    assert source.read(1.0).shape == (10, 10, 3)
+
+
 # -- real sources through the capture thread -------------------------------------------------
 
 
