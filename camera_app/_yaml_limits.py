@@ -67,5 +67,10 @@ def compose(text: str, path: str) -> yaml.Node | None:
         line = mark.line + 1 if mark is not None else None
         what = "; ".join(p for p in (exc.context, exc.problem) if p)
         raise ConfigError(f"invalid YAML: {redact_text(what)}", path=path, line=line) from exc
+    except yaml.reader.ReaderError as exc:  # a control character: no mark, several lines
+        line = text.count("\n", 0, exc.position) + 1
+        what = f"character {exc.character!r} is not allowed in YAML"
+        raise ConfigError(f"invalid YAML: {what}", path=path, line=line) from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {redact_text(str(exc))}", path=path) from exc
+        what = " ".join(str(exc).split())
+        raise ConfigError(f"invalid YAML: {redact_text(what)}", path=path) from exc
