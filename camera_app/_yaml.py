@@ -67,8 +67,8 @@ def describe(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
-    if isinstance(value, str):
-        text = redact_text(value)
+    if isinstance(value, str):  # control characters escaped: a message stays one line
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in redact_text(value))
         return f"'{text[:77]}...'" if len(text) > 80 else f"'{text}'"
     return f"a {type(value).__name__}"
 

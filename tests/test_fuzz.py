@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from camera_app import cli
@@ -23,7 +24,8 @@ from camera_app.errors import ConfigError
 from tests.shared import REPO, TEST_MODELS
 
 CONFIGS = sorted((REPO / "config").glob("*.yaml"))
-MODEL = TEST_MODELS / "blobs_int8_raw_sigmoid" / "model.tflite"
+# A raw-output model (anchors, sigmoid scores) and one with the detection post-process op.
+MODELS = [TEST_MODELS / "blobs_int8_raw_sigmoid", TEST_MODELS / "blobs_uint8_postprocess"]
 FUZZ = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
 )
@@ -65,6 +67,9 @@ def test_the_config_loader_says_one_line_or_loads(data: st.DataObject) -> None:
 
 @FUZZ
 @given(text=st.lists(YAML_PIECES, max_size=40).map("".join))
+@example(text="\x00")  # PyYAML's ReaderError spoke over two lines
+@example(text="cameras\n\n- ")  # a multi-line value shown in "got ..."
+@example(text="cameras: [{name: a, source: demo}]\ndetection: |\n  threshold: 1\n  iou: 2\n")
 def test_the_config_loader_survives_yaml_made_of_pieces(text: str) -> None:
     try:
         parse_config(text, "fuzz.yaml", env={})
@@ -82,7 +87,11 @@ def _run(*args: str) -> tuple[int, str]:
 def _mutated_model(data: st.DataObject, original: bytes) -> bytes:
     content = bytearray(original)
     edits = data.draw(
-        st.lists(st.tuples(st.integers(0, len(content) - 1), st.integers(0, 255)), max_size=48)
+        st.lists(
+            st.tuples(st.integers(0, len(content) - 1), st.integers(0, 255)),
+            min_size=1,
+            max_size=16,
+        )
     )
     for at, value in edits:
         content[at] = value
@@ -91,13 +100,15 @@ def _mutated_model(data: st.DataObject, original: bytes) -> bytes:
     return bytes(content)
 
 
-@settings(FUZZ, max_examples=100)
+@settings(FUZZ, max_examples=200)
 @given(data=st.data())
 def test_inspect_and_detect_on_mutated_models_say_one_line_or_run(data: st.DataObject) -> None:
-    original = MODEL.read_bytes()
+    folder = data.draw(st.sampled_from(MODELS))
     with tempfile.TemporaryDirectory() as tmp:
+        for extra in folder.iterdir():  # anchors and labels beside the model, unchanged
+            shutil.copy(extra, tmp)
         model = Path(tmp) / "model.tflite"
-        model.write_bytes(_mutated_model(data, original))
+        model.write_bytes(_mutated_model(data, (folder / "model.tflite").read_bytes()))
         image = Path(tmp) / "frame.png"
         cv2.imwrite(str(image), np.full((64, 64, 3), 128, np.uint8))
         for args in (("inspect", str(model)), ("detect", "--model", str(model), str(image))):
