@@ -379,6 +379,7 @@ class HttpConfig:
     enabled: bool = field(default=True, metadata=checked(boolean))
     address: str = field(default="127.0.0.1", metadata=checked(_address))
     port: int = field(default=8080, metadata=checked(_PORT))  # 0: pick a free port
+    max_viewers: int = field(default=10, metadata=checked(integer(1, 1000)))
 
 
 @dataclass(frozen=True)

@@ -257,6 +257,13 @@ def test_max_frame_megapixels_defaults_to_40_and_reaches_the_source_spec() -> No
     assert "expected a number > 0" in str(error("cameras: [{max_frame_megapixels: 0}]"))
 
 
+def test_http_max_viewers_defaults_to_10_and_is_bounded() -> None:
+    assert parse("cameras: [{name: a}]").http.max_viewers == 10
+    assert parse("cameras: [{name: a}]\nhttp: {max_viewers: 3}").http.max_viewers == 3
+    message = str(error("cameras: [{name: a}]\nhttp: {max_viewers: 0}"))
+    assert "http.max_viewers: expected an integer from 1 to 1000, got 0" in message
+
+
 def test_merge_keys_from_an_x_anchor() -> None:
     cfg = parse(
         """\
