@@ -127,6 +127,42 @@ def test_signal_stops_cleanly_with_exit_0(sig: signal.Signals, tmp_path: Path) -
     assert "pipeline stopped" in err
 
 
+@pytest.mark.slow
+def test_sighup_is_logged_and_ignored(tmp_path: Path) -> None:
+    """systemd counts a death by SIGHUP as a clean exit (no restart): the app must live on."""
+    need_shared()
+    events = tmp_path / "events.jsonl"
+    p = subprocess.Popen(
+        [sys.executable, "-m", "camera_app", "--log-level", "info", "run", "--events", str(events),
+         *FREE_PORTS],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(), cwd=REPO,
+    )  # fmt: skip
+
+    def lines() -> int:
+        return len(events.read_text().splitlines()) if events.exists() else 0
+
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and lines() == 0:
+            time.sleep(0.2)
+        assert lines() > 0, "no frame was processed"
+        p.send_signal(signal.SIGHUP)
+        before = lines()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and lines() <= before + 5 and p.poll() is None:
+            time.sleep(0.2)
+        assert p.poll() is None, "SIGHUP ended the process"
+        assert lines() > before + 5, "frames stopped after SIGHUP"
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(5)
+    assert p.returncode == 0, err[-2000:]
+    assert "SIGHUP received and ignored" in err
+
+
 @pytest.mark.parametrize(
     ("config", "words"),
     [
