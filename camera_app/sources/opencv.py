@@ -290,9 +290,31 @@ class _NetworkSource(VideoCaptureSource):
         super().__init__(spec)
         self._url = url
         self.description = redact_url(url)
+        self._frames_since_open = 0
 
     def _probe(self, timeout_s: float) -> ProbeResult:
         raise NotImplementedError
+
+    def open(self, timeout_s: float) -> None:
+        self._frames_since_open = 0
+        super().open(timeout_s)
+
+    def read(self, timeout_s: float) -> ImageBGR:
+        image = super().read(timeout_s)
+        self._frames_since_open += 1
+        return image
+
+    def _read_failure(self, elapsed_s: float) -> Exception:
+        if elapsed_s < 0.9 * self.spec.read_timeout_s and self._frames_since_open == 0:
+            # Opened (the server answered and FFmpeg found a stream), yet the first read fails
+            # at once: FFmpeg could not decode a frame from what the server sends.
+            return source_error(
+                self.description,
+                "the stream opened, but no frame could be decoded from it",
+                ErrorKind.DECODE,
+                self._advice,
+            )
+        return super()._read_failure(elapsed_s)
 
     def _create(self, timeout_s: float) -> Any:
         started = time.monotonic()

@@ -510,6 +510,26 @@ def test_a_folder_skips_an_image_over_the_pixel_limit(tmp_path: Path) -> None:
     assert source.read(1.0).shape == (10, 10, 3)
 
 
+def test_a_stream_that_opens_but_never_decodes_is_a_decode_error() -> None:
+    """Heavily corrupted video: the server answers and FFmpeg opens the stream, but no frame
+    decodes. That is the camera's data, not the network: kind ``decode``, not ``other``."""
+    ok, jpeg = cv2.imencode(".jpg", np.full((48, 64, 3), 90, np.uint8))
+    assert ok
+    noise = np.random.default_rng(1).integers(0, 256, len(jpeg) - 4, dtype=np.uint8).tobytes()
+    reply = mjpeg_reply([jpeg.tobytes()[:4] + noise] * 30)  # a JPEG marker, then noise
+    with TinyServer(lambda req: reply) as camera:
+        url = f"http://127.0.0.1:{camera.port}/video.mjpg"
+        source = HttpMjpegSource(url, SourceSpec(url, open_timeout_s=5.0, read_timeout_s=5.0))
+        try:
+            source.open(5.0)
+            with pytest.raises(SourceError) as info:
+                source.read(5.0)
+        finally:
+            source.close()
+    assert info.value.kind == ErrorKind.DECODE.value, str(info.value)
+    assert "no frame could be decoded" in str(info.value)
+
+
 # -- real sources through the capture thread -------------------------------------------------
 
 
