@@ -669,7 +669,7 @@ def test_example_rtsp_takes_the_password_from_the_environment() -> None:
     assert cam.source == "rtsp://admin:pa%2Fss@192.168.1.64:554/Streaming/Channels/101"
     assert "pa%2Fss" not in repr(cfg)
     assert cam.backoff == BackoffConfig(initial_s=1.0, max_s=60.0, multiplier=2.0, jitter=0.2)
-    assert cam.outputs.record == "/var/lib/camera-app/driveway.mp4"
+    assert cam.outputs.record == "/var/lib/camera-app/driveway.mkv"
     assert (cfg.http.address, cfg.http.port) == ("0.0.0.0", 8080)
     assert (
         load_config(
