@@ -14,6 +14,7 @@ Paths are kept as written. Keys are the dataclass field names below, one to one.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -42,6 +43,8 @@ from camera_app._yaml_limits import MAX_BYTES, compose
 from camera_app.errors import ConfigError
 from camera_app.modes import ColourOrder, ResizeMode, StrEnum, Transport
 from camera_app.redact import redact_url
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -472,6 +475,21 @@ def _flag(flag: str, value: object, check: Callable[[object], T]) -> T:
         raise ConfigError(f"{flag}: expected {exc.expected}, got {describe(value)}") from exc
 
 
+def _warn_if_password_on_the_command_line(camera: str, source: str) -> None:
+    """A password in ``--source`` is readable by every local user (``ps``, /proc/PID/cmdline)."""
+    try:
+        password = urlsplit(source).password
+    except ValueError:
+        return  # check_source says what is wrong with it
+    if password:
+        log.warning(
+            "--source for %s has a password in it, which every user of this machine can read "
+            "in the process list (ps); put the camera in a config file and write the password "
+            "as ${credential:NAME} (systemd LoadCredential=) or ${ENV_VAR} instead",
+            camera,
+        )
+
+
 def apply_overrides(
     cfg: AppConfig,
     *,
@@ -483,6 +501,8 @@ def apply_overrides(
     """Apply command-line flags. ``sources`` (``--source``, repeatable) replaces the cameras
     with cam0, cam1, ... on default settings; ``events`` is set on every camera."""
     if sources:
+        for i, s in enumerate(sources):
+            _warn_if_password_on_the_command_line(f"cam{i}", s)
         cameras = tuple(
             CameraConfig(name=f"cam{i}", source=_flag("--source", s, check_source))
             for i, s in enumerate(sources)

@@ -29,7 +29,8 @@ def add_commands(sub: Any) -> None:
     r.add_argument(
         "--source",
         action="append",
-        help="camera source (repeatable; replaces the config's cameras)",
+        help="camera source (repeatable; replaces the config's cameras). A password here is "
+        "visible to every local user in ps: use a config file with ${credential:NAME}",
     )
     r.add_argument("--model", "-m", help="model path, folder or name")
     r.add_argument("--threads", type=int, help="threads per interpreter")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import textwrap
 from pathlib import Path
 
@@ -729,6 +730,20 @@ def test_sources_override_replaces_the_cameras() -> None:
         CameraConfig(name="cam2", source="clip.mp4"),
     )
     assert base.cameras[0].name == "a"  # the original is untouched (frozen)
+
+
+def test_a_password_in_source_is_warned_about_without_showing_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``ps`` shows every user the command line: the password belongs in the config."""
+    base = default_config()
+    apply_overrides(base, sources=["0", f"rtsp://admin:{SECRET}@cam/s", "rtsp://viewer@cam/s"])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("--source for cam1 has a password in it")
+    assert "${credential:NAME}" in warnings[0]
+    assert SECRET not in caplog.text
+    assert "admin" not in caplog.text
 
 
 def test_model_threads_and_events_overrides() -> None:
