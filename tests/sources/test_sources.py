@@ -479,13 +479,13 @@ def test_an_mjpeg_camera_opens_beside_silent_rtsp_cameras() -> None:
     assert not any(thread.is_alive() for thread in threads)
 
 
-def test_a_camera_frame_over_the_pixel_limit_is_refused_with_a_clear_error() -> None:
-    ok, jpeg = cv2.imencode(".jpg", np.zeros((48, 64, 3), np.uint8))
-    assert ok
-    reply = mjpeg_reply([jpeg.tobytes()] * 3)
+def _first_read_error(reply: bytes, max_frame_pixels: int = 40_000_000) -> SourceError:
+    """Open an MJPEG camera serving ``reply``; the error its first read raises."""
     with TinyServer(lambda req: reply) as camera:
         url = f"http://127.0.0.1:{camera.port}/video.mjpg"
-        spec = SourceSpec(url, open_timeout_s=5.0, read_timeout_s=5.0, max_frame_pixels=64 * 47)
+        spec = SourceSpec(
+            url, open_timeout_s=5.0, read_timeout_s=5.0, max_frame_pixels=max_frame_pixels
+        )
         source = HttpMjpegSource(url, spec)
         try:
             source.open(5.0)
@@ -493,11 +493,16 @@ def test_a_camera_frame_over_the_pixel_limit_is_refused_with_a_clear_error() -> 
                 source.read(5.0)
         finally:
             source.close()
-    assert info.value.kind == ErrorKind.DECODE.value
-    assert "a 64x48 frame (0.0 megapixels) is over the camera's limit of 0.003008" in str(
-        info.value
-    )
-    assert "max_frame_megapixels" in str(info.value)
+    return info.value
+
+
+def test_a_camera_frame_over_the_pixel_limit_is_refused_with_a_clear_error() -> None:
+    ok, jpeg = cv2.imencode(".jpg", np.zeros((48, 64, 3), np.uint8))
+    assert ok
+    error = _first_read_error(mjpeg_reply([jpeg.tobytes()] * 3), max_frame_pixels=64 * 47)
+    assert error.kind == ErrorKind.DECODE.value
+    assert "a 64x48 frame (0.0 megapixels) is over the camera's limit of 0.003008" in str(error)
+    assert "max_frame_megapixels" in str(error)
 
 
 def test_a_folder_skips_an_image_over_the_pixel_limit(tmp_path: Path) -> None:
@@ -516,18 +521,9 @@ def test_a_stream_that_opens_but_never_decodes_is_a_decode_error() -> None:
     ok, jpeg = cv2.imencode(".jpg", np.full((48, 64, 3), 90, np.uint8))
     assert ok
     noise = np.random.default_rng(1).integers(0, 256, len(jpeg) - 4, dtype=np.uint8).tobytes()
-    reply = mjpeg_reply([jpeg.tobytes()[:4] + noise] * 30)  # a JPEG marker, then noise
-    with TinyServer(lambda req: reply) as camera:
-        url = f"http://127.0.0.1:{camera.port}/video.mjpg"
-        source = HttpMjpegSource(url, SourceSpec(url, open_timeout_s=5.0, read_timeout_s=5.0))
-        try:
-            source.open(5.0)
-            with pytest.raises(SourceError) as info:
-                source.read(5.0)
-        finally:
-            source.close()
-    assert info.value.kind == ErrorKind.DECODE.value, str(info.value)
-    assert "no frame could be decoded" in str(info.value)
+    error = _first_read_error(mjpeg_reply([jpeg.tobytes()[:4] + noise] * 30))  # noise
+    assert error.kind == ErrorKind.DECODE.value, str(error)
+    assert "no frame could be decoded" in str(error)
 
 
 # -- real sources through the capture thread -------------------------------------------------
