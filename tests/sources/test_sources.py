@@ -376,10 +376,10 @@ ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 def test_ffmpeg_options_overlap_when_equal_and_wait_when_not(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from camera_app.sources.opencv import _FFmpegOptions
+    from camera_app.sources._ffmpeg_options import FFmpegOptions
 
     monkeypatch.delenv(ENV, raising=False)
-    options = _FFmpegOptions()
+    options = FFmpegOptions()
     with options.holding("rtsp_transport;tcp", 1.0, "a"):
         assert os.environ[ENV] == "rtsp_transport;tcp"
         with options.holding("rtsp_transport;tcp", 0.1, "b"):  # same value: no wait
@@ -396,10 +396,10 @@ def test_ffmpeg_options_overlap_when_equal_and_wait_when_not(
 def test_ffmpeg_options_wait_then_proceed(monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
-    from camera_app.sources.opencv import _FFmpegOptions
+    from camera_app.sources._ffmpeg_options import FFmpegOptions
 
     monkeypatch.setenv(ENV, "video_codec;h264")
-    options = _FFmpegOptions()
+    options = FFmpegOptions()
     release, seen = threading.Event(), []
 
     def tcp_user() -> None:
@@ -423,10 +423,10 @@ def test_ffmpeg_options_wait_then_proceed(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_an_open_without_options_waits_for_nobody(monkeypatch: pytest.MonkeyPatch) -> None:
-    from camera_app.sources.opencv import _FFmpegOptions
+    from camera_app.sources._ffmpeg_options import FFmpegOptions
 
     monkeypatch.delenv(ENV, raising=False)
-    options = _FFmpegOptions()
+    options = FFmpegOptions()
     with options.holding("rtsp_transport;udp", 1.0, "rtsp"):
         with options.holding("", 0.0, "http"):  # no time to wait at all: it must not
             assert os.environ[ENV] == "rtsp_transport;udp"
