@@ -2,7 +2,7 @@
 
 A small file can claim a huge image: a 389 KB PNG decodes to 2.4 GB, and a header saying
 65535x65535 makes OpenCV raise deep inside ``imread``. So ``read_image`` reads the size from
-the header (JPEG, PNG, BMP, TIFF, WebP, PNM), refuses an image over the pixel limit with one
+the header (JPEG, PNG, BMP, TIFF, WebP, GIF, PNM), refuses an image over the pixel limit with one
 clear error, and only then decodes. Parsing is plain byte arithmetic on at most a few KB per
 JPEG segment; nothing in the file is trusted beyond the numbers it states.
 """
@@ -19,7 +19,7 @@ import numpy as np
 from camera_app.errors import ImageError
 from camera_app.sources.base import ImageBGR
 
-FORMATS = "JPEG, PNG, BMP, TIFF, WebP or PNM"
+FORMATS = "JPEG, PNG, BMP, TIFF, WebP, GIF or PNM"
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _JPEG_NO_LENGTH = frozenset({0x01, *range(0xD0, 0xD8)})
 _PNM = re.compile(rb"P[1-6](?:\s+|#[^\n]*\n)+(\d+)(?:\s+|#[^\n]*\n)+(\d+)")
@@ -110,6 +110,9 @@ def image_size_wh(f: BinaryIO) -> tuple[int, int] | None:
         return _tiff_size(head, f)
     if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
         return _webp_size(head)
+    if head[:6] in (b"GIF87a", b"GIF89a") and len(head) >= 10:
+        w, h = struct.unpack("<HH", head[6:10])
+        return int(w), int(h)
     match = _PNM.match(head)
     if match:
         return int(match.group(1)), int(match.group(2))

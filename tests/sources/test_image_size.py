@@ -34,7 +34,7 @@ def png_claiming(w: int, h: int) -> bytes:
     return bytes(raw)
 
 
-@pytest.mark.parametrize("ext", [".png", ".jpg", ".bmp", ".tiff", ".webp", ".ppm", ".pgm"])
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".bmp", ".tiff", ".webp", ".gif", ".ppm", ".pgm"])
 def test_the_header_gives_the_size_opencv_decodes(tmp_path: Path, ext: str) -> None:
     path = tmp_path / f"x{ext}"
     image = picture() if ext != ".pgm" else picture()[:, :, 2]
@@ -53,7 +53,7 @@ def test_a_jpeg_with_a_large_exif_segment_first() -> None:
 
 
 @pytest.mark.parametrize(
-    "data", [b"", b"GIF89a" + b"\x00" * 20, b"\xff\xd8\xff", b"II*\x00\xff\xff\xff\x7f", b"BM"]
+    "data", [b"", b"GIF89a\x00", b"\x00" * 20, b"\xff\xd8\xff", b"II*\x00\xff\xff\xff\x7f", b"BM"]
 )
 def test_unknown_or_cut_headers_state_no_size(data: bytes) -> None:
     assert image_size_wh(io.BytesIO(data)) is None
