@@ -18,7 +18,7 @@ MAX_BYTES = 1 << 20
 """A config larger than this (in characters) is refused before it is parsed."""
 MAX_DEPTH = 32
 """Mappings and lists nested deeper than this, and ``<<`` merges chained deeper, are refused."""
-MAX_MERGED = 10_000
+MAX_MERGED = 50_000
 """Keys and mappings a whole document may pull in through ``<<`` merges, all merges together."""
 
 
