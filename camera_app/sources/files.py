@@ -20,7 +20,7 @@ from camera_app.errors import ImageError
 from camera_app.sources.base import ImageBGR, Pacer, SourceSpec
 from camera_app.sources.errors import ErrorKind, source_error
 from camera_app.sources.image_size import read_image
-from camera_app.sources.opencv import VideoCaptureSource, as_bgr
+from camera_app.sources.opencv import VideoCaptureSource, as_bgr, check_frame_size
 
 __all__ = ["IMAGE_SUFFIXES", "ImageFolderSource", "VideoFileSource"]
 
@@ -88,6 +88,7 @@ class VideoFileSource(VideoCaptureSource):
                     "convert it to H.264 MP4 or MJPEG AVI",
                 )
             raise source_error(self.description, "end of file", ErrorKind.EOF)
+        check_frame_size(self.description, image, self.spec.max_frame_pixels)
         self._frames_read += 1
         return as_bgr(image)
 

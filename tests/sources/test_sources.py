@@ -505,6 +505,18 @@ def test_a_camera_frame_over_the_pixel_limit_is_refused_with_a_clear_error() -> 
     assert "max_frame_megapixels" in str(error)
 
 
+def test_a_video_file_frame_over_the_pixel_limit_is_refused(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "c.avi", 2)
+    source = VideoFileSource(str(clip), SourceSpec(str(clip), max_frame_pixels=1000))
+    source.open(5.0)
+    try:
+        with pytest.raises(SourceError, match="over the camera's limit") as info:
+            source.read(5.0)
+    finally:
+        source.close()
+    assert info.value.kind == ErrorKind.DECODE.value
+
+
 def test_a_folder_skips_an_image_over_the_pixel_limit(tmp_path: Path) -> None:
     folder = tmp_path / "imgs"
     folder.mkdir()
