@@ -18,7 +18,7 @@ import difflib
 import math
 import re
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, TypeVar, cast
 from urllib.parse import quote
@@ -26,6 +26,7 @@ from urllib.parse import quote
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 
+from camera_app._yaml_limits import MAX_DEPTH, MergeBudget
 from camera_app.errors import ConfigError
 from camera_app.redact import redact_text
 
@@ -66,8 +67,8 @@ def describe(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
-    if isinstance(value, str):
-        text = redact_text(value)
+    if isinstance(value, str):  # control characters escaped: a message stays one line
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in redact_text(value))
         return f"'{text[:77]}...'" if len(text) > 80 else f"'{text}'"
     return f"a {type(value).__name__}"
 
@@ -76,6 +77,7 @@ def describe(value: object) -> str:
 class Context:
     file: str
     env: Mapping[str, str]
+    merges: MergeBudget = field(default_factory=MergeBudget, compare=False)
 
 
 class Node:
@@ -142,8 +144,14 @@ class Node:
             out[name] = Node(value_node, self._child_key(name), self.ctx)
         return out
 
-    def _pairs(self, node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
-        """Key/value pairs with ``<<`` merges applied: explicit keys win, then merges in order."""
+    def _pairs(
+        self, node: yaml.MappingNode, within: tuple[yaml.Node, ...] = ()
+    ) -> list[tuple[yaml.Node, yaml.Node]]:
+        """Key/value pairs with ``<<`` merges applied: explicit keys win, then merges in order.
+
+        ``within`` are the mappings whose merges led here: merging one of them again is a loop.
+        What merges pull in is bounded by depth and by the document's :class:`MergeBudget`.
+        """
         if node.tag != _MAP:
             raise self.error(f"unsupported YAML tag {node.tag}", line=node.start_mark.line + 1)
         explicit: dict[str, tuple[yaml.Node, yaml.Node]] = {}
@@ -157,7 +165,16 @@ class Node:
                         raise self.error(
                             "'<<' must merge a mapping or a list of mappings", line=line
                         )
-                    merged.extend(self._pairs(source))
+                    self._check_merge(source, (*within, node), line)
+                    pairs = self._pairs(source, (*within, node))
+                    if not self.ctx.merges.spend(1 + len(pairs)):
+                        limit = self.ctx.merges.limit
+                        raise self.error(
+                            f"'<<' merges pull in more than {limit} keys in all; "
+                            "merge fewer or flatter mappings",
+                            line=line,
+                        )
+                    merged.extend(pairs)
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 raise self.error(f"keys must be strings {self._where()}", line=line)
@@ -173,6 +190,12 @@ class Node:
                 explicit[str(key_node.value)] = (key_node, value_node)
                 pairs.append((key_node, value_node))
         return pairs
+
+    def _check_merge(self, source: yaml.Node, within: tuple[yaml.Node, ...], line: int) -> None:
+        if any(source is outer for outer in within):
+            raise self.error("'<<' merges a mapping into itself", line=line)
+        if len(within) >= MAX_DEPTH:
+            raise self.error(f"'<<' merges chained deeper than {MAX_DEPTH} levels", line=line)
 
     def items(self) -> list[Node]:
         """The children of a list."""

@@ -85,6 +85,7 @@ def source_spec(cam: CameraConfig) -> SourceSpec:
         source=cam.source, transport=cam.transport, width=cam.width,
         height=cam.height, fps=cam.fps, fourcc=cam.fourcc, realtime=cam.realtime, loop=cam.loop,
         open_timeout_s=cam.open_timeout_s, read_timeout_s=cam.read_timeout_s,
+        max_frame_pixels=max(1, round(cam.max_frame_megapixels * 1e6)),
     )  # fmt: skip
 
 

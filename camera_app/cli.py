@@ -68,23 +68,23 @@ def _add_model_args(p: argparse.ArgumentParser, *, model_required: bool) -> None
 
 def cmd_detect(args: argparse.Namespace) -> int:
     import cv2
-    import numpy as np
 
     from camera_app.detect.detector import load_detector
     from camera_app.detect.draw import draw_detections
+    from camera_app.sources.image_size import read_image
+
+    if not args.max_image_megapixels > 0:
+        raise ImageError(
+            f"--max-image-megapixels: expected a positive number, got {args.max_image_megapixels}"
+        )
 
     detector = load_detector(args.model, _detector_options(args))  # type: ignore[arg-type]
     out_dir = Path(args.output) if args.output and len(args.images) > 1 else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
+    max_pixels = max(1, round(args.max_image_megapixels * 1e6))
     for image in args.images:
-        decoded = cv2.imread(image, cv2.IMREAD_COLOR)
-        if decoded is None:
-            raise ImageError(
-                f"{image}: cannot read the image (missing, unreadable or not an image format "
-                "OpenCV decodes: JPEG, PNG, BMP, TIFF, WebP)"
-            )
-        frame = np.asarray(decoded, dtype=np.uint8)
+        frame = read_image(image, max_pixels)
         det = detector.detect(frame)
         if args.json:
             print(json.dumps({"image": image, "detections": det.to_json()}), flush=True)
@@ -154,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(d, model_required=True)
     d.add_argument("--json", action="store_true", help="one JSON line per image")
     d.add_argument("--output", "-o", help="annotated image (a folder when several images)")
+    d.add_argument(
+        "--max-image-megapixels", type=float, default=64.0,
+        help="refuse larger images, read from the header before decoding (default: %(default)s)",
+    )  # fmt: skip
     d.add_argument("images", nargs="+")
     d.set_defaults(func=cmd_detect)
 

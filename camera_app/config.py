@@ -14,14 +14,13 @@ Paths are kept as written. Keys are the dataclass field names below, one to one.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import TypeVar
 from urllib.parse import urlsplit
-
-import yaml
 
 from camera_app._yaml import (
     CheckError,
@@ -40,9 +39,12 @@ from camera_app._yaml import (
     section,
     string,
 )
+from camera_app._yaml_limits import MAX_BYTES, compose
 from camera_app.errors import ConfigError
 from camera_app.modes import ColourOrder, ResizeMode, StrEnum, Transport
-from camera_app.redact import redact_text, redact_url
+from camera_app.redact import redact_url
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -306,6 +308,7 @@ class CameraConfig:
     )
     open_timeout_s: float = field(default=10.0, metadata=checked(_TIMEOUT))
     read_timeout_s: float = field(default=5.0, metadata=checked(_TIMEOUT))
+    max_frame_megapixels: float = field(default=40.0, metadata=checked(_POSITIVE))
     stall_timeout_s: float = field(default=10.0, metadata=checked(_TIMEOUT))
     backoff: BackoffConfig = field(default_factory=BackoffConfig, metadata=read_with(_backoff))
     outputs: OutputsConfig = field(default_factory=OutputsConfig, metadata=nested(OutputsConfig))
@@ -390,6 +393,7 @@ class HttpConfig:
     enabled: bool = field(default=True, metadata=checked(boolean))
     address: str = field(default="127.0.0.1", metadata=checked(_address))
     port: int = field(default=8080, metadata=checked(_PORT))  # 0: pick a free port
+    max_viewers: int = field(default=10, metadata=checked(integer(1, 1000)))
 
 
 @dataclass(frozen=True)
@@ -430,7 +434,7 @@ def load_config(
     name = os.fspath(path)
     try:
         with open(name, encoding="utf-8") as f:
-            text = f.read()
+            text = f.read(MAX_BYTES + 1)
     except UnicodeDecodeError as exc:
         raise ConfigError("the file is not UTF-8 text", path=name) from exc
     except OSError as exc:
@@ -447,15 +451,7 @@ def parse_config(
     env: Mapping[str, str] | None = None,
 ) -> AppConfig:
     """Check YAML text; ``path`` is only used in messages. ``env`` defaults to os.environ."""
-    try:
-        document = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        what = "; ".join(p for p in (exc.context, exc.problem) if p)
-        raise ConfigError(f"invalid YAML: {redact_text(what)}", path=path, line=line) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {redact_text(str(exc))}", path=path) from exc
+    document = compose(text, path)
     if document is None:
         message = "the file is empty; expected a mapping with at least a 'cameras:' list"
         raise ConfigError(message, path=path, line=1)
@@ -490,6 +486,21 @@ def _flag(flag: str, value: object, check: Callable[[object], T]) -> T:
         raise ConfigError(f"{flag}: expected {exc.expected}, got {describe(value)}") from exc
 
 
+def _warn_if_password_on_the_command_line(camera: str, source: str) -> None:
+    """A password in ``--source`` is readable by every local user (``ps``, /proc/PID/cmdline)."""
+    try:
+        password = urlsplit(source).password
+    except ValueError:
+        return  # check_source says what is wrong with it
+    if password:
+        log.warning(
+            "--source for %s has a password in it, which every user of this machine can read "
+            "in the process list (ps); put the camera in a config file and write the password "
+            "as ${credential:NAME} (systemd LoadCredential=) or ${ENV_VAR} instead",
+            camera,
+        )
+
+
 def apply_overrides(
     cfg: AppConfig,
     *,
@@ -501,6 +512,8 @@ def apply_overrides(
     """Apply command-line flags. ``sources`` (``--source``, repeatable) replaces the cameras
     with cam0, cam1, ... on default settings; ``events`` is set on every camera."""
     if sources:
+        for i, s in enumerate(sources):
+            _warn_if_password_on_the_command_line(f"cam{i}", s)
         cameras = tuple(
             CameraConfig(name=f"cam{i}", source=_flag("--source", s, check_source))
             for i, s in enumerate(sources)

@@ -21,7 +21,8 @@ What the app provides (called on a server thread, once per request; keep them ch
 ``start()`` raises ``ConfigError`` when the address cannot be bound (port taken, no such
 address). A function that raises makes its endpoint answer ``503`` (the error is logged). Every body
 served passes through ``redact_text``. Connections have a socket timeout; request threads are
-daemons and are not joined, so ``stop`` returns in about ``timeout_s`` at worst.
+daemons and are not joined, so ``stop`` returns in about ``timeout_s`` at worst. While bound
+to a loopback address, a request whose Host is not a loopback name gets 403 (DNS rebinding).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from camera_app.errors import ConfigError
+from camera_app.http_guard import host_allowed, is_loopback
 from camera_app.redact import redact_text
 from camera_app.sources.capture import CaptureSnapshot, CaptureState
 
@@ -145,6 +147,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
+        if not host_allowed(self.headers.get("Host"), loopback_only=self.app.loopback_only):
+            self._send(403, _TEXT, b"unexpected Host header\n")
+            return
         try:
             if path == "/metrics":
                 status, ctype, body = 200, CONTENT_TYPE_PLAIN_0_0_4, self.app.metrics_body()
@@ -193,6 +198,7 @@ class MetricsServer:
         ready_fn: Callable[[], Readiness],
     ) -> None:
         self.address = address
+        self.loopback_only = is_loopback(address)
         self._requested_port = port
         self.registry = registry
         self.health_fn = health_fn

@@ -168,8 +168,15 @@ def inspect_model(spec: str, opts: DetectorOptions | None = None) -> dict[str, A
         "sha256": hashlib.sha256(content).hexdigest(),
         "runtime": {"name": runtime.name, "version": runtime.version},
     }
-    interp, ops = new_interpreter(content, runtime, opts.threads, str(path))
-    graph = read_graph(interp, ops)
+    try:
+        interp, ops = new_interpreter(content, runtime, opts.threads, str(path))
+        graph = read_graph(interp, ops)
+    except UnicodeDecodeError as exc:  # a damaged name: the runtime decodes every one as UTF-8
+        raise ModelError(
+            f"a tensor or op name is not UTF-8 text ({bytes(exc.object[:60])!r}); "
+            "the file is damaged",
+            model=str(path),
+        ) from exc
     report["inputs"] = [_tensor(t) for t in graph.inputs]
     report["outputs"] = [
         {**_tensor(t), "signature_name": graph.signature_outputs.get(t.index)}
@@ -221,6 +228,9 @@ def inspect_model(spec: str, opts: DetectorOptions | None = None) -> dict[str, A
         report["verdict"] = {"runs": True, "reason": "runs on this pipeline"}
     except ModelError as exc:
         report["verdict"] = {"runs": False, "reason": str(exc)}
+    except (RuntimeError, ValueError) as exc:  # raised by the runtime on a damaged model
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        report["verdict"] = {"runs": False, "reason": f"the model failed to run: {first}"}
     report["warnings"] = warnings
     return report
 

@@ -2,7 +2,9 @@
 
 Each known model lists the files that make it up. A file may be a member of an archive (zip)
 at the URL; it is verified by its own sha256 after extraction, so a corrupt or tampered
-download never lands in the model folder. ``CAMERA_APP_MODEL_MIRROR`` (a base URL) replaces
+download never lands in the model folder. Sizes are checked as the bytes stream: a download
+past ``MAX_DOWNLOAD_BYTES`` and a member unpacking to more than its known size (a zip bomb)
+are refused before they are held in memory. ``CAMERA_APP_MODEL_MIRROR`` (a base URL) replaces
 the host part of every URL for boxes that pull from a local mirror.
 """
 
@@ -31,6 +33,7 @@ class ModelFile:
     name: str  # file name in the model folder
     url: str
     sha256: str
+    size_bytes: int  # the file's exact size: extraction stops past it
     member: str | None = None  # path inside a zip archive at `url`
 
 
@@ -59,12 +62,14 @@ KNOWN_MODELS: dict[str, KnownModel] = {
                     "ssd_mobilenet_v1_1_default_1.tflite",
                     _V1_ZIP,
                     "e4b118e5e4531945de2e659742c7c590f7536f8d0ed26d135abcfe83b4779d13",
+                    4_183_312,
                     member="detect.tflite",
                 ),
                 ModelFile(
                     "labelmap.txt",
                     _V1_ZIP,
                     "c7e79c855f73cbba9f33d649d60e1676eb0a974021a41696d1ac0d4b7f7e0211",
+                    665,
                     member="labelmap.txt",
                 ),
             ),
@@ -73,6 +78,8 @@ KNOWN_MODELS: dict[str, KnownModel] = {
 }
 
 DEFAULT_MODEL = "ssd_mobilenet_v1_coco_quant"
+MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
+"""A download (an archive) larger than this is refused as it streams."""
 
 
 class PullError(UserError):
@@ -92,9 +99,14 @@ def _download(url: str, progress: Callable[[int, int | None], None], timeout_s: 
         with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 (https/http only)
             total = resp.headers.get("Content-Length")
             size = int(total) if total and total.isdigit() else None
+            if size is not None and size > MAX_DOWNLOAD_BYTES:
+                raise PullError(f"{shown} is {size} bytes, more than a model download may be "
+                                f"({MAX_DOWNLOAD_BYTES} bytes); refused")  # fmt: skip
             buf = io.BytesIO()
             while chunk := resp.read(1 << 16):
                 buf.write(chunk)
+                if buf.tell() > MAX_DOWNLOAD_BYTES:
+                    raise PullError(f"{shown} sent more than {MAX_DOWNLOAD_BYTES} bytes; refused")
                 progress(buf.tell(), size)
             return buf.getvalue()
     except urllib.error.HTTPError as exc:
@@ -105,6 +117,27 @@ def _download(url: str, progress: Callable[[int, int | None], None], timeout_s: 
             f"download of {shown} failed: {reason}; check the network or set "
             "CAMERA_APP_MODEL_MIRROR"
         ) from exc
+
+
+def _extract(archive: bytes, name: str, size_bytes: int, shown: str) -> bytes:
+    """Member ``name`` of a zip, read in chunks and refused once past ``size_bytes``: the size
+    the member declares is checked first, then what it really unpacks to as it streams."""
+    too_big = (f"{name} in {shown} unpacks to more than {size_bytes} bytes, the size of the "
+               "known file; refused (a damaged archive or a zip bomb)")  # fmt: skip
+    try:
+        with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+            info = zf.getinfo(name)
+            if info.file_size > size_bytes:
+                raise PullError(too_big)
+            out = io.BytesIO()
+            with zf.open(info) as member:
+                while chunk := member.read(1 << 16):
+                    out.write(chunk)
+                    if out.tell() > size_bytes:
+                        raise PullError(too_big)
+            return out.getvalue()
+    except (zipfile.BadZipFile, KeyError, NotImplementedError, EOFError) as exc:
+        raise PullError(f"{shown} is not a zip archive holding {name}: {exc}") from exc
 
 
 def pull(
@@ -137,13 +170,12 @@ def pull(
             cache[url] = _download(url, report, timeout_s)
         data = cache[url]
         if f.member is not None:
-            try:
-                with zipfile.ZipFile(io.BytesIO(data)) as zf:
-                    data = zf.read(f.member)
-            except (zipfile.BadZipFile, KeyError) as exc:
-                raise PullError(
-                    f"{redact_url(url)} is not a zip archive holding {f.member}: {exc}"
-                ) from exc
+            data = _extract(data, f.member, f.size_bytes, redact_url(url))
+        elif len(data) != f.size_bytes:
+            raise PullError(
+                f"{f.name} from {redact_url(url)} is {len(data)} bytes, expected {f.size_bytes}; "
+                "nothing was written"
+            )
         digest = hashlib.sha256(data).hexdigest()
         if digest != f.sha256:
             raise PullError(

@@ -29,7 +29,8 @@ def add_commands(sub: Any) -> None:
     r.add_argument(
         "--source",
         action="append",
-        help="camera source (repeatable; replaces the config's cameras)",
+        help="camera source (repeatable; replaces the config's cameras). A password here is "
+        "visible to every local user in ps: use a config file with ${credential:NAME}",
     )
     r.add_argument("--model", "-m", help="model path, folder or name")
     r.add_argument("--threads", type=int, help="threads per interpreter")
@@ -90,10 +91,20 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _on_sighup(_signum: int, _frame: types.FrameType | None) -> None:
+    log.warning(
+        "SIGHUP received and ignored: the config is read at start only; restart to apply "
+        "changes (systemctl restart camera-app)"
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from camera_app.app import App
     from camera_app.wiring import attach_services
 
+    # SIGHUP would end the process at once, and systemd counts that as a clean exit, so
+    # Restart=on-failure would not bring it back. The config is read at start only: say so.
+    signal.signal(signal.SIGHUP, _on_sighup)
     cfg = build_config(args)
     level = args.log_level or cfg.logging.level.value
     setup_logging(level, args.log_format or cfg.logging.format.value)

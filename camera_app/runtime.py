@@ -2,6 +2,12 @@
 
 ai-edge-litert (LiteRT) is preferred; tflite-runtime is the fallback for boxes where LiteRT has
 no wheel. ``CAMERA_APP_RUNTIME=tflite-runtime`` (or ``litert``) forces one of them.
+
+The runtime writes "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." straight to file
+descriptor 2 (C++, once per process, at the first ``allocate_tensors``; no option or variable
+turns it off), which breaks the CLI's one-line errors and clutters the journal:
+``runtime_notices_dropped`` catches fd 2 around that call, drops that line and passes the
+rest on.
 """
 
 from __future__ import annotations
@@ -9,7 +15,13 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
+import sys
+import tempfile
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -113,3 +125,54 @@ def load_runtime(preferred: str | None = None) -> Runtime:
         + "; ".join(failures)
         + "); install one: pip install ai-edge-litert (or tflite-runtime with numpy<2)"
     )
+
+
+_NOTICE = re.compile(rb"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.\r?\n", re.M)
+_notice = {"dropped": False}
+_notice_lock = threading.Lock()
+
+
+@contextmanager
+def runtime_notices_dropped() -> Iterator[None]:
+    """Run the block with fd 2 caught until the XNNPACK notice was seen (it comes once);
+    everything else written to fd 2 meanwhile is written on afterwards."""
+    with _notice_lock:
+        if not _notice["dropped"]:
+            with _fd2_caught() as caught:
+                yield
+            rest, dropped = _NOTICE.subn(b"", caught)
+            _notice["dropped"] = dropped > 0
+            _write_fd2(rest)
+            return
+    yield
+
+
+@contextmanager
+def _fd2_caught() -> Iterator[bytearray]:
+    """Redirect fd 2 into a temporary file for the block; the bytes are in the yielded array
+    once it ends. Without a usable fd 2, nothing is redirected."""
+    caught = bytearray()
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield caught
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield caught
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            caught += tmp.read()
+
+
+def _write_fd2(data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(2, view) :]
+        except OSError:
+            return

@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from camera_app.app import App
 from camera_app.config import same_file
 from camera_app.health import Health, MetricsServer, Readiness
+from camera_app.http_guard import ViewerCollector
 from camera_app.metrics import ModelInfo, PipelineMetrics
 from camera_app.outputs.events import EventsSink
 from camera_app.outputs.live import LiveView
@@ -101,7 +104,7 @@ def attach_metrics(app: App) -> PipelineMetrics:
     return metrics
 
 
-def attach_outputs(app: App) -> LiveView | None:
+def attach_outputs(app: App, registry: CollectorRegistry | None = None) -> LiveView | None:
     cfg = app.cfg
     shared: dict[str, Any] = {}  # one sink per events target (several cameras may share "-")
     streamed = [c.name for c in cfg.cameras if c.outputs.stream]
@@ -126,11 +129,16 @@ def attach_outputs(app: App) -> LiveView | None:
             window = window or WindowSink()
             sinks.append(window)
     if live is not None:
-        app.servers.append(WebServer(cfg.http.address, cfg.http.port, live, app.status))
+        web = WebServer(
+            cfg.http.address, cfg.http.port, live, app.status, max_viewers=cfg.http.max_viewers
+        )
+        if registry is not None:
+            registry.register(ViewerCollector(web.viewers))
+        app.servers.append(web)
     return live
 
 
 def attach_services(app: App) -> None:
-    attach_metrics(app)
-    attach_outputs(app)
+    metrics = attach_metrics(app)
+    attach_outputs(app, metrics.registry)
     app.supervisors.append(SystemdSupervisor(app, Notifier.from_env()))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import textwrap
 from pathlib import Path
 
@@ -246,6 +247,22 @@ def test_classify_source(source: str, kind: SourceKind) -> None:
 def test_null_sections_mean_defaults_and_cameras_optional_when_not_required() -> None:
     cfg = parse("model:\nhttp:\n", require_cameras=False)
     assert cfg == AppConfig()
+
+
+def test_max_frame_megapixels_defaults_to_40_and_reaches_the_source_spec() -> None:
+    from camera_app.app import source_spec
+
+    cfg = parse("cameras: [{name: a, source: demo}, {name: b, max_frame_megapixels: 2.5}]")
+    assert [c.max_frame_megapixels for c in cfg.cameras] == [40.0, 2.5]
+    assert source_spec(cfg.cameras[1]).max_frame_pixels == 2_500_000
+    assert "expected a number > 0" in str(error("cameras: [{max_frame_megapixels: 0}]"))
+
+
+def test_http_max_viewers_defaults_to_10_and_is_bounded() -> None:
+    assert parse("cameras: [{name: a}]").http.max_viewers == 10
+    assert parse("cameras: [{name: a}]\nhttp: {max_viewers: 3}").http.max_viewers == 3
+    message = str(error("cameras: [{name: a}]\nhttp: {max_viewers: 0}"))
+    assert "http.max_viewers: expected an integer from 1 to 1000, got 0" in message
 
 
 def test_merge_keys_from_an_x_anchor() -> None:
@@ -653,7 +670,7 @@ def test_example_rtsp_takes_the_password_from_the_environment() -> None:
     assert cam.source == "rtsp://admin:pa%2Fss@192.168.1.64:554/Streaming/Channels/101"
     assert "pa%2Fss" not in repr(cfg)
     assert cam.backoff == BackoffConfig(initial_s=1.0, max_s=60.0, multiplier=2.0, jitter=0.2)
-    assert cam.outputs.record == "/var/lib/camera-app/driveway.mp4"
+    assert cam.outputs.record == "/var/lib/camera-app/driveway.mkv"
     assert (cfg.http.address, cfg.http.port) == ("0.0.0.0", 8080)
     assert (
         load_config(
@@ -720,6 +737,20 @@ def test_sources_override_replaces_the_cameras() -> None:
         CameraConfig(name="cam2", source="clip.mp4"),
     )
     assert base.cameras[0].name == "a"  # the original is untouched (frozen)
+
+
+def test_a_password_in_source_is_warned_about_without_showing_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``ps`` shows every user the command line: the password belongs in the config."""
+    base = default_config()
+    apply_overrides(base, sources=["0", f"rtsp://admin:{SECRET}@cam/s", "rtsp://viewer@cam/s"])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("--source for cam1 has a password in it")
+    assert "${credential:NAME}" in warnings[0]
+    assert SECRET not in caplog.text
+    assert "admin" not in caplog.text
 
 
 def test_model_threads_and_events_overrides() -> None:

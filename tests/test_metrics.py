@@ -502,6 +502,30 @@ def test_metrics_endpoint(served: tuple[MetricsServer, PipelineMetrics, State]) 
     assert plain.splitlines()[:5] == body.splitlines()[:5]
 
 
+@pytest.mark.parametrize("path", ["/metrics", "/readyz", "/healthz"])
+def test_a_foreign_host_header_is_refused_on_loopback(
+    served: tuple[MetricsServer, PipelineMetrics, State], path: str
+) -> None:
+    """DNS rebinding: a page elsewhere must not read /metrics or /readyz through the browser."""
+    server, _, _ = served
+    status, _, body = get(f"{server.url}{path}", Host="evil.example:9108")
+    assert (status, body) == (403, b"unexpected Host header\n")
+    status, _, _ = get(f"{server.url}{path}", Host=f"localhost:{server.port}")
+    assert status in (200, 503)  # served (readyz may say not ready)
+
+
+def test_a_metrics_port_on_all_addresses_serves_any_host() -> None:
+    m = PipelineMetrics(cameras=["front"])
+    state = State()
+    server = MetricsServer("0.0.0.0", 0, m.registry, lambda: state.health, lambda: state.ready)
+    server.start()
+    try:
+        status, _, _ = get(f"http://127.0.0.1:{server.port}/healthz", Host="camera-box.lan")
+    finally:
+        assert server.stop(5.0)
+    assert status == 200
+
+
 def test_healthz(served: tuple[MetricsServer, PipelineMetrics, State]) -> None:
     server, _, state = served
     assert get(f"{server.url}/healthz")[::2] == (200, b"ok\n")

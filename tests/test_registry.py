@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import io
 import os
+import struct
 import subprocess
 import sys
 import threading
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from camera_app import registry
 from camera_app.registry import KNOWN_MODELS, PullError, pull
 from tests.shared import MODELS, need_shared
 
@@ -79,6 +81,49 @@ def test_checksum_mismatch_writes_nothing(
     with pytest.raises(PullError, match=r"checksum mismatch.*nothing was written"):
         pull("ssd_mobilenet_v1_coco_quant", tmp_path / "cache")
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+
+
+def _bomb(root: Path, *, lie: bool) -> None:
+    """An archive whose detect.tflite unpacks to 32 MB of zeros from a few KB; with ``lie``,
+    its headers claim the known size instead."""
+    member = KNOWN_MODELS["ssd_mobilenet_v1_coco_quant"].files[0]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("detect.tflite", bytes(32 << 20))
+    data = buf.getvalue()
+    assert len(data) < 100_000
+    if lie:  # the 4-byte uncompressed size in the local header (at 22) and the central one
+        real = struct.pack("<I", 32 << 20)
+        data = data.replace(real, struct.pack("<I", member.size_bytes))
+    (root / member.url.rsplit("/", 1)[-1]).write_bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("lie", "message"),
+    [(False, r"unpacks to more than 4183312 bytes.*zip bomb"), (True, r"not a zip archive")],
+)
+def test_a_zip_bomb_is_refused_as_it_unpacks(
+    server: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lie: bool,
+    message: str,
+) -> None:  # fmt: skip
+    base, root = server
+    _bomb(root, lie=lie)
+    monkeypatch.setenv("CAMERA_APP_MODEL_MIRROR", base)
+    with pytest.raises(PullError, match=message):
+        pull("ssd_mobilenet_v1_coco_quant", tmp_path / "cache")
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+
+
+def test_a_download_past_the_limit_is_refused_as_it_streams(
+    server: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, root = server
+    monkeypatch.setattr(registry, "MAX_DOWNLOAD_BYTES", 100_000)
+    url = KNOWN_MODELS["ssd_mobilenet_v1_coco_quant"].files[0].url
+    (root / url.rsplit("/", 1)[-1]).write_bytes(bytes(200_000))
+    monkeypatch.setenv("CAMERA_APP_MODEL_MIRROR", base)
+    with pytest.raises(PullError, match=r"is 200000 bytes, more than a model download may be"):
+        pull("ssd_mobilenet_v1_coco_quant", tmp_path / "cache")
 
 
 def test_http_error_and_unknown_name(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -108,3 +110,42 @@ def test_the_preferred_runtime_loads_without_a_warning(caplog: pytest.LogCapture
     with caplog.at_level(logging.WARNING, logger="camera_app.runtime"):
         load_runtime()
     assert caplog.records == []
+
+
+def test_the_xnnpack_notice_is_dropped_and_other_fd2_output_kept(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from camera_app import runtime
+
+    monkeypatch.setitem(runtime._notice, "dropped", False)
+    with runtime.runtime_notices_dropped():
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+        os.write(2, b"ERROR: something the runtime says\n")
+    assert capfd.readouterr().err == "ERROR: something the runtime says\n"
+    with runtime.runtime_notices_dropped():  # seen once: fd 2 is left alone from now on
+        os.write(2, b"later\n")
+    assert capfd.readouterr().err == "later\n"
+
+
+def test_the_cli_prints_nothing_on_stderr_when_all_is_well() -> None:
+    """LiteRT's own 'INFO: Created TensorFlow Lite XNNPACK delegate' line used to reach stderr."""
+    import subprocess
+    import sys
+
+    import cv2
+    import numpy as np
+
+    from tests.shared import TEST_MODELS
+
+    with tempfile.TemporaryDirectory() as tmp:
+        image = Path(tmp) / "grey.png"
+        cv2.imwrite(str(image), np.full((64, 64, 3), 128, np.uint8))
+        env = {**os.environ, "CAMERA_APP_MODEL_PATH": str(TEST_MODELS)}
+        result = subprocess.run(
+            [sys.executable, "-m", "camera_app", "detect", "--model", "blobs_float_raw",
+             str(image)],
+            capture_output=True, text=True, timeout=120, env=env, check=False,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "detections" in result.stdout

@@ -33,14 +33,14 @@ from camera_app.service import (
     read_credential,
     watchdog_interval_s,
 )
+from tests.shared import IMAGES, MODELS
 
 REPO = Path(__file__).resolve().parents[1]
 UNIT = REPO / "systemd" / "camera-app.service"
 SERVICE_DOC = REPO / "docs" / "SERVICE.md"
 INSTALLED_EXEC = "/opt/camera-app/venv/bin/camera-app"
-MODELS = REPO.parent / "shared" / "models"
 SSD_V1 = MODELS / "ssd_mobilenet_v1_coco_quant" / "ssd_mobilenet_v1_1_default_1.tflite"
-IMAGE = REPO.parent / "shared" / "images" / "grace_hopper.bmp"
+IMAGE = IMAGES / "grace_hopper.bmp"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,6 +307,52 @@ def test_litert_and_opencv_tolerate_the_unit_sandbox() -> None:
     # ... and the model still runs: Grace Hopper is a person at about 0.72.
     assert report["top_score"] >= 0.6
     assert report["jpeg_bytes"] > 1000
+
+
+_XNNPACK_PROBE = r"""
+import json, sys
+from ai_edge_litert.interpreter import Interpreter
+interpreter = Interpreter(model_path=sys.argv[1], num_threads=2)
+interpreter.allocate_tensors()
+ops = {op["op_name"] for op in interpreter._get_ops_details()}
+print(json.dumps({"xnnpack": "DELEGATE" in ops}))
+"""
+
+
+def _xnnpack_probe(*, proc_subset_pid: bool) -> dict[str, bool]:
+    probe = [sys.executable, "-c", _XNNPACK_PROBE, str(SSD_V1)]
+    if proc_subset_pid:  # a /proc as ProcSubset=pid mounts it, in a mount namespace of its own
+        script = 'mount -t proc -o subset=pid proc /proc && exec "$@"'
+        probe = ["unshare", "--mount", "--pid", "--fork", "sh", "-c", script, "sh", *probe]
+    result = subprocess.run(probe, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report: dict[str, bool] = json.loads(result.stdout.strip().splitlines()[-1])
+    return report
+
+
+@pytest.mark.realmodel
+def test_proc_subset_pid_is_not_set_because_litert_would_lose_xnnpack() -> None:
+    """ProcSubset=pid hides /proc/cpuinfo; XNNPACK's cpuinfo then fails and LiteRT runs the model
+    without its delegate. Should a runtime keep XNNPACK without it, this fails: set the line."""
+    if not SSD_V1.is_file():
+        pytest.skip(f"needs {SSD_V1}")
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("mounting a /proc with subset=pid needs root and unshare (CI runs as root)")
+    assert values("ProcSubset") == []
+    assert _xnnpack_probe(proc_subset_pid=False)["xnnpack"] is True
+    assert _xnnpack_probe(proc_subset_pid=True)["xnnpack"] is False
+
+
+def test_videodev_is_loaded_at_boot_before_the_unit_starts() -> None:
+    """DeviceAllow=char-video4linux is resolved when the unit starts; with videodev not yet
+    loaded (no webcam at boot) a webcam plugged in later would be refused until a restart."""
+    assert "char-video4linux rw" in values("DeviceAllow")
+    assert "systemd-modules-load.service" in " ".join(values("After"))
+    modules = (REPO / "systemd" / "camera-app-modules.conf").read_text().splitlines()
+    assert [m for m in modules if m and not m.startswith("#")] == ["videodev"]
+    doc = SERVICE_DOC.read_text()
+    assert "/etc/modules-load.d/camera-app.conf" in doc
+    assert "plugged in after boot" in doc
 
 
 # ---------------------------------------------------------------------------------------------

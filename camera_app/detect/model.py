@@ -32,7 +32,7 @@ from camera_app.errors import (
     ModelNotFoundError,
     UnsupportedInputError,
 )
-from camera_app.runtime import Runtime, load_runtime
+from camera_app.runtime import Runtime, load_runtime, runtime_notices_dropped
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +281,8 @@ def new_interpreter(
     except AttributeError:  # very old runtimes: the layout falls back to names and shapes
         ops = []
     try:
-        interp.allocate_tensors()
+        with runtime_notices_dropped():  # the XNNPACK delegate's INFO line on fd 2
+            interp.allocate_tensors()
     except (RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(

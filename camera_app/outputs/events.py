@@ -11,6 +11,7 @@ pipe is logged once and the sink turns itself off. A file that fails (a full dis
 that cannot rename) is closed with one error line; events are skipped until it is opened again
 30 s later (doubling up to 10 min while it keeps failing; the clock is the frames' capture
 time), after cutting off a line the failure left half-written, so every line stays whole JSON.
+Opening the file at start does the same, for a half line left by a stop before that retry.
 
 A file moved away (logrotate without ``copytruncate``) or deleted is noticed within a second of
 capture time and a new file is started at the path.
@@ -88,7 +89,7 @@ class EventsSink:
             return
         self._path = check_output_path(target, "outputs.events")
         try:
-            self._file = self._open()
+            self._file = self._open_whole()
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise ConfigError(f"outputs.events: cannot open {target} ({reason})") from exc
@@ -99,8 +100,10 @@ class EventsSink:
         self._size = f.tell()
         return f
 
-    def _reopen(self) -> TextIO:
-        """After a failure: drop the half line it may have left at the end, then open."""
+    def _open_whole(self) -> TextIO:
+        """Open, first dropping a half line left at the end: by a failure before this retry, or
+        by a failure before the last stop (the process never got to retry), so that the next
+        line never runs on from a fragment."""
         if not self._path.is_file():  # gone meanwhile, or a device such as /dev/full
             return self._open()
         with open(self._path, "rb+") as f:
@@ -114,6 +117,8 @@ class EventsSink:
                     f.truncate(start + cut + 1)
                 else:  # no line end in sight: end the fragment instead
                     f.write(b"\n")
+                log.warning("events file %s ended in a half-written line; it was cut off",
+                            self.target)  # fmt: skip
         return self._open()
 
     def _close_after_failure(self) -> None:
@@ -158,7 +163,7 @@ class EventsSink:
         if self.target == STDOUT:
             return sys.stdout
         if self._file is None:  # closed by a failure: this is the retry
-            self._file = self._reopen()
+            self._file = self._open_whole()
         return self._file
 
     def handle(self, result: Result) -> None:

@@ -13,7 +13,14 @@ a picture is held (written again) until the next one's capture time, frames comi
 than that rate are left out, and a gap of over a second (a camera that was down) is skipped
 rather than filled with a frozen picture.
 
-The codec follows the extension: ``.mp4`` -> mp4v, ``.avi`` -> MJPG. Each file is opened at its
+The container and codec follow the extension: ``.mkv`` -> Matroska with mp4v (MPEG-4 part 2),
+``.avi`` -> MJPG, ``.mp4`` -> mp4v. Matroska and AVI files are written front to back, so one
+cut short by an unclean stop (SIGKILL, the watchdog's SIGABRT, an OOM kill, a power cut) still
+plays up to the frames that reached the disk (all but the last few, which sit in the writer's
+buffer of about 32 KB). An MP4 file needs its index (the ``moov`` atom), written only when the
+file is closed: cut short, it does not play at all ("moov atom not found"), losing up to
+``segment_s`` of video. OpenCV's writer cannot write fragmented MP4, so ``.mp4`` is still
+accepted but warned about at start. Each file is opened at its
 first frame, with that frame's size; later frames of another size (a camera that reconnected at
 another resolution) are resized to it. A writer that cannot be opened for the first file, on a
 disk with room, is logged once and the sink turns itself off (the format, size or folder is
@@ -52,7 +59,8 @@ from camera_app.pipeline.types import Result
 
 log = logging.getLogger(__name__)
 
-FOURCC_BY_EXTENSION = {".mp4": "mp4v", ".avi": "MJPG"}
+FOURCC_BY_EXTENSION = {".mkv": "mp4v", ".avi": "MJPG", ".mp4": "mp4v"}
+LOST_WHEN_CUT_SHORT = frozenset({".mp4"})  # unplayable until closed: no index yet
 
 
 SEGMENT_S = 600.0
@@ -93,6 +101,12 @@ class RecordSink:
             )
         if max_mb is not None and not max_mb > 0:
             raise ConfigError(f"outputs.record_max_mb: expected a positive size, got {max_mb!r}")
+        if target.suffix.lower() in LOST_WHEN_CUT_SHORT:
+            log.warning(
+                "recording to %s: an MP4 file that is not closed (the process killed, a power "
+                "cut) does not play at all, up to %g s of video lost; record to a .mkv name "
+                "instead, which plays up to the last frames written", path, segment_s,
+            )  # fmt: skip
         self.base: Path = target
         self.segment_s = float(segment_s)
         self.max_bytes = None if max_mb is None else int(max_mb * 1e6)

@@ -8,11 +8,11 @@
 One thread per connection (daemon), each socket with a timeout; streams wake every 0.25 s to
 notice a stopped server. Bound to 127.0.0.1 unless configured otherwise; while bound to a
 loopback address, requests whose Host is not a loopback name are refused (DNS rebinding).
+At most ``max_viewers`` streams are served at once; more get 503 (``camera_app.http_guard``).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import re
@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from camera_app.errors import ConfigError
+from camera_app.http_guard import ViewerLimit, host_allowed, is_loopback
 from camera_app.outputs.live import LiveView, placeholder_jpeg
 from camera_app.outputs.page import STATUS_CSS, STATUS_JS, redacted, render_page
 from camera_app.redact import redact_text
@@ -45,14 +46,6 @@ PAGE_CSP = (
 )
 _STREAM = re.compile(r"/stream/([^/]+)\.mjpg")
 _SNAPSHOT = re.compile(r"/snapshot/([^/]+)\.jpg")
-_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
-
-
-def _is_loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return address == "localhost"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -128,16 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, "not found")
 
     def _host_allowed(self) -> bool:
-        if not self.server.loopback_only:
-            return True
-        host = self.headers.get("Host")
-        if host is None:
-            return True  # HTTP/1.0 clients may send none; nothing to rebind
-        try:
-            name = urlsplit(f"//{host}").hostname or ""
-        except ValueError:
-            return False
-        return name in _LOOPBACK_NAMES or name.endswith(".localhost")
+        return host_allowed(self.headers.get("Host"), loopback_only=self.server.loopback_only)
 
     def _known(self, camera: str) -> bool:
         if self.server.live.has_camera(camera):
@@ -165,6 +149,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, jpeg.data, "image/jpeg")
 
     def _stream(self, camera: str) -> None:
+        with self.server.viewers.slot() as granted:
+            if granted:
+                self._stream_granted(camera)
+            else:
+                limit = self.server.viewers.limit
+                self._error(503, f"too many live-view streams open (http.max_viewers: {limit})")
+
+    def _stream_granted(self, camera: str) -> None:
         live, server = self.server.live, self.server
         self._headers(200, f"multipart/x-mixed-replace; boundary={BOUNDARY}", None)
         self.send_header("Connection", "close")
@@ -212,13 +204,14 @@ class WebServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: str, port: int, live: LiveView, status_fn: StatusFn,
-                 *, request_timeout_s: float = 10.0) -> None:  # fmt: skip
+                 *, request_timeout_s: float = 10.0, max_viewers: int = 10) -> None:  # fmt: skip
         if ":" in address:
             self.address_family = socket.AF_INET6
         self.live = live
         self.status_fn = status_fn
         self.request_timeout_s = request_timeout_s
-        self.loopback_only = _is_loopback(address)
+        self.loopback_only = is_loopback(address)
+        self.viewers = ViewerLimit(max_viewers)
         self.stopping = threading.Event()
         self._streams = 0
         self._streams_cond = threading.Condition()

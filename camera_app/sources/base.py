@@ -90,6 +90,7 @@ class SourceSpec:
     loop: bool = False
     open_timeout_s: float = 10.0
     read_timeout_s: float = 5.0
+    max_frame_pixels: int = 40_000_000  # a bigger frame is refused (memory: 3 bytes a pixel)
 
     def __post_init__(self) -> None:
         if isinstance(self.source, bool) or not isinstance(self.source, str | int):
@@ -113,6 +114,12 @@ class SourceSpec:
             value = getattr(self, name)
             if not value > 0:
                 raise ConfigError(f"{name}: expected a positive number of seconds, got {value!r}")
+        if isinstance(self.max_frame_pixels, bool) or not (
+            isinstance(self.max_frame_pixels, int) and self.max_frame_pixels > 0
+        ):
+            raise ConfigError(
+                f"max_frame_pixels: expected a positive integer, got {self.max_frame_pixels!r}"
+            )
         try:
             transport = Transport(self.transport)
         except ValueError:

@@ -125,6 +125,10 @@ def _classify_exception(error: BaseException) -> ErrorKind:
         return ErrorKind.UNAUTHORIZED
     if isinstance(error, EOFError):
         return ErrorKind.EOF
+    if type(error).__module__.startswith("cv2") and type(error).__name__ == "error":
+        # cv2.error while reading: OpenCV refusing what FFmpeg decoded (a corrupt frame whose
+        # size or format changed), not a network failure.
+        return ErrorKind.DECODE
     if isinstance(error, OSError) and error.errno in _ERRNO_KINDS:
         return _ERRNO_KINDS[error.errno]
     return classify(text=str(error)) if str(error) else ErrorKind.OTHER

@@ -16,9 +16,11 @@ from typing import Any
 
 import cv2
 
+from camera_app.errors import ImageError
 from camera_app.sources.base import ImageBGR, Pacer, SourceSpec
 from camera_app.sources.errors import ErrorKind, source_error
-from camera_app.sources.opencv import VideoCaptureSource, as_bgr
+from camera_app.sources.image_size import read_image
+from camera_app.sources.opencv import VideoCaptureSource, as_bgr, check_frame_size
 
 __all__ = ["IMAGE_SUFFIXES", "ImageFolderSource", "VideoFileSource"]
 
@@ -86,6 +88,7 @@ class VideoFileSource(VideoCaptureSource):
                     "convert it to H.264 MP4 or MJPEG AVI",
                 )
             raise source_error(self.description, "end of file", ErrorKind.EOF)
+        check_frame_size(self.description, image, self.spec.max_frame_pixels)
         self._frames_read += 1
         return as_bgr(image)
 
@@ -141,14 +144,12 @@ class ImageFolderSource:
                 self._index = 0
             path = self._files[self._index]
             self._index += 1
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is not None:
-                return as_bgr(image)
-            if path not in self._warned:
-                self._warned.add(path)
-                log.warning(
-                    "%s: skipping %s, which OpenCV cannot decode", self.description, path.name
-                )
+            try:
+                return as_bgr(read_image(str(path), self.spec.max_frame_pixels))
+            except ImageError as exc:
+                if path not in self._warned:
+                    self._warned.add(path)
+                    log.warning("%s: skipping %s: %s", self.description, path.name, exc)
         if self._index >= len(self._files) and not self.spec.loop:
             raise source_error(self.description, "no more images", ErrorKind.EOF)
         raise source_error(

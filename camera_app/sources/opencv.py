@@ -7,10 +7,11 @@ in a ``_Capture`` that defers ``release`` to the reader when a read is in flight
 releases its own capture when (if ever) OpenCV returns, and a new ``open`` gets a new capture.
 
 RTSP transport: OpenCV takes FFmpeg options only from the process-global environment variable
-``OPENCV_FFMPEG_CAPTURE_OPTIONS``, read inside each open; ``_FFmpegOptions`` lets opens with the
-same options overlap and makes the others wait (see there). Timeouts use the per-capture open
-parameters ``CAP_PROP_OPEN_TIMEOUT_MSEC`` / ``CAP_PROP_READ_TIMEOUT_MSEC``. OpenCV also serializes
-all FFmpeg opens of the process behind one mutex unless ``OPENCV_FFMPEG_IS_THREAD_SAFE=1``, which
+``OPENCV_FFMPEG_CAPTURE_OPTIONS``, read inside each open; ``_ffmpeg_options.FFmpegOptions`` lets
+RTSP opens of the same transport overlap and makes those of the other transport wait; HTTP opens
+need no option and never wait. Timeouts use the per-capture open parameters
+``CAP_PROP_OPEN_TIMEOUT_MSEC`` / ``CAP_PROP_READ_TIMEOUT_MSEC``. OpenCV also serializes all FFmpeg
+opens of the process behind one mutex unless ``OPENCV_FFMPEG_IS_THREAD_SAFE=1``, which
 ``camera_app.sources`` sets: otherwise one silent camera holds up every other camera's open.
 """
 
@@ -22,14 +23,13 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import cv2
 import numpy as np
 
 from camera_app.redact import redact_url
+from camera_app.sources._ffmpeg_options import ffmpeg_options
 from camera_app.sources.base import ImageBGR, SourceSpec, Transport
 from camera_app.sources.errors import (
     ErrorKind,
@@ -43,8 +43,6 @@ from camera_app.sources.errors import (
 __all__ = ["HttpMjpegSource", "RtspSource", "VideoCaptureSource", "WebcamSource", "as_bgr"]
 
 log = logging.getLogger(__name__)
-
-_FFMPEG_OPTIONS_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 
 _OPENCV_LEVELS = {
     "SILENT": "LOG_LEVEL_SILENT",
@@ -80,6 +78,20 @@ def as_bgr(image: Any) -> ImageBGR:
     if array.ndim == 3 and array.shape[2] == 4:
         return np.asarray(cv2.cvtColor(array, cv2.COLOR_BGRA2BGR), dtype=np.uint8)
     return array
+
+
+def check_frame_size(where: str, image: Any, max_pixels: int) -> None:
+    """Refuse a frame over the camera's pixel limit before the pipeline holds copies of it."""
+    shape: tuple[int, ...] = tuple(getattr(image, "shape", ()))
+    if len(shape) >= 2 and int(shape[0]) * int(shape[1]) > max_pixels:
+        h, w = int(shape[0]), int(shape[1])
+        raise source_error(
+            where,
+            f"a {w}x{h} frame ({w * h / 1e6:.1f} megapixels) is over the camera's limit of "
+            f"{max_pixels / 1e6:g}",
+            ErrorKind.DECODE,
+            "lower the camera's resolution, or raise max_frame_megapixels",
+        )
 
 
 class _Capture:
@@ -166,6 +178,7 @@ class VideoCaptureSource:
         ok, image = self._read_raw()
         if not ok or image is None:
             raise self._read_failure(time.monotonic() - started)
+        check_frame_size(self.description, image, self.spec.max_frame_pixels)
         return as_bgr(image)
 
     def _read_failure(self, elapsed_s: float) -> Exception:
@@ -185,68 +198,12 @@ class VideoCaptureSource:
             capture.close()
 
 
-class _FFmpegOptions:
-    """Shares the process-global ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` between concurrent opens.
-
-    OpenCV reads the variable at some moment inside each open, so it must hold our value for the
-    whole open. Opens that need the same value run together; an open that needs another value
-    (another RTSP transport) waits until they are done, at most its own timeout. So a camera
-    whose open hangs delays only cameras of the other transport, and only up to their timeout.
-    A value the user exported with ``rtsp_transport`` in it is left alone.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._value: str | None = None
-        self._users = 0
-        self._saved: str | None = None
-
-    @contextmanager
-    def holding(self, options: str, timeout_s: float, where: str) -> Iterator[None]:
-        deadline = time.monotonic() + timeout_s
-        with self._cond:
-            while self._users and self._value != options:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise source_error(
-                        where,
-                        f"waited {timeout_s:g} s for cameras of another RTSP transport to open",
-                        ErrorKind.TIMEOUT,
-                    )
-                self._cond.wait(remaining)
-            if self._users == 0:
-                self._saved = os.environ.get(_FFMPEG_OPTIONS_ENV)
-                self._value = options
-                user = self._saved or ""
-                merged = (
-                    user if "rtsp_transport" in user else "|".join(x for x in (user, options) if x)
-                )
-                if merged:
-                    os.environ[_FFMPEG_OPTIONS_ENV] = merged
-            self._users += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._users -= 1
-                if self._users == 0:
-                    if self._saved is None:
-                        os.environ.pop(_FFMPEG_OPTIONS_ENV, None)
-                    else:
-                        os.environ[_FFMPEG_OPTIONS_ENV] = self._saved
-                    self._value = None
-                    self._cond.notify_all()
-
-
-_ffmpeg_options = _FFmpegOptions()
-
-
 def _ffmpeg_capture(
     target: str, timeout_s: float, read_timeout_s: float, options: str
 ) -> tuple[Any, float, float]:
     """Open with FFmpeg; return (capture, seconds FFmpeg took, the open budget it had)."""
     started = time.monotonic()
-    with _ffmpeg_options.holding(options, timeout_s, target):
+    with ffmpeg_options.holding(options, timeout_s, target):
         budget_s = max(1.0, timeout_s - (time.monotonic() - started))
         params = [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
@@ -269,9 +226,31 @@ class _NetworkSource(VideoCaptureSource):
         super().__init__(spec)
         self._url = url
         self.description = redact_url(url)
+        self._frames_since_open = 0
 
     def _probe(self, timeout_s: float) -> ProbeResult:
         raise NotImplementedError
+
+    def open(self, timeout_s: float) -> None:
+        self._frames_since_open = 0
+        super().open(timeout_s)
+
+    def read(self, timeout_s: float) -> ImageBGR:
+        image = super().read(timeout_s)
+        self._frames_since_open += 1
+        return image
+
+    def _read_failure(self, elapsed_s: float) -> Exception:
+        if elapsed_s < 0.9 * self.spec.read_timeout_s and self._frames_since_open == 0:
+            # Opened (the server answered and FFmpeg found a stream), yet the first read fails
+            # at once: FFmpeg could not decode a frame from what the server sends.
+            return source_error(
+                self.description,
+                "the stream opened, but no frame could be decoded from it",
+                ErrorKind.DECODE,
+                self._advice,
+            )
+        return super()._read_failure(elapsed_s)
 
     def _create(self, timeout_s: float) -> Any:
         started = time.monotonic()

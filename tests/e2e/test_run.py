@@ -99,6 +99,59 @@ def test_recording_is_cut_into_files_and_kept_under_its_size(tmp_path: Path) -> 
     assert processed < 0.9 * 60 * 8, processed  # else this run would not show it
 
 
+def _frames_in(path: Path) -> int:
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    try:
+        n = 0
+        while cap.read()[0]:
+            n += 1
+        return n
+    finally:
+        cap.release()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["demo.mkv", "demo.avi"])
+def test_a_recording_cut_short_by_sigkill_still_plays(tmp_path: Path, name: str) -> None:
+    """SIGKILL (like the watchdog's SIGABRT, an OOM kill or a power cut) while a file is being
+    written: every file, the one cut short included, plays the frames that reached the disk."""
+    need_shared()
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        "cameras:\n"
+        "  - name: demo\n"
+        "    fps: 10\n"
+        "    outputs:\n"
+        f"      record: {rec / name}\n"
+        "      record_segment_s: 2\n"
+    )
+    p = subprocess.Popen(
+        [sys.executable, "-m", "camera_app", "run", "--config", str(cfg), *FREE_PORTS],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env(), cwd=REPO,
+    )  # fmt: skip
+
+    def mid_second_file() -> bool:  # two files, the newest holding a few frames already
+        files = sorted(rec.iterdir())
+        return len(files) >= 2 and files[-1].stat().st_size > 200_000
+
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not mid_second_file() and p.poll() is None:
+            time.sleep(0.1)
+        assert mid_second_file(), [f.name for f in rec.iterdir()]
+    finally:
+        p.kill()
+        _, err = p.communicate(timeout=30)
+    assert p.returncode == -signal.SIGKILL, err[-2000:]
+    files = sorted(rec.iterdir())
+    counts = [_frames_in(f) for f in files]
+    assert all(n > 0 for n in counts), list(zip([f.name for f in files], counts, strict=True))
+    assert counts[0] >= 18  # a whole 2 s file at 10 fps (20 frames)
+    assert "does not play at all" not in err  # no MP4 warning for these names
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_stops_cleanly_with_exit_0(sig: signal.Signals, tmp_path: Path) -> None:
@@ -125,6 +178,42 @@ def test_signal_stops_cleanly_with_exit_0(sig: signal.Signals, tmp_path: Path) -
     assert p.returncode == 0, err[-2000:]
     assert stop_s < 8
     assert "pipeline stopped" in err
+
+
+@pytest.mark.slow
+def test_sighup_is_logged_and_ignored(tmp_path: Path) -> None:
+    """systemd counts a death by SIGHUP as a clean exit (no restart): the app must live on."""
+    need_shared()
+    events = tmp_path / "events.jsonl"
+    p = subprocess.Popen(
+        [sys.executable, "-m", "camera_app", "--log-level", "info", "run", "--events", str(events),
+         *FREE_PORTS],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(), cwd=REPO,
+    )  # fmt: skip
+
+    def lines() -> int:
+        return len(events.read_text().splitlines()) if events.exists() else 0
+
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and lines() == 0:
+            time.sleep(0.2)
+        assert lines() > 0, "no frame was processed"
+        p.send_signal(signal.SIGHUP)
+        before = lines()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and lines() <= before + 5 and p.poll() is None:
+            time.sleep(0.2)
+        assert p.poll() is None, "SIGHUP ended the process"
+        assert lines() > before + 5, "frames stopped after SIGHUP"
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(5)
+    assert p.returncode == 0, err[-2000:]
+    assert "SIGHUP received and ignored" in err
 
 
 @pytest.mark.parametrize(

@@ -224,6 +224,32 @@ def test_reopening_after_a_failure_leaves_only_whole_lines(
     assert json.loads(data[len(kept) :])["sequence"] == 2
 
 
+@pytest.mark.parametrize(
+    ("left", "kept"),
+    [
+        (b'{"camera":"good"}\n{"camera":"go', b'{"camera":"good"}\n'),  # cut off
+        (b'{"camera":"go', b""),
+        (b"x" * 70_000, b"x" * 70_000 + b"\n"),
+        (b'{"camera":"good"}\n', b'{"camera":"good"}\n'),
+    ],
+)
+def test_a_half_line_left_by_the_last_run_is_dealt_with_before_appending(
+    tmp_path: Path, left: bytes, kept: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The service stopped while a failure's retry was still pending: the next start must not
+    run its first line on from the fragment (``{"camera":"go{"camera":...``)."""
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(left)
+    sink = EventsSink(str(path))
+    sink.handle(make_result(sequence=7))
+    sink.close()
+    data = path.read_bytes()
+    assert data.startswith(kept)
+    assert json.loads(data[len(kept) :])["sequence"] == 7
+    warned = [r.getMessage() for r in caplog.records if "half-written" in r.getMessage()]
+    assert len(warned) == (0 if left.endswith(b"\n") else 1)
+
+
 def test_a_real_full_disk_skips_events_and_resumes_with_whole_lines(
     small_disk: Callable[[int], Path], caplog: pytest.LogCaptureFixture
 ) -> None:

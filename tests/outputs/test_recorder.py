@@ -38,7 +38,7 @@ def read_video(path: Path) -> tuple[list[np.ndarray], float]:
     return frames, fps
 
 
-@pytest.mark.parametrize("name", ["clip.avi", "clip.mp4", "CLIP.AVI"])
+@pytest.mark.parametrize("name", ["clip.mkv", "clip.avi", "clip.mp4", "CLIP.AVI"])
 def test_records_every_frame_at_the_first_frames_size(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     sink = RecordSink(str(path), fps_hint=10.0)
@@ -61,6 +61,17 @@ def test_records_every_frame_at_the_first_frames_size(tmp_path: Path, name: str)
     assert sink.frames_written == 5
 
 
+def test_an_mp4_name_is_warned_about_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    RecordSink(str(tmp_path / "a.mkv")).close()
+    RecordSink(str(tmp_path / "b.avi")).close()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    RecordSink(str(tmp_path / "c.mp4"), segment_s=60.0).close()
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "does not play at all, up to 60 s of video lost; record to a .mkv name" in warning
+
+
 def test_boxes_are_drawn_on_a_copy(tmp_path: Path) -> None:
     path = tmp_path / "boxes.avi"
     boxes = make_detections([[20, 30, 140, 110]])
@@ -80,7 +91,7 @@ def test_boxes_are_drawn_on_a_copy(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "fps", "message"),
     [
-        ("clip.mkv", 10.0, "expected a file name ending in .mp4, .avi"),
+        ("clip.mov", 10.0, "expected a file name ending in .mkv, .avi, .mp4"),
         ("clip", 10.0, "cannot tell the video format"),
         ("clip.avi", 0.0, "positive frame rate"),
         ("missing/clip.avi", 10.0, "does not exist"),

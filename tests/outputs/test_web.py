@@ -17,7 +17,7 @@ from camera_app.errors import ConfigError
 from camera_app.outputs.live import LiveView
 from camera_app.outputs.web import BOUNDARY, WebServer
 from tests.outputs.builders import RED_BGR
-from tests.outputs.conftest import SECRET, Web
+from tests.outputs.conftest import SECRET, Feeder, Web
 
 TIMEOUT_S = 5.0
 
@@ -226,6 +226,37 @@ def test_foreign_host_header_is_refused_on_loopback(web: Web) -> None:
     assert "Host" in json.loads(body)["error"]
     code, _, _ = get(web.base + "/api/status", headers={"Host": f"localhost:{web.server.port}"})
     assert code == 200
+
+
+def test_streams_past_max_viewers_get_503_and_are_counted() -> None:
+    live = LiveView(["door"])
+    server = WebServer("127.0.0.1", 0, live, lambda: {"cameras": []}, max_viewers=2)
+    server.start()
+    feeder = Feeder(live)  # frames to write, so that a stream notices its viewer went away
+    streams: list[Stream] = []
+    try:
+        streams = [Stream(server.port, "door") for _ in range(2)]
+        assert all(s.status.startswith("HTTP/1.0 200") for s in streams)
+        assert wait_until(lambda: server.viewers.in_use == 2)
+        third = Stream(server.port, "door")
+        third.close()
+        assert third.status.startswith("HTTP/1.0 503")
+        assert server.viewers.refused == 1
+        code, _, body = get(f"http://127.0.0.1:{server.port}/snapshot/door.jpg")
+        assert code == 503  # snapshots are not streams: not refused by the limit
+        assert "no frame" in json.loads(body)["error"]
+        feeder.start("door")
+        streams.pop().close()
+        assert wait_until(lambda: server.viewers.in_use == 1)
+        again = Stream(server.port, "door")
+        streams.append(again)
+        assert again.status.startswith("HTTP/1.0 200")
+    finally:
+        feeder.stop()
+        for s in streams:
+            s.close()
+        live.close()
+        assert server.stop(timeout_s=5.0)
 
 
 def test_failing_status_fn_is_500_and_logged_redacted(

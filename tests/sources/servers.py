@@ -107,6 +107,20 @@ class TinyServer:
                             return
 
 
+def mjpeg_reply(frames: list[bytes], boundary: str = "frame") -> bytes:
+    """An HTTP MJPEG camera's answer: ``multipart/x-mixed-replace`` with these JPEGs."""
+    head = (
+        f"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary={boundary}\r\n\r\n"
+    ).encode()
+    parts = [
+        f"--{boundary}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+        + jpeg
+        + b"\r\n"
+        for jpeg in frames
+    ]
+    return head + b"".join(parts)
+
+
 # -- the real RTSP server (tests/rtsp_server.py under the system python) ---------------------
 
 SYSTEM_PYTHON = "/usr/bin/python3"

@@ -38,6 +38,15 @@ def test_classify_exceptions(error: BaseException, kind: ErrorKind) -> None:
     assert classify(error) is kind
 
 
+def test_an_opencv_error_while_reading_is_a_decode_error() -> None:
+    import cv2
+    import numpy as np
+
+    with pytest.raises(cv2.error) as info:  # what a frame of a corrupt stream can raise
+        cv2.cvtColor(np.zeros((2, 2, 5), np.uint8), cv2.COLOR_BGR2GRAY)
+    assert classify(info.value) is ErrorKind.DECODE
+
+
 @pytest.mark.parametrize(
     ("status", "kind"),
     [

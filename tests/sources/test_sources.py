@@ -3,6 +3,7 @@ missing devices, and OpenCV/FFmpeg kept from printing credentials."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -20,7 +21,7 @@ from camera_app.sources import ErrorKind, SourceSpec, Transport, open_source
 from camera_app.sources.demo import DemoSource
 from camera_app.sources.files import ImageFolderSource, VideoFileSource
 from camera_app.sources.opencv import HttpMjpegSource, RtspSource, WebcamSource
-from tests.sources.servers import TinyServer, cseq_of, free_port, rtsp_reply
+from tests.sources.servers import TinyServer, cseq_of, free_port, mjpeg_reply, rtsp_reply
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "hunter2-Secret"
@@ -375,10 +376,10 @@ ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 def test_ffmpeg_options_overlap_when_equal_and_wait_when_not(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from camera_app.sources.opencv import _FFmpegOptions
+    from camera_app.sources._ffmpeg_options import FFmpegOptions
 
     monkeypatch.delenv(ENV, raising=False)
-    options = _FFmpegOptions()
+    options = FFmpegOptions()
     with options.holding("rtsp_transport;tcp", 1.0, "a"):
         assert os.environ[ENV] == "rtsp_transport;tcp"
         with options.holding("rtsp_transport;tcp", 0.1, "b"):  # same value: no wait
@@ -395,10 +396,10 @@ def test_ffmpeg_options_overlap_when_equal_and_wait_when_not(
 def test_ffmpeg_options_wait_then_proceed(monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
-    from camera_app.sources.opencv import _FFmpegOptions
+    from camera_app.sources._ffmpeg_options import FFmpegOptions
 
     monkeypatch.setenv(ENV, "video_codec;h264")
-    options = _FFmpegOptions()
+    options = FFmpegOptions()
     release, seen = threading.Event(), []
 
     def tcp_user() -> None:
@@ -419,6 +420,122 @@ def test_ffmpeg_options_wait_then_proceed(monkeypatch: pytest.MonkeyPatch) -> No
         thread.join(5.0)
     assert seen == ["video_codec;h264|rtsp_transport;tcp", "video_codec;h264|rtsp_transport;udp"]
     assert os.environ[ENV] == "video_codec;h264"
+
+
+def test_an_open_without_options_waits_for_nobody(monkeypatch: pytest.MonkeyPatch) -> None:
+    from camera_app.sources._ffmpeg_options import FFmpegOptions
+
+    monkeypatch.delenv(ENV, raising=False)
+    options = FFmpegOptions()
+    with options.holding("rtsp_transport;udp", 1.0, "rtsp"):
+        with options.holding("", 0.0, "http"):  # no time to wait at all: it must not
+            assert os.environ[ENV] == "rtsp_transport;udp"
+        assert os.environ[ENV] == "rtsp_transport;udp"
+    assert ENV not in os.environ
+
+
+def test_an_mjpeg_camera_opens_beside_silent_rtsp_cameras() -> None:
+    """Six RTSP cameras that accept and never answer are inside their (long) opens; a healthy
+    MJPEG camera still gets its first frame within its own, shorter open timeout."""
+    import threading
+
+    frame = np.zeros((48, 64, 3), np.uint8)
+    frame[:, :32] = (0, 0, 255)
+    ok, jpeg = cv2.imencode(".jpg", frame)
+    assert ok
+    reply = mjpeg_reply([jpeg.tobytes()] * 5)
+    stop_waiting = threading.Event()
+    with TinyServer(lambda req: None) as silent, TinyServer(lambda req: reply) as camera:
+        rtsp = [
+            RtspSource(url, SourceSpec(url, open_timeout_s=30.0, read_timeout_s=5.0))
+            for url in [f"rtsp://127.0.0.1:{silent.port}/cam{i}" for i in range(6)]
+        ]
+
+        def hang(source: RtspSource) -> None:
+            with contextlib.suppress(SourceError):
+                source.open(30.0)
+
+        threads = [threading.Thread(target=hang, args=(s,), daemon=True) for s in rtsp]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 20.0
+        while len(silent.requests) < len(rtsp) and time.monotonic() < deadline:
+            stop_waiting.wait(0.05)
+        assert len(silent.requests) == len(rtsp), "the RTSP opens never reached the server"
+        url = f"http://127.0.0.1:{camera.port}/video.mjpg"
+        mjpeg = HttpMjpegSource(url, SourceSpec(url, open_timeout_s=5.0, read_timeout_s=5.0))
+        try:
+            mjpeg.open(5.0)
+            image = mjpeg.read(5.0)
+        finally:
+            mjpeg.close()
+            for source in rtsp:
+                source.close()
+    assert image.shape == (48, 64, 3)
+    assert image[24, 8, 2] > 200  # red on the left
+    assert image[24, 56, 2] < 50  # black on the right
+    for thread in threads:  # the silent server has gone: FFmpeg's opens fail and return
+        thread.join(30.0)
+    assert not any(thread.is_alive() for thread in threads)
+
+
+def _first_read_error(reply: bytes, max_frame_pixels: int = 40_000_000) -> SourceError:
+    """Open an MJPEG camera serving ``reply``; the error its first read raises."""
+    with TinyServer(lambda req: reply) as camera:
+        url = f"http://127.0.0.1:{camera.port}/video.mjpg"
+        spec = SourceSpec(
+            url, open_timeout_s=5.0, read_timeout_s=5.0, max_frame_pixels=max_frame_pixels
+        )
+        source = HttpMjpegSource(url, spec)
+        try:
+            source.open(5.0)
+            with pytest.raises(SourceError) as info:
+                source.read(5.0)
+        finally:
+            source.close()
+    return info.value
+
+
+def test_a_camera_frame_over_the_pixel_limit_is_refused_with_a_clear_error() -> None:
+    ok, jpeg = cv2.imencode(".jpg", np.zeros((48, 64, 3), np.uint8))
+    assert ok
+    error = _first_read_error(mjpeg_reply([jpeg.tobytes()] * 3), max_frame_pixels=64 * 47)
+    assert error.kind == ErrorKind.DECODE.value
+    assert "a 64x48 frame (0.0 megapixels) is over the camera's limit of 0.003008" in str(error)
+    assert "max_frame_megapixels" in str(error)
+
+
+def test_a_video_file_frame_over_the_pixel_limit_is_refused(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "c.avi", 2)
+    source = VideoFileSource(str(clip), SourceSpec(str(clip), max_frame_pixels=1000))
+    source.open(5.0)
+    try:
+        with pytest.raises(SourceError, match="over the camera's limit") as info:
+            source.read(5.0)
+    finally:
+        source.close()
+    assert info.value.kind == ErrorKind.DECODE.value
+
+
+def test_a_folder_skips_an_image_over_the_pixel_limit(tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "1_big.png"), np.zeros((40, 40, 3), np.uint8))
+    cv2.imwrite(str(folder / "2_small.png"), np.zeros((10, 10, 3), np.uint8))
+    source = ImageFolderSource(str(folder), SourceSpec(str(folder), max_frame_pixels=100))
+    source.open(1.0)
+    assert source.read(1.0).shape == (10, 10, 3)
+
+
+def test_a_stream_that_opens_but_never_decodes_is_a_decode_error() -> None:
+    """Heavily corrupted video: the server answers and FFmpeg opens the stream, but no frame
+    decodes. That is the camera's data, not the network: kind ``decode``, not ``other``."""
+    ok, jpeg = cv2.imencode(".jpg", np.full((48, 64, 3), 90, np.uint8))
+    assert ok
+    noise = np.random.default_rng(1).integers(0, 256, len(jpeg) - 4, dtype=np.uint8).tobytes()
+    error = _first_read_error(mjpeg_reply([jpeg.tobytes()[:4] + noise] * 30))  # noise
+    assert error.kind == ErrorKind.DECODE.value, str(error)
+    assert "no frame could be decoded" in str(error)
 
 
 # -- real sources through the capture thread -------------------------------------------------
