@@ -8,14 +8,22 @@ descriptor 2 (C++, once per process, at the first ``allocate_tensors``; no optio
 turns it off), which breaks the CLI's one-line errors and clutters the journal:
 ``runtime_notices_dropped`` catches fd 2 around that call, drops that line and passes the
 rest on.
+
+A damaged model can crash the runtime itself (SIGSEGV inside ``Interpreter()`` or ``invoke()``:
+custom-op options and tensor data are not all verified). So the first time this process sees
+a model's bytes, a child process loads and runs it once (``_vet``); a crash there is one clear
+``ModelError`` here instead of the death of the service.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import logging
 import os
 import re
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -53,6 +61,7 @@ class Runtime:
         where: str | None = None,
     ) -> Any:
         """Build an interpreter, turning runtime failures into one clear ModelError."""
+        _vet(self, model_content, where)
         kwargs: dict[str, Any] = {"model_content": model_content, "num_threads": num_threads}
         if preserve_all_tensors:
             kwargs["experimental_preserve_all_tensors"] = True
@@ -82,6 +91,57 @@ class Runtime:
                 f"(pip install --force-reinstall {_CANDIDATES[self.name][1]}) or use the "
                 f"other one (CAMERA_APP_RUNTIME={other})"
             ) from exc
+
+
+# Loads and runs the model once on zeros: the child reads the bytes from stdin, so nothing
+# about the model (or any camera) is on a command line.
+_CHILD = """
+import importlib, sys
+import numpy as np
+interpreter = importlib.import_module(sys.argv[1]).Interpreter(
+    model_content=sys.stdin.buffer.read(), num_threads=1)
+interpreter.allocate_tensors()
+for d in interpreter.get_input_details():
+    interpreter.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+interpreter.invoke()
+"""
+VET_TIMEOUT_S = 120.0
+_vetted: set[tuple[str, str]] = set()  # (runtime, sha256) that loaded and ran in a child
+_vetted_lock = threading.Lock()
+
+
+def _vet(runtime: Runtime, model_content: bytes, where: str | None) -> None:
+    """Load and run ``model_content`` in a child process once; raise ModelError if the runtime
+    crashed or hung there. A Python error in the child is left to the real load to report."""
+    key = (runtime.name, hashlib.sha256(model_content).hexdigest())
+    with _vetted_lock:
+        if key in _vetted:
+            return
+        module_name = _CANDIDATES[runtime.name][0]
+        try:
+            child = subprocess.run(
+                [sys.executable, "-c", _CHILD, module_name],
+                input=model_content, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                timeout=VET_TIMEOUT_S, check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired as exc:
+            raise ModelError(
+                f"the {runtime.name} runtime did not load and run the model within "
+                f"{VET_TIMEOUT_S:g} s in a test process; the file may be damaged",
+                model=where,
+            ) from exc
+        if child.returncode < 0:
+            try:
+                how = signal.Signals(-child.returncode).name
+            except ValueError:
+                how = f"signal {-child.returncode}"
+            raise ModelError(
+                f"the {runtime.name} runtime crashed ({how}) loading or running the model in a "
+                "test process: the file is damaged or not a TFLite model for this runtime; "
+                "download or export it again",
+                model=where,
+            )
+        _vetted.add(key)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -149,3 +149,59 @@ def test_the_cli_prints_nothing_on_stderr_when_all_is_well() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert "detections" in result.stdout
+
+
+# Bytes of a generated test model with three bytes changed (found by tests/test_fuzz.py):
+# LiteRT 2.3.0 and tflite-runtime 2.14 both die with SIGSEGV inside Interpreter() on them.
+CRASHER = Path(__file__).parent / "data" / "crashers" / "postprocess_mutated.tflite"
+
+
+def test_a_model_that_crashes_the_runtime_is_one_model_error() -> None:
+    from camera_app.errors import ModelError
+
+    with pytest.raises(ModelError, match=r"crashed \(SIGSEGV\) loading or running the model"):
+        load_runtime().interpreter(CRASHER.read_bytes(), where=str(CRASHER))
+
+
+def test_inspect_and_detect_say_so_in_one_line_and_exit_2(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import cv2
+    import numpy as np
+
+    image = tmp_path / "frame.png"
+    cv2.imwrite(str(image), np.zeros((32, 32, 3), np.uint8))
+    for args in (["inspect", str(CRASHER)], ["detect", "--model", str(CRASHER), str(image)]):
+        r = subprocess.run(
+            [sys.executable, "-m", "camera_app", *args],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert r.returncode == 2, (args, r.returncode, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1, r.stderr
+        assert "crashed (SIGSEGV)" in lines[0]
+        assert str(CRASHER) in lines[0]
+
+
+def test_a_model_that_loads_is_run_in_a_child_once_per_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from camera_app import runtime
+
+    model = (Path(__file__).parent / "data" / "models" / "blobs_uint8_postprocess").joinpath(
+        "model.tflite"
+    )
+    children: list[object] = []
+    real_run = runtime.subprocess.run
+
+    def counting_run(*args: object, **kwargs: object) -> object:
+        children.append(args)
+        return real_run(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(runtime.subprocess, "run", counting_run)
+    monkeypatch.setattr(runtime, "_vetted", set())
+    rt = load_runtime()
+    for _ in range(3):
+        rt.interpreter(model.read_bytes())
+    assert len(children) == 1
