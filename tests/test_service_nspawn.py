@@ -139,7 +139,7 @@ def guest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Guest]:
             install(machine)
             yield machine
         finally:
-            machine.poweroff(timeout_s=60)
+            machine.poweroff()
     finally:
         shutil.rmtree(run, ignore_errors=True)
 
@@ -222,29 +222,28 @@ def test_active_after_ready_with_frames_on_metrics(guest: Guest) -> None:
              60, lambda: str(show(guest)))  # fmt: skip
 
 
-def test_the_watchdog_restarts_a_stopped_process(guest: Guest) -> None:
+def signalled_and_restarted(guest: Guest, signal: str, timeout_s: float) -> str:
+    """``kill -SIGNAL`` the main process, wait for a new one with frames; the journal since."""
     before = running(guest)
     mark = time.time()
-    kill(guest, "STOP", before["MainPID"])
+    kill(guest, signal, before["MainPID"])
+    wait_until(f"a restart after SIG{signal}", restarted_after(guest, before), timeout_s,
+               lambda: f"{show(guest)}\n{journal(guest, mark)[-3000:]}")  # fmt: skip
+    assert_frames_flow(guest)
+    return journal(guest, mark)
+
+
+def test_the_watchdog_restarts_a_stopped_process(guest: Guest) -> None:
     # The last ping is at most 15 s old; WatchdogSec=30, then SIGABRT, RestartSec=2.
-    wait_until("restart after the watchdog", restarted_after(guest, before), 150,
-             lambda: f"{show(guest)}\n{journal(guest, mark)[-3000:]}")  # fmt: skip
-    log = journal(guest, mark)
+    log = signalled_and_restarted(guest, "STOP", 150)
     assert "Watchdog timeout" in log, log
     # PYTHONFAULTHANDLER=1: the stacks of the hung process reach the journal first.
     assert "Fatal Python error: Aborted" in log, log
-    assert_frames_flow(guest)
 
 
 def test_a_crash_is_restarted(guest: Guest) -> None:
-    before = running(guest)
-    mark = time.time()
-    kill(guest, "SEGV", before["MainPID"])
-    wait_until("restart after SIGSEGV", restarted_after(guest, before), 90,
-             lambda: f"{show(guest)}\n{journal(guest, mark)[-3000:]}")  # fmt: skip
-    log = journal(guest, mark)
+    log = signalled_and_restarted(guest, "SEGV", 90)
     assert "status=11/SEGV" in log, log
-    assert_frames_flow(guest)
 
 
 def test_device_policy_refuses_other_devices(guest: Guest) -> None:
