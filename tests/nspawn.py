@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -67,7 +68,7 @@ def debian_mirror(release: str, apt_dir: Path = Path("/etc/apt")) -> str:
         if not path.is_file():
             continue
         for line in path.read_text(errors="replace").splitlines():
-            words = [w for w in line.split("#", 1)[0].split() if not w.startswith("[")]
+            words = re.sub(r"\[[^]]*\]", " ", line.split("#", 1)[0]).split()  # no [options]
             if len(words) >= 3 and words[0] == "deb" and words[2] == release:
                 return words[1].rstrip("/")
     return DEFAULT_MIRROR
