@@ -257,7 +257,8 @@ def test_device_policy_refuses_other_devices(guest: Guest) -> None:
     opened = "exec 3<>/dev/net/tun && echo opened"
     outside = guest.run(["systemd-run", "--wait", "--pipe", "--quiet", "sh", "-c", opened])
     assert outside.stdout.strip() == "opened", outside
-    # From outside the guest's units (nsenter): a shell in a unit's cgroup cannot move itself.
+    # From nsenter's shell, outside the guest's units: moving a shell that systemd-run started
+    # failed with EIO here.
     inside = guest.run(["sh", "-c", f"echo $$ > {cgroup} && {opened}"])
     assert "opened" not in inside.stdout, inside
     assert "Operation not permitted" in inside.stderr, inside
