@@ -100,6 +100,9 @@ def install(guest: Guest) -> None:
          "/etc/camera-app/credentials/camera-password"],
         ["install", "-m", "0644", "/mnt/systemd/camera-app.service",
          "/etc/systemd/system/camera-app.service"],
+        # Step 5's `modprobe videodev` is not for containers: the guest shares the host's kernel.
+        ["install", "-m", "0644", "/mnt/systemd/camera-app-modules.conf",
+         "/etc/modules-load.d/camera-app.conf"],
         ["systemctl", "daemon-reload"],
         ["systemd-analyze", "verify", "/etc/systemd/system/camera-app.service"],
         # Enabled, multi-user.target holds the unit: its exit status survives a stop.
