@@ -167,13 +167,16 @@ class EventsSink:
         return self._file
 
     def handle(self, result: Result) -> None:
+        self.write(event(result), result.frame.capture_monotonic_s)
+
+    def write(self, obj: dict[str, Any], now_s: float) -> None:
+        """One JSON line (also used by the object events); ``now_s``: its capture time."""
         if not self.enabled:
             return
-        now_s = result.frame.capture_monotonic_s
         if self.retry.waiting(now_s):
             self.events_skipped += 1
             return
-        line = json.dumps(event(result), separators=(",", ":")) + "\n"  # ASCII: 1 char, 1 byte
+        line = json.dumps(obj, separators=(",", ":")) + "\n"  # ASCII: 1 char, 1 byte
         try:
             self._follow_the_path(now_s)
             stream = self._stream()

@@ -1,0 +1,118 @@
+"""Zones and masks: named polygons of a camera's frame (numpy only).
+
+A zone's points are pixels of the camera frame, or fractions of its width and height when
+``normalized`` (so one config survives a resolution change). An object is in a zone when the
+bottom centre of its box (where it stands on the ground) is inside the polygon, and the zone
+cares about its label (no labels: every label). A mask drops the detections whose bottom
+centre falls inside it (a tree that moves, a TV): they never reach the tracker.
+
+Inside means: strictly inside or on the boundary, by the even-odd rule; a point on an edge or a
+vertex counts as inside, so an object walking along a zone's edge does not flicker in and out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from camera_app.detect.detections import Detections
+
+F64 = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Polygon:
+    """At least three (x, y) points; pixels, or fractions of the frame when ``normalized``."""
+
+    points: tuple[tuple[float, float], ...]
+    normalized: bool = False
+
+    def __post_init__(self) -> None:
+        if len(self.points) < 3:
+            raise ValueError(f"a polygon needs at least 3 points, got {len(self.points)}")
+        if self.normalized and not all(0 <= v <= 1 for p in self.points for v in p):
+            raise ValueError("normalized points must lie in [0, 1]")
+
+    def pixels(self, frame_wh: tuple[int, int]) -> F64:
+        """The points as an [N, 2] array of frame pixels."""
+        pts = np.asarray(self.points, np.float64)
+        if self.normalized:
+            pts = pts * np.asarray(frame_wh, np.float64)
+        return pts
+
+
+@dataclass(frozen=True)
+class Zone:
+    name: str
+    polygon: Polygon
+    labels: tuple[str, ...] = ()  # empty: every label
+
+    def cares_about(self, label: str) -> bool:
+        return not self.labels or label in self.labels
+
+
+def bottom_centres(boxes_xyxy: npt.NDArray[np.float32]) -> F64:
+    """[N, 4] boxes -> [N, 2] points (x centre, bottom y)."""
+    b = boxes_xyxy.astype(np.float64)
+    return np.stack([(b[:, 0] + b[:, 2]) / 2, b[:, 3]], axis=1)
+
+
+def inside(points_xy: F64, polygon_xy: F64) -> npt.NDArray[np.bool_]:
+    """For each of [N, 2] points: inside the [M, 2] polygon or on its boundary."""
+    px, py = points_xy[:, 0:1], points_xy[:, 1:2]  # [N, 1]
+    x1, y1 = polygon_xy[:, 0][None, :], polygon_xy[:, 1][None, :]  # [1, M]
+    x2, y2 = np.roll(x1, -1, axis=1), np.roll(y1, -1, axis=1)
+    # Even-odd rule: count edges crossed by a ray going right from the point.
+    straddles = (y1 > py) != (y2 > py)
+    dy = np.where(y2 == y1, 1.0, y2 - y1)
+    x_cross = x1 + (py - y1) * (x2 - x1) / dy
+    odd = (np.count_nonzero(straddles & (px < x_cross), axis=1) % 2) == 1
+    # On an edge: collinear with it and within its bounding box.
+    cross = (x2 - x1) * (py - y1) - (y2 - y1) * (px - x1)
+    scale = np.maximum(np.abs(x2 - x1) + np.abs(y2 - y1), 1e-12)
+    on_line = np.abs(cross) <= 1e-9 * scale * (1 + np.abs(px) + np.abs(py))
+    within = (np.minimum(x1, x2) <= px) & (px <= np.maximum(x1, x2))
+    within &= (np.minimum(y1, y2) <= py) & (py <= np.maximum(y1, y2))
+    on_edge = np.any(on_line & within, axis=1)
+    out: npt.NDArray[np.bool_] = odd | on_edge
+    return out
+
+
+def apply_masks(
+    detections: Detections, masks: Sequence[Polygon], frame_wh: tuple[int, int]
+) -> Detections:
+    """The detections whose bottom centre is in no mask (the same object when none is)."""
+    if not masks or len(detections) == 0:
+        return detections
+    points = bottom_centres(detections.boxes_xyxy)
+    hidden = np.zeros(len(detections), bool)
+    for mask in masks:
+        hidden |= inside(points, mask.pixels(frame_wh))
+    if not hidden.any():
+        return detections
+    keep = ~hidden
+    return Detections(
+        detections.boxes_xyxy[keep],
+        detections.scores[keep],
+        detections.class_ids[keep],
+        tuple(name for name, k in zip(detections.labels, keep.tolist(), strict=True) if k),
+    )
+
+
+def zones_of(
+    box_xyxy: tuple[float, float, float, float],
+    label: str,
+    zones: Sequence[Zone],
+    frame_wh: tuple[int, int],
+) -> tuple[str, ...]:
+    """The names of the zones (in config order) that hold this box's bottom centre and care
+    about ``label``."""
+    point = np.asarray([[(box_xyxy[0] + box_xyxy[2]) / 2, box_xyxy[3]]], np.float64)
+    return tuple(
+        z.name
+        for z in zones
+        if z.cares_about(label) and bool(inside(point, z.polygon.pixels(frame_wh))[0])
+    )

@@ -1,0 +1,223 @@
+"""Object events end to end through the objects sink, on clips with known paths."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from camera_app.detect.detections import Detections
+from camera_app.objects.config import LabelFilter, ObjectsConfig, TrackingConfig, ZoneConfig
+from camera_app.objects.lifecycle import ObjectEvent
+from camera_app.objects.sink import CameraObjects, JsonLines, ObjectsSink, filter_detections
+from camera_app.objects.snapshots import SnapshotStore
+from camera_app.outputs.events import EventsSink
+from camera_app.pipeline.types import Result
+from tests.objects.builders import Mover, dets, scene
+from tests.outputs.builders import make_result
+
+FPS = 10.0
+W, H = 1280, 720
+IMAGE = np.full((H, W, 3), 60, np.uint8)
+DOOR = ZoneConfig("door", ((400, 400), (700, 400), (700, 720), (400, 720)), labels=("person",))
+WALKER = Mover("walker", (80, 200), (0, 300), (120, 0), 1.0, 9.0)  # bottom centre y 500
+PARKED = Mover("parked", (300, 150), (800, 500), (0, 0), 0.0, 1000.0, "car")
+
+
+class Recorder:
+    """A publisher that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.events: list[ObjectEvent] = []
+        self.counted: list[dict[str, int]] = []
+        self.snapshots: list[tuple[str, str, bytes]] = []
+        self.closed = False
+
+    def event(self, event: ObjectEvent, now_s: float) -> None:
+        self.events.append(event)
+
+    def counts(self, camera: str, counts: Mapping[str, int]) -> None:
+        self.counted.append(dict(counts))
+
+    def snapshot(self, camera: str, label: str, jpeg: bytes) -> None:
+        self.snapshots.append((camera, label, jpeg))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def make_sink(
+    cfg: ObjectsConfig, store: SnapshotStore | None = None
+) -> tuple[ObjectsSink, Recorder]:
+    rec = Recorder()
+    cam = CameraObjects("door", cfg, high_score=0.5, snapshots=store)
+    return ObjectsSink([cam], {"door": [rec]}), rec
+
+
+def play(sink: ObjectsSink, movers: list[Mover], seconds: float, jitter: bool = False) -> None:
+    rng = np.random.default_rng(7)
+    for k in range(round(seconds * FPS)):
+        t = k / FPS
+        d, _ = scene(movers, t)
+        if jitter and len(d):
+            boxes = d.boxes_xyxy + rng.uniform(-1.5, 1.5, d.boxes_xyxy.shape).astype(np.float32)
+            scores = rng.uniform(0.6, 0.95, len(d)).astype(np.float32)
+            d = Detections(boxes, scores, d.class_ids, d.labels)
+        sink.handle(make_result("door", k, image=IMAGE, detections=d,
+                                capture_monotonic_s=100.0 + t, capture_wall_s=1e9 + t))  # fmt: skip
+
+
+def at(k: int, d: Detections, image: np.ndarray) -> Result:
+    """Frame ``k`` of a clip at FPS."""
+    t = k / FPS
+    return make_result("door", k, image=image, detections=d, capture_monotonic_s=t,
+                       capture_wall_s=1e9 + t)  # fmt: skip
+
+
+CFG = ObjectsConfig(end_after_s=2.0, update_interval_s=3.0, zones=(DOOR,))
+
+
+def test_a_walker_starts_once_enters_and_leaves_the_zone_where_its_bottom_centre_crosses() -> None:
+    sink, rec = make_sink(CFG)
+    play(sink, [WALKER], 14.0)
+    kinds = [(e.type.value, e.changes, e.entered, e.left) for e in rec.events]
+    # start at the third frame seen (min_hits 3), zone changes at once, one "moved" update
+    # between them at most every update_interval_s, one end
+    assert kinds[0] == ("start", (), (), ())
+    assert kinds[-1][0] == "end"
+    zone_events = [e for e in rec.events if "zones" in e.changes]
+    assert [(e.entered, e.left) for e in zone_events] == [(("door",), ()), ((), ("door",))]
+    # bottom centre x = 40 + 120 (t - 1): at 400 (the edge) when t = 4.0, past 700 after 6.5
+    assert [e.sequence for e in zone_events] == [40, 66]
+    assert rec.events[0].sequence == 12  # seen at frames 10, 11, 12
+    assert len({e.event_id for e in rec.events}) == 1
+    assert len({e.track_id for e in rec.events}) == 1
+    # last seen at t 8.9 (frame 89), ended when unseen > 2 s: frame 110
+    assert rec.events[-1].sequence == 110
+    assert rec.events[-1].last_seen_wall_s == pytest.approx(1e9 + 8.9)
+    assert rec.events[-1].first_seen_wall_s == pytest.approx(1e9 + 1.0)
+    for a, b in zip(rec.events, rec.events[1:], strict=False):
+        if b.changes == ("moved",):
+            assert (b.sequence - a.sequence) / FPS >= 3.0 - 1e-9
+    assert rec.counted == [{"person": 1}, {"person": 0}]
+
+
+def test_a_still_object_gives_one_start_and_nothing_more() -> None:
+    sink, rec = make_sink(CFG)
+    play(sink, [PARKED], 120.0, jitter=True)
+    assert [e.type.value for e in rec.events] == ["start"]
+    assert rec.counted == [{"car": 1}]
+
+
+def test_close_ends_what_is_open() -> None:
+    sink, rec = make_sink(CFG)
+    play(sink, [PARKED], 2.0)
+    sink.close()
+    assert [e.type.value for e in rec.events] == ["start", "end"]
+
+
+def test_min_score_per_label_holds_the_start_back() -> None:
+    cfg = ObjectsConfig(end_after_s=2.0, filters=(LabelFilter("car", min_score=0.95),))
+    sink, rec = make_sink(cfg)
+    play(sink, [PARKED], 5.0, jitter=True)  # scores 0.6 to 0.95, never >= 0.95 (uniform open)
+    assert rec.events == []
+
+
+@pytest.mark.parametrize(
+    ("min_area", "max_area", "kept"),
+    [(0, None, 2), (5000, None, 1), (0, 5000, 1), (100_000, None, 0)],
+)
+def test_area_filters(min_area: float, max_area: float | None, kept: int) -> None:
+    d = dets([(0, 0, 50, 50), (0, 0, 100, 100)])  # 2500 and 10000 px
+    got = filter_detections(d, {"person": LabelFilter("person", 0.0, min_area, max_area)})
+    assert len(got) == kept
+    assert len(filter_detections(d, {"cat": LabelFilter("cat", 0.0, 1e9)})) == 2
+
+
+def test_masked_object_never_starts() -> None:
+    from camera_app.objects.config import MaskConfig
+
+    cfg = ObjectsConfig(
+        end_after_s=2.0, masks=(MaskConfig(((700, 600), (1280, 600), (1280, 720), (700, 720))),)
+    )
+    sink, rec = make_sink(cfg)
+    play(sink, [PARKED], 5.0)  # bottom centre (950, 650): in the mask
+    assert rec.events == []
+
+
+def test_low_scores_keep_the_event_going_through_a_dip() -> None:
+    sink, rec = make_sink(ObjectsConfig(end_after_s=0.5, tracking=TrackingConfig(low_score=0.3)))
+    for k in range(60):
+        score = 0.35 if 20 <= k < 40 else 0.9  # two seconds under the threshold
+        d = dets([(100, 100, 200, 300)], [score])
+        sink.handle(at(k, d, IMAGE))
+    assert [e.type.value for e in rec.events] == ["start"]
+
+
+def test_snapshot_written_once_best_by_score_and_size(tmp_path: Path) -> None:
+    store = SnapshotStore(str(tmp_path), max_mb=50)
+    cfg = ObjectsConfig(end_after_s=1.0, snapshot_delay_s=1.0)
+    sink, rec = make_sink(cfg, store)
+    image = IMAGE.copy()
+    image[100:400, 100:300] = (0, 255, 0)
+    for k in range(40):
+        big = 12 <= k < 14  # the largest box, but at frames 12 and 13
+        box = (100, 100, 300, 400) if big else (150, 150, 250, 350)
+        d = dets([box], [0.8])
+        sink.handle(at(k, d, image))
+    files = sorted(p.name for p in tmp_path.iterdir())
+    eid = rec.events[0].event_id
+    assert files == [f"door-{eid}-crop.jpg", f"door-{eid}.jpg"]
+    assert rec.events[0].snapshot == f"door-{eid}.jpg"
+    crop = cv2.imread(str(tmp_path / f"door-{eid}-crop.jpg"))
+    assert crop.shape[:2] == (390, 260)  # 300 x 200 with 15% margins: the big one was chosen
+    assert len(rec.snapshots) == 1
+    assert rec.snapshots[0][:2] == ("door", "person")
+    full = cv2.imdecode(np.frombuffer(rec.snapshots[0][2], np.uint8), cv2.IMREAD_COLOR)
+    assert full.shape == (H, W, 3)
+
+
+def test_snapshot_folder_keeps_under_its_limit(tmp_path: Path) -> None:
+    store = SnapshotStore(str(tmp_path), max_mb=0.05)  # 50 kB
+    sink, _ = make_sink(ObjectsConfig(end_after_s=0.2, snapshot_delay_s=0.0), store)
+    noise = np.random.default_rng(1).integers(0, 255, (H, W, 3), dtype=np.uint8)
+    t = 0.0
+    for k in range(8):  # eight objects one after the other, each its own event
+        for _ in range(4):
+            d = dets([(100 + 100 * k, 100, 300 + 100 * k, 400)], [0.9])
+            sink.handle(make_result("door", k, image=noise, detections=d, capture_monotonic_s=t))
+            t += 0.1
+        sink.handle(make_result("door", k, image=noise, capture_monotonic_s=t + 1))
+        t += 1.1
+    total = sum(p.stat().st_size for p in tmp_path.iterdir())
+    assert store.written == 8
+    assert store.deleted > 0
+    assert total <= 50_000
+
+
+def test_snapshot_folder_must_exist(tmp_path: Path) -> None:
+    from camera_app.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="is not a folder"):
+        SnapshotStore(str(tmp_path / "nope"), 10)
+
+
+def test_json_lines_mode(tmp_path: Path) -> None:
+    out = tmp_path / "events.jsonl"
+    writer = EventsSink(str(out))
+    cam = CameraObjects("door", CFG, high_score=0.5)
+    sink = ObjectsSink([cam], {"door": [JsonLines(writer)]}, owned=[JsonLines(writer)])
+    play(sink, [WALKER], 14.0)
+    sink.close()
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert lines[0]["type"] == "start"
+    assert lines[-1]["type"] == "end"
+    assert set(lines[0]) == {
+        "type", "event_id", "camera", "track_id", "label", "score", "first_seen", "last_seen",
+        "zones", "entered", "left", "box_xyxy", "changes", "snapshot", "sequence",
+    }  # fmt: skip
+    assert lines[0]["first_seen"] == "2001-09-09T01:46:41.000Z"
