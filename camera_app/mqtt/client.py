@@ -1,0 +1,325 @@
+"""The MQTT connection: one thread, a bounded queue, reconnects with backoff (paho-mqtt).
+
+``publish()`` only appends to a queue under a short lock, so the pipeline never waits on the
+network. The thread connects (socket, TLS handshake and CONNACK each bounded by
+``timeout_s``), sends ``online`` and every retained message again (a restarted broker without
+persistence has lost them), then sends the queue, keeping at most ``MAX_INFLIGHT`` QoS 1
+messages unacknowledged. When the connection drops, the unacknowledged ones go back to the
+front of the queue: each event arrives at least once (a consumer tells repeats by
+``event_id``). Events beyond ``queue_size`` push the oldest out (counted as dropped);
+retained messages wait in a map of their own, newest per topic, and are never dropped.
+
+Failures are classified (refused, auth, tls, dns, timeout, network, protocol) for logs,
+metrics and readiness; messages name the broker by host and port only, never the password.
+A fresh paho client is made per connection, so paho's own queue never resends behind ours.
+``stop()`` sends what is queued for up to ``timeout_s``, publishes ``offline`` and
+disconnects cleanly (the last will covers a crash).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from camera_app.modes import StrEnum
+from camera_app.mqtt.config import MqttConfig
+from camera_app.mqtt.topics import Topics
+from camera_app.redact import redact_text
+from camera_app.sources.backoff import Backoff, BackoffPolicy
+from camera_app.threads import ManagedThread
+
+log = logging.getLogger(__name__)
+
+MAX_INFLIGHT = 20
+LOOP_S = 0.05
+
+
+class MqttErrorKind(StrEnum):
+    REFUSED = "refused"  # nothing listens there, or the broker refused the connection
+    AUTH = "auth"  # bad user name or password, or not authorised
+    TLS = "tls"  # handshake or certificate failure
+    DNS = "dns"
+    TIMEOUT = "timeout"
+    NETWORK = "network"
+    PROTOCOL = "protocol"
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+@dataclass(frozen=True)
+class MqttState:
+    connected: bool
+    published: int
+    dropped: int
+    queued: int
+    connects: int
+    last_error_kind: MqttErrorKind | None
+    last_error: str | None
+    errors: dict[str, int]
+
+
+def classify(exc: BaseException) -> MqttErrorKind:
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+        return MqttErrorKind.TLS
+    if isinstance(exc, socket.gaierror):
+        return MqttErrorKind.DNS
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return MqttErrorKind.TIMEOUT
+    if isinstance(exc, ConnectionRefusedError):
+        return MqttErrorKind.REFUSED
+    if isinstance(exc, OSError):
+        return MqttErrorKind.NETWORK
+    return MqttErrorKind.PROTOCOL
+
+
+def classify_connack(value: int) -> MqttErrorKind:
+    """CONNACK codes: MQTT 3.1.1 (4, 5) as paho maps them onto MQTT 5's (134, 135)."""
+    if value in (4, 5, 134, 135):
+        return MqttErrorKind.AUTH
+    return MqttErrorKind.REFUSED
+
+
+class _ConnectError(Exception):
+    def __init__(self, kind: MqttErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class MqttClient(ManagedThread):
+    def __init__(self, cfg: MqttConfig, *, backoff: BackoffPolicy | None = None) -> None:
+        super().__init__("mqtt")
+        self.cfg = cfg
+        self.topics = Topics(cfg.topic_prefix)
+        self.where = f"{cfg.host}:{cfg.port}"
+        self._backoff = Backoff(backoff or BackoffPolicy(cfg.backoff_initial_s, cfg.backoff_max_s))
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._queue: collections.deque[Message] = collections.deque()
+        self._pending_retained: dict[str, Message] = {}
+        self._retained: dict[str, Message] = {}  # everything retained, re-sent at each connect
+        self._inflight: dict[int, Message] = {}
+        self._connected = False
+        self.published = 0
+        self.dropped = 0
+        self.connects = 0
+        self._errors: collections.Counter[str] = collections.Counter()
+        self._last_error: tuple[MqttErrorKind, str] | None = None
+
+    # -- the pipeline's side: never blocks ------------------------------------------------------
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        m = Message(topic, payload, qos, retain)
+        with self._lock:
+            if retain:
+                self._retained[topic] = m
+                self._pending_retained[topic] = m
+                return
+            if len(self._queue) >= self.cfg.queue_size:
+                self._queue.popleft()
+                self.dropped += 1
+            self._queue.append(m)
+
+    def state(self) -> MqttState:
+        with self._lock:
+            kind, message = self._last_error or (None, None)
+            return MqttState(
+                self._connected, self.published, self.dropped,
+                len(self._queue) + len(self._pending_retained), self.connects, kind, message,
+                dict(self._errors),
+            )  # fmt: skip
+
+    # -- the thread -------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._closing.is_set():
+            try:
+                client = self._connect()
+            except _ConnectError as exc:
+                self._failed(exc.kind, str(exc))
+                self._closing.wait(self._backoff.next_delay_s())
+                continue
+            self._backoff.reset()
+            self._session(client)
+            if not self._closing.is_set():
+                self._closing.wait(self._backoff.next_delay_s())
+
+    def _client(self) -> paho.Client:
+        c = self.cfg
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=c.client_id, clean_session=True)
+        client.connect_timeout = c.timeout_s
+        if c.username is not None:
+            client.username_pw_set(c.username, c.password)
+        if c.tls is not None:
+            client.tls_set(ca_certs=c.tls.ca_file, certfile=c.tls.cert_file, keyfile=c.tls.key_file)
+        client.will_set(self.topics.status, b"offline", qos=1, retain=True)
+        client.max_inflight_messages_set(MAX_INFLIGHT)
+        return client
+
+    def _connect(self) -> paho.Client:
+        client = self._client()
+        result: dict[str, Any] = {}
+
+        def on_connect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+            result["rc"] = reason
+
+        client.on_connect = on_connect
+        try:
+            client.connect(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
+        except (OSError, ValueError) as exc:
+            _close_tls_sockets(exc)
+            kind = classify(exc)
+            if self.cfg.tls is not None and isinstance(exc, ConnectionResetError):
+                kind = MqttErrorKind.TLS  # reset during the handshake: is that port TLS?
+            message = f"cannot connect to {self.where}: {_reason(exc)}"
+            raise _ConnectError(kind, message) from None
+        deadline = time.monotonic() + self.cfg.timeout_s
+        while "rc" not in result:
+            rc = client.loop(timeout=LOOP_S)
+            if rc != paho.MQTT_ERR_SUCCESS and "rc" not in result:
+                client.disconnect()
+                raise _ConnectError(MqttErrorKind.REFUSED, f"{self.where} closed the connection "
+                              "before accepting it")  # fmt: skip
+            if time.monotonic() > deadline:
+                client.disconnect()
+                raise _ConnectError(MqttErrorKind.TIMEOUT, f"no CONNACK from {self.where} within "
+                              f"{self.cfg.timeout_s:g} s")  # fmt: skip
+        reason = result["rc"]
+        if reason.is_failure:
+            client.disconnect()
+            raise _ConnectError(classify_connack(int(reason.value)), f"{self.where} refused the "
+                          f"connection: {reason}")  # fmt: skip
+        return client
+
+    def _session(self, client: paho.Client) -> None:
+        lost = threading.Event()
+
+        def on_publish(_c: Any, _u: Any, mid: int, _r: Any, _p: Any) -> None:
+            with self._lock:
+                if self._inflight.pop(mid, None) is not None:
+                    self.published += 1
+
+        def on_disconnect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+            lost.set()
+
+        client.on_publish = on_publish
+        client.on_disconnect = on_disconnect
+        with self._lock:
+            self._connected = True
+            self.connects += 1
+            recovered = self._last_error is not None
+            self._last_error = None
+            self._pending_retained = {**self._retained, **self._pending_retained}
+        self._send(client, Message(self.topics.status, b"online", 1, True))
+        log.info("mqtt connected to %s%s", self.where, " again" if recovered else "")
+        drain_until: float | None = None
+        while not lost.is_set():
+            if self._closing.is_set():
+                drain_until = drain_until or time.monotonic() + self.cfg.timeout_s
+                if self._idle() or time.monotonic() > drain_until:
+                    break
+            self._fill(client)
+            if client.loop(timeout=LOOP_S) != paho.MQTT_ERR_SUCCESS:
+                lost.set()
+        with self._lock:
+            self._connected = False
+            # Unacknowledged messages go back in front, in their order: at least once.
+            back = [m for m in self._inflight.values() if not m.retain]
+            self._inflight.clear()
+            self._queue.extendleft(reversed(back))
+        if self._closing.is_set() and not lost.is_set():
+            self._goodbye(client)
+            return
+        client.disconnect()
+        self._failed(MqttErrorKind.NETWORK, f"lost the connection to {self.where}")
+
+    def _idle(self) -> bool:
+        with self._lock:
+            return not self._queue and not self._pending_retained and not self._inflight
+
+    def _fill(self, client: paho.Client) -> None:
+        while True:
+            with self._lock:
+                if len(self._inflight) >= MAX_INFLIGHT:
+                    return
+                if self._pending_retained:
+                    topic = next(iter(self._pending_retained))
+                    m = self._pending_retained.pop(topic)
+                elif self._queue:
+                    m = self._queue.popleft()
+                else:
+                    return
+            self._send(client, m)
+
+    def _send(self, client: paho.Client, m: Message) -> None:
+        info = client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
+        with self._lock:
+            if info.rc != paho.MQTT_ERR_SUCCESS:
+                # Not connected any more: it goes back, and the session ends.
+                if m.retain:
+                    self._pending_retained.setdefault(m.topic, m)
+                else:
+                    self._queue.appendleft(m)
+                return
+            if m.qos == 0:
+                self.published += 1
+            else:
+                self._inflight[info.mid] = m
+
+    def _goodbye(self, client: paho.Client) -> None:
+        info = client.publish(self.topics.status, b"offline", qos=1, retain=True)
+        deadline = time.monotonic() + min(1.0, self.cfg.timeout_s)
+        while not info.is_published() and time.monotonic() < deadline:
+            if client.loop(timeout=LOOP_S) != paho.MQTT_ERR_SUCCESS:
+                break
+        client.disconnect()
+        client.loop(timeout=LOOP_S)
+        log.info("mqtt disconnected from %s", self.where)
+
+    def _failed(self, kind: MqttErrorKind, message: str) -> None:
+        message = redact_text(message)
+        if self.cfg.password:
+            message = message.replace(self.cfg.password, "***")
+        with self._lock:
+            first = self._last_error is None or self._last_error[0] is not kind
+            self._last_error = (kind, message)
+            self._errors[kind.value] += 1
+        if first:
+            log.error("mqtt %s: %s; retrying with backoff", kind.value, message)
+        else:
+            log.warning("mqtt %s again: %s", kind.value, message)
+
+    def stop(self, timeout_s: float) -> bool:
+        self._closing.set()
+        return self.join(timeout_s)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLError):
+        return exc.reason or type(exc).__name__
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _close_tls_sockets(exc: BaseException) -> None:
+    """paho leaves the TLS socket of a failed handshake open (it lives in a frame of the
+    traceback only); close it here rather than leave it to the garbage collector."""
+    tb = exc.__traceback__
+    while tb is not None:
+        for value in tb.tb_frame.f_locals.values():
+            if isinstance(value, ssl.SSLSocket):
+                value.close()
+        tb = tb.tb_next

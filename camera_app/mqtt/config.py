@@ -1,0 +1,111 @@
+"""The top-level ``mqtt:`` section.
+
+    mqtt:
+      host: broker.lan
+      port: 8883
+      username: camera-app
+      password: ${credential:mqtt-password}     # or ${MQTT_PASSWORD}; never written inline
+      topic_prefix: camera_app
+      client_id: front-box                      # default: camera-app-<host name>
+      tls: {ca_file: /etc/camera-app/ca.pem, cert_file: ..., key_file: ...}
+      home_assistant: {enabled: true, labels: [person, car]}
+
+The password is kept out of ``repr`` and of every message.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from dataclasses import dataclass, field
+
+from camera_app._yaml import (
+    CheckError,
+    Node,
+    boolean,
+    checked,
+    integer,
+    listed,
+    nested,
+    number,
+    optional,
+    read_with,
+    section,
+    string,
+)
+
+_TOPIC_PART = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
+
+
+def _topic_prefix(value: object) -> str:
+    if not isinstance(value, str) or not _TOPIC_PART.fullmatch(value):
+        raise CheckError("a topic prefix of letters, digits, '_', '-' and '/' (no + or #)")
+    return value
+
+
+def _host(value: object) -> str:
+    if not isinstance(value, str) or not value or re.search(r"[\s/@]", value):
+        raise CheckError("a host name or address (no scheme, no user)")
+    return value
+
+
+def default_client_id() -> str:
+    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:40] or "box"
+    return f"camera-app-{host}"
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    ca_file: str | None = field(default=None, metadata=checked(optional(string("a path"))))
+    cert_file: str | None = field(default=None, metadata=checked(optional(string("a path"))))
+    key_file: str | None = field(default=None, metadata=checked(optional(string("a path"))))
+
+
+@dataclass(frozen=True)
+class HomeAssistantConfig:
+    enabled: bool = field(default=False, metadata=checked(boolean))
+    discovery_prefix: str = field(default="homeassistant", metadata=checked(_topic_prefix))
+    # the labels each camera gets "<label> detected" / count / snapshot entities for
+    labels: tuple[str, ...] = field(
+        default=("person",), metadata=read_with(listed(string("a label"), min_items=1))
+    )
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    host: str = field(default="", metadata=checked(_host))
+    port: int = field(default=1883, metadata=checked(integer(1, 65535)))
+    username: str | None = field(default=None, metadata=checked(optional(string())))
+    password: str | None = field(
+        default=None, repr=False, metadata=checked(optional(string("a password")))
+    )
+    topic_prefix: str = field(default="camera_app", metadata=checked(_topic_prefix))
+    client_id: str = field(default_factory=default_client_id, metadata=checked(string()))
+    keepalive_s: int = field(default=30, metadata=checked(integer(5, 3600)))
+    # events waiting while the broker is away; beyond this the oldest are dropped (counted)
+    queue_size: int = field(default=1000, metadata=checked(integer(1, 1_000_000)))
+    timeout_s: float = field(default=5.0, metadata=checked(number(0, 60, lo_open=True)))
+    backoff_initial_s: float = field(default=1.0, metadata=checked(number(0, lo_open=True)))
+    backoff_max_s: float = field(default=60.0, metadata=checked(number(0, lo_open=True)))
+    tls: TlsConfig | None = field(
+        default=None, metadata=read_with(lambda n: section(n, TlsConfig)[0])
+    )
+    home_assistant: HomeAssistantConfig = field(
+        default_factory=HomeAssistantConfig, metadata=nested(HomeAssistantConfig)
+    )
+
+
+def read_mqtt(node: Node) -> MqttConfig | None:
+    if node.is_null:
+        return None
+    cfg, children = section(node, MqttConfig)
+    if not cfg.host:
+        raise node.error("expected 'host:' (the broker's host name or address)")
+    if cfg.password is not None and cfg.username is None:
+        raise children["password"].error("a password needs a username")
+    if cfg.backoff_max_s < cfg.backoff_initial_s:
+        raise children.get("backoff_max_s", node).error("expected a number >= backoff_initial_s")
+    tls = cfg.tls
+    if tls is not None and (tls.cert_file is None) != (tls.key_file is None):
+        raise children["tls"].error("cert_file and key_file go together")
+    return cfg

@@ -1,0 +1,76 @@
+"""Object events onto MQTT topics (the objects sink's ``Publisher``), and the MQTT metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from camera_app.mqtt.client import MqttClient, MqttErrorKind
+from camera_app.mqtt.config import MqttConfig
+from camera_app.mqtt.topics import discovery, dumps
+from camera_app.objects.lifecycle import ObjectEvent
+
+
+class MqttPublisher:
+    """Events (QoS 1), counts and snapshots (retained) of ``cameras``; with Home Assistant
+    discovery on, the entities' configs are queued at once (retained, re-sent at reconnects)
+    and each discovered label starts at 0 so its entities are never "unknown"."""
+
+    def __init__(self, client: MqttClient, cfg: MqttConfig, cameras: Iterable[str]) -> None:
+        self.client = client
+        self.topics = client.topics
+        ha = cfg.home_assistant
+        if ha.enabled:
+            for camera in cameras:
+                for label in ha.labels:
+                    for topic, payload in discovery(
+                        self.topics, camera, label, cfg.client_id, ha.discovery_prefix
+                    ):
+                        client.publish(topic, dumps(payload), retain=True)
+                    client.publish(self.topics.count(camera, label), b"0", retain=True)
+
+    def event(self, event: ObjectEvent, now_s: float) -> None:
+        self.client.publish(self.topics.events(event.camera), dumps(event.to_json()), qos=1)
+
+    def counts(self, camera: str, counts: Mapping[str, int]) -> None:
+        for label, n in counts.items():
+            self.client.publish(self.topics.count(camera, label), str(n).encode(), retain=True)
+
+    def snapshot(self, camera: str, label: str, jpeg: bytes) -> None:
+        self.client.publish(self.topics.snapshot(camera, label), jpeg, retain=True)
+
+    def close(self) -> None:
+        """The client is a service of the App: it drains and disconnects in its own stop()."""
+
+
+class MqttCollector(Collector):
+    """camera_app_mqtt_* read from the client at each scrape."""
+
+    def __init__(self, client: MqttClient) -> None:
+        self._client = client
+
+    def collect(self) -> Iterator[Metric]:
+        s = self._client.state()
+        up = GaugeMetricFamily("camera_app_mqtt_connected", "1 while connected to the broker.")
+        up.add_metric([], 1.0 if s.connected else 0.0)
+        yield up
+        pub = CounterMetricFamily(
+            "camera_app_mqtt_messages_published", "Messages acknowledged (QoS 1) or sent (QoS 0)."
+        )
+        pub.add_metric([], s.published)
+        yield pub
+        drop = CounterMetricFamily("camera_app_mqtt_messages_dropped",
+                                   "Events dropped because the queue was full while the broker "
+                                   "was away.")  # fmt: skip
+        drop.add_metric([], s.dropped)
+        yield drop
+        queued = GaugeMetricFamily("camera_app_mqtt_queue_messages", "Messages waiting to be sent.")
+        queued.add_metric([], s.queued)
+        yield queued
+        errors = CounterMetricFamily("camera_app_mqtt_errors", "Connection failures by class.",
+                                     labels=["kind"])  # fmt: skip
+        for kind in MqttErrorKind:
+            errors.add_metric([kind.value], s.errors.get(kind.value, 0))
+        yield errors

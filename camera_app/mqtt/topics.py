@@ -1,0 +1,94 @@
+"""What is published where (pure: topic names and payloads, Home Assistant discovery).
+
+    <prefix>/status                    online / offline (retained; offline is the last will)
+    <prefix>/<camera>/events           each object event as JSON (QoS 1, not retained)
+    <prefix>/<camera>/<label>          how many are in view now (retained)
+    <prefix>/<camera>/<label>/snapshot the latest best snapshot, JPEG bytes (retained)
+
+Home Assistant discovery (``homeassistant/<component>/<object id>/config``, retained): per
+camera and label a ``binary_sensor`` "<label> detected" (occupancy), a ``sensor`` "<label>
+count" and an ``image`` "<label> snapshot", all on one device per camera, available while
+``<prefix>/status`` says online. Object ids follow the documented best practice: the
+unique id, of ``[a-zA-Z0-9_-]`` only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from camera_app import __version__
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+@dataclass(frozen=True)
+class Topics:
+    prefix: str
+
+    @property
+    def status(self) -> str:
+        return f"{self.prefix}/status"
+
+    def events(self, camera: str) -> str:
+        return f"{self.prefix}/{camera}/events"
+
+    def count(self, camera: str, label: str) -> str:
+        return f"{self.prefix}/{camera}/{_topic_safe(label)}"
+
+    def snapshot(self, camera: str, label: str) -> str:
+        return f"{self.prefix}/{camera}/{_topic_safe(label)}/snapshot"
+
+
+def _topic_safe(label: str) -> str:
+    """A label as one topic level: no '/', '+', '#' (COCO has "traffic light": spaces stay)."""
+    return re.sub(r"[/+#]", "_", label)
+
+
+def object_id(*parts: str) -> str:
+    return "_".join(_UNSAFE.sub("_", p) for p in parts)
+
+
+def discovery(
+    topics: Topics, camera: str, label: str, client_id: str, discovery_prefix: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """(config topic, payload) of the three entities of one camera and label."""
+    device = {
+        "identifiers": [object_id(client_id, camera)],
+        "name": f"{camera} camera",
+        "manufacturer": "camera_app",
+        "model": "camera_app object detector",
+        "sw_version": __version__,
+    }
+    common = {
+        "availability_topic": topics.status,
+        "payload_available": "online",
+        "payload_not_available": "offline",
+        "device": device,
+    }
+    out: list[tuple[str, dict[str, Any]]] = []
+    uid = object_id(client_id, camera, label, "detected")
+    out.append((f"{discovery_prefix}/binary_sensor/{uid}/config", {
+        **common, "name": f"{label} detected", "unique_id": uid,
+        "state_topic": topics.count(camera, label), "device_class": "occupancy",
+        "value_template": "{{ 'ON' if (value | int(0)) > 0 else 'OFF' }}",
+        "payload_on": "ON", "payload_off": "OFF",
+    }))  # fmt: skip
+    uid = object_id(client_id, camera, label, "count")
+    out.append((f"{discovery_prefix}/sensor/{uid}/config", {
+        **common, "name": f"{label} count", "unique_id": uid,
+        "state_topic": topics.count(camera, label), "state_class": "measurement",
+        "icon": "mdi:counter",
+    }))  # fmt: skip
+    uid = object_id(client_id, camera, label, "snapshot")
+    out.append((f"{discovery_prefix}/image/{uid}/config", {
+        **common, "name": f"{label} snapshot", "unique_id": uid,
+        "image_topic": topics.snapshot(camera, label), "content_type": "image/jpeg",
+    }))  # fmt: skip
+    return out
+
+
+def dumps(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()

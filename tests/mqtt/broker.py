@@ -1,0 +1,163 @@
+"""A real Mosquitto broker for the tests, and a subscriber that records what it receives.
+
+``Broker`` runs Debian's ``/usr/sbin/mosquitto`` on a free loopback port with a password file
+and an ACL (``camera`` may write ``camera_app/#`` and ``homeassistant/#``; ``watcher`` may
+read everything), no persistence. ``kill()`` is SIGKILL (a crash), ``start()`` again reuses
+the port; ``set_users()`` rewrites the password file and ``reload()`` sends SIGHUP. Every wait
+is bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.prom import free_port
+
+MOSQUITTO = "/usr/sbin/mosquitto"
+PASSWD = "/usr/bin/mosquitto_passwd"
+USERS = {"camera": "s3cret-Pa55!word", "watcher": "watch-pw"}
+ACL = """user camera
+topic readwrite camera_app/#
+topic write homeassistant/#
+
+user watcher
+topic read #
+"""
+
+
+def need_mosquitto() -> None:
+    if not (Path(MOSQUITTO).is_file() and shutil.which(PASSWD)):
+        pytest.skip("Debian's mosquitto is not installed (.ci/apt-packages.txt)")
+
+
+def wait_for(cond: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
+        time.sleep(0.02)
+
+
+class Broker:
+    def __init__(self, workdir: Path) -> None:
+        need_mosquitto()
+        self.dir = workdir
+        self.port = free_port()
+        self.passwd = workdir / "passwd"
+        self.acl = workdir / "acl"
+        self.conf = workdir / "mosquitto.conf"
+        self.log = workdir / "mosquitto.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.acl.write_text(ACL)
+        self.set_users(USERS)
+        # As root, mosquitto would switch to its own user, who cannot read our temp folder.
+        me = pwd.getpwuid(os.getuid()).pw_name
+        self.conf.write_text(
+            f"user {me}\nlistener {self.port} 127.0.0.1\nallow_anonymous false\n"
+            f"password_file {self.passwd}\nacl_file {self.acl}\npersistence false\n"
+            "log_dest stderr\nlog_type error\nlog_type warning\n"
+        )
+
+    def set_users(self, users: Mapping[str, str]) -> None:
+        self.passwd.write_text("")
+        for user, password in users.items():
+            subprocess.run([PASSWD, "-b", str(self.passwd), user, password],
+                           check=True, capture_output=True, timeout=10)  # fmt: skip
+        os.chmod(self.passwd, 0o600)
+        os.chmod(self.acl, 0o600)
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)],
+                                         stdout=log, stderr=log)  # fmt: skip
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"mosquitto did not start: {self.log.read_text()}") from None
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def reload(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGHUP)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    payload: bytes
+    retain: bool
+
+
+class Subscriber:
+    """``watcher`` subscribed to ``#`` (QoS 1); reconnects on its own (paho's loop thread)."""
+
+    def __init__(self, port: int, topic: str = "#") -> None:
+        self.messages: list[Received] = []
+        self._lock = threading.Lock()
+        self.subscribed = threading.Event()
+        c = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"watcher-{port}-{time.monotonic_ns()}"
+        )
+        c.username_pw_set("watcher", USERS["watcher"])
+        c.reconnect_delay_set(0.05, 0.2)
+
+        def on_connect(client: paho.Client, _u: object, _f: object, rc: object, _p: object) -> None:
+            self.subscribed.clear()
+            client.subscribe(topic, qos=1)
+
+        def on_subscribe(*_args: object) -> None:
+            self.subscribed.set()
+
+        def on_message(_c: object, _u: object, m: paho.MQTTMessage) -> None:
+            with self._lock:
+                self.messages.append(Received(m.topic, bytes(m.payload), bool(m.retain)))
+
+        c.on_connect, c.on_subscribe, c.on_message = on_connect, on_subscribe, on_message
+        c.connect("127.0.0.1", port, keepalive=5)
+        c.loop_start()
+        self.client = c
+        wait_for(self.subscribed.is_set, 10, "the subscription")
+
+    def on(self, topic: str) -> list[Received]:
+        with self._lock:
+            return [m for m in self.messages if m.topic == topic]
+
+    def topics(self) -> set[str]:
+        with self._lock:
+            return {m.topic for m in self.messages}
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

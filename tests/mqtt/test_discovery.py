@@ -1,0 +1,83 @@
+"""Home Assistant discovery payloads against the documented schema of each entity type.
+
+The tables below are the configuration variables documented at home-assistant.io for MQTT
+binary_sensor, sensor and image (the subset a discovery payload may use), with the ones each
+type requires; the topic follows <discovery_prefix>/<component>/<object_id>/config with the
+object id of [a-zA-Z0-9_-] only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from camera_app.mqtt.topics import Topics, discovery, dumps
+
+COMMON = {
+    "availability_topic": str, "payload_available": str, "payload_not_available": str,
+    "device": dict, "name": str, "unique_id": str, "icon": str, "qos": int,
+    "value_template": str, "enabled_by_default": bool, "entity_category": str,
+}  # fmt: skip
+SCHEMA: dict[str, tuple[dict[str, type], set[str]]] = {
+    "binary_sensor": ({**COMMON, "state_topic": str, "device_class": str, "payload_on": str,
+                       "payload_off": str, "off_delay": int, "expire_after": int}, {"state_topic"}),
+    "sensor": ({**COMMON, "state_topic": str, "state_class": str, "unit_of_measurement": str,
+                "device_class": str, "expire_after": int}, {"state_topic"}),
+    "image": ({**COMMON, "image_topic": str, "url_topic": str, "content_type": str,
+               "image_encoding": str}, set()),
+}  # fmt: skip
+DEVICE_KEYS = {"identifiers", "name", "manufacturer", "model", "sw_version", "hw_version",
+               "configuration_url", "connections", "suggested_area", "via_device"}  # fmt: skip
+BINARY_SENSOR_CLASSES = {"occupancy", "motion", "presence", "moving"}
+SENSOR_STATE_CLASSES = {"measurement", "total", "total_increasing"}
+TOPIC = re.compile(r"homeassistant/(binary_sensor|sensor|image)/([a-zA-Z0-9_-]+)/config")
+
+
+@pytest.mark.parametrize(("camera", "label"), [("door", "person"), ("yard-2", "traffic light")])
+def test_payloads_match_the_documented_schema(camera: str, label: str) -> None:
+    out = discovery(Topics("camera_app"), camera, label, "box.1", "homeassistant")
+    assert len(out) == 3
+    unique_ids = set()
+    for topic, payload in out:
+        m = TOPIC.fullmatch(topic)
+        assert m, topic
+        component, object_id = m[1], m[2]
+        keys, required = SCHEMA[component]
+        assert set(payload) <= set(keys), set(payload) - set(keys)
+        assert required <= set(payload)
+        for key, value in payload.items():
+            assert isinstance(value, keys[key]), key
+        assert payload["unique_id"] == object_id  # the documented best practice
+        assert set(payload["device"]) <= DEVICE_KEYS
+        assert payload["device"]["identifiers"] == [f"box_1_{camera}"]
+        assert payload["availability_topic"] == "camera_app/status"
+        if component == "binary_sensor":
+            assert payload["device_class"] in BINARY_SENSOR_CLASSES
+        if component == "sensor":
+            assert payload["state_class"] in SENSOR_STATE_CLASSES
+        if component == "image":
+            # exactly one of image_topic and url_topic (they exclude each other)
+            assert ("image_topic" in payload) != ("url_topic" in payload)
+            assert payload["content_type"] == "image/jpeg"
+            assert payload["image_topic"] == f"camera_app/{camera}/{label}/snapshot"
+        unique_ids.add(payload["unique_id"])
+        assert json.loads(dumps(payload)) == payload
+    assert len(unique_ids) == 3
+
+
+def test_binary_sensor_reads_the_count() -> None:
+    (_, b), (_, s), _ = discovery(Topics("p"), "door", "person", "box", "homeassistant")
+    assert b["state_topic"] == s["state_topic"] == "p/door/person"
+    # the template turns a count into ON/OFF, which payload_on/off name
+    assert "ON" in b["value_template"]
+    assert "OFF" in b["value_template"]
+    assert (b["payload_on"], b["payload_off"]) == ("ON", "OFF")
+
+
+def test_topics() -> None:
+    t = Topics("site/a")
+    assert t.status == "site/a/status"
+    assert t.events("door") == "site/a/door/events"
+    assert t.count("door", "a/b+c#") == "site/a/door/a_b_c_"
