@@ -120,6 +120,9 @@ class Hooks:
     on_result: list[Callable[[Result], None]] = field(default_factory=list)
     on_render: list[Callable[[str, float], None]] = field(default_factory=list)
     on_drop: list[Callable[[str, str], None]] = field(default_factory=list)
+    # extra readiness (the MQTT broker) and per-camera status (objects in view): objects/wiring
+    ready: list[Callable[[], Any]] = field(default_factory=list)
+    camera_status: list[Callable[[str], dict[str, Any]]] = field(default_factory=list)
 
 
 class Service(Protocol):
@@ -262,6 +265,8 @@ class App:
                     "class": snap.last_error_kind.value, "message": snap.last_error_message},
                 "outputs_failing": failing[cam.name],
             })  # fmt: skip
+            for extra in self.hooks.camera_status:
+                cams[-1].update(extra(cam.name))
         return {
             "version": __version__,
             "uptime_s": round(now - self.started_monotonic_s, 1),

@@ -42,6 +42,8 @@ from camera_app._yaml import (
 from camera_app._yaml_limits import MAX_BYTES, compose
 from camera_app.errors import ConfigError
 from camera_app.modes import ColourOrder, ResizeMode, StrEnum, Transport
+from camera_app.mqtt.config import MqttConfig, read_mqtt
+from camera_app.objects.config import EventsMode, ObjectsConfig, read_objects
 from camera_app.redact import redact_url
 
 log = logging.getLogger(__name__)
@@ -286,6 +288,8 @@ class OutputsConfig:
     events_max_mb: float | None = field(default=None, metadata=checked(optional(_POSITIVE)))
     window: bool = field(default=False, metadata=checked(boolean))
     stream: bool = field(default=True, metadata=checked(boolean))
+    # frames: one line per processed frame; objects: start/update/end per object (objects/)
+    events_mode: EventsMode = field(default=EventsMode.FRAMES, metadata=checked(choice(EventsMode)))
 
 
 @dataclass(frozen=True)
@@ -312,6 +316,8 @@ class CameraConfig:
     stall_timeout_s: float = field(default=10.0, metadata=checked(_TIMEOUT))
     backoff: BackoffConfig = field(default_factory=BackoffConfig, metadata=read_with(_backoff))
     outputs: OutputsConfig = field(default_factory=OutputsConfig, metadata=nested(OutputsConfig))
+    # tracking, zones, masks, object events (camera_app/objects/config.py)
+    objects: ObjectsConfig | None = field(default=None, metadata=read_with(read_objects))
 
     @property
     def display_source(self) -> str:
@@ -419,6 +425,7 @@ class AppConfig:
     http: HttpConfig = field(default_factory=HttpConfig, metadata=nested(HttpConfig))
     metrics: MetricsConfig = field(default_factory=MetricsConfig, metadata=nested(MetricsConfig))
     logging: LoggingConfig = field(default_factory=LoggingConfig, metadata=nested(LoggingConfig))
+    mqtt: MqttConfig | None = field(default=None, metadata=read_with(read_mqtt))
 
 
 # ---- public API ------------------------------------------------------------------------------

@@ -94,18 +94,35 @@ class CameraReadiness:
 
 
 @dataclass(frozen=True)
+class ServiceReadiness:
+    """A service the outputs need (the MQTT broker): up or not, and why (credential-free)."""
+
+    name: str
+    up: bool
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class Readiness:
-    """What ``ready_fn`` returns: is the model loaded, and is each camera streaming?"""
+    """What ``ready_fn`` returns: is the model loaded, is each camera streaming, and is each
+    service the outputs need reachable?"""
 
     model_loaded: bool
     cameras: tuple[CameraReadiness, ...]
+    services: tuple[ServiceReadiness, ...] = ()
 
     @property
     def ready(self) -> bool:
-        return self.model_loaded and bool(self.cameras) and all(c.streaming for c in self.cameras)
+        return (self.model_loaded and bool(self.cameras) and all(c.streaming for c in self.cameras)
+                and all(s.up for s in self.services))  # fmt: skip
 
     @classmethod
-    def from_snapshots(cls, model_loaded: bool, snapshots: Iterable[CaptureSnapshot]) -> Readiness:
+    def from_snapshots(
+        cls,
+        model_loaded: bool,
+        snapshots: Iterable[CaptureSnapshot],
+        services: Iterable[ServiceReadiness] = (),
+    ) -> Readiness:
         cameras = []
         for snap in snapshots:
             streaming = snap.state is CaptureState.STREAMING
@@ -117,7 +134,7 @@ class Readiness:
                 if not snap.alive:
                     reason = f"capture thread not running ({reason})"
             cameras.append(CameraReadiness(snap.camera, snap.state.value, streaming, reason))
-        return cls(model_loaded, tuple(cameras))
+        return cls(model_loaded, tuple(cameras), tuple(services))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -131,6 +148,14 @@ class Readiness:
                     "reason": None if c.reason is None else redact_text(c.reason),
                 }
                 for c in self.cameras
+            ],
+            "services": [
+                {
+                    "name": s.name,
+                    "up": s.up,
+                    "reason": None if s.reason is None else redact_text(s.reason),
+                }
+                for s in self.services
             ],
         }
 

@@ -17,6 +17,8 @@ from camera_app.config import same_file
 from camera_app.health import Health, MetricsServer, Readiness
 from camera_app.http_guard import ViewerCollector
 from camera_app.metrics import ModelInfo, PipelineMetrics
+from camera_app.objects.config import EventsMode
+from camera_app.objects.wiring import attach_objects
 from camera_app.outputs.events import EventsSink
 from camera_app.outputs.live import LiveView
 from camera_app.outputs.recorder import RecordSink
@@ -96,7 +98,8 @@ def attach_metrics(app: App) -> PipelineMetrics:
             return Health.from_alive(alive)
 
         def ready() -> Readiness:
-            return Readiness.from_snapshots(bool(app.detectors), app.snapshots())
+            services = [f() for f in app.hooks.ready]
+            return Readiness.from_snapshots(bool(app.detectors), app.snapshots(), services)
 
         app.servers.append(
             MetricsServer(cfg.metrics.address, cfg.metrics.port, metrics.registry, health, ready)
@@ -112,7 +115,7 @@ def attach_outputs(app: App, registry: CollectorRegistry | None = None) -> LiveV
     window: WindowSink | None = None
     for cam in cfg.cameras:
         sinks: list[ResultSink] = app.sinks[cam.name]
-        if cam.outputs.events:
+        if cam.outputs.events and cam.outputs.events_mode is EventsMode.FRAMES:
             target = cam.outputs.events
             key = same_file(target)
             if key not in shared:
@@ -141,4 +144,5 @@ def attach_outputs(app: App, registry: CollectorRegistry | None = None) -> LiveV
 def attach_services(app: App) -> None:
     metrics = attach_metrics(app)
     attach_outputs(app, metrics.registry)
+    attach_objects(app, metrics.registry)
     app.supervisors.append(SystemdSupervisor(app, Notifier.from_env()))

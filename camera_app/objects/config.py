@@ -3,7 +3,7 @@
     objects:
       end_after_s: 5            # an object unseen this long has left: its ``end`` event
       update_interval_s: 5      # at most one update this often, beyond zone/label changes
-      tracking: {low_score: 0.3, min_hits: 3, iou_min: 0.2}
+      tracking: {high_score: 0.6, min_hits: 3, iou_min: 0.2}
       filters:                  # per label; detections outside the area range are dropped
         - {label: person, min_score: 0.6, min_area: 1500, max_area: 400000}
       zones:                    # points: pixels, or fractions of the frame (normalized: true)
@@ -91,7 +91,10 @@ class LabelFilter:
 
 @dataclass(frozen=True)
 class TrackingConfig:
-    low_score: float = field(default=0.3, metadata=checked(_FRACTION))
+    """A detection scoring ``high_score`` can start a track; one between the camera's detection
+    threshold and ``high_score`` can only continue one (the tracker's second pass)."""
+
+    high_score: float = field(default=0.6, metadata=checked(_FRACTION))
     min_hits: int = field(default=3, metadata=checked(integer(1, 100)))
     iou_min: float = field(default=0.2, metadata=checked(number(0, 1, lo_open=True)))
 

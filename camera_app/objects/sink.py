@@ -94,7 +94,7 @@ class CameraObjects:
 
     name: str
     cfg: ObjectsConfig
-    high_score: float
+    low_score: float  # the camera's detection threshold: nothing below it arrives
     snapshots: SnapshotStore | None = None
     tracker: Tracker = field(init=False)
     lifecycle: Lifecycle = field(init=False)
@@ -111,9 +111,9 @@ class CameraObjects:
 
     def __post_init__(self) -> None:
         c = self.cfg
-        low = min(c.tracking.low_score, self.high_score)
+        high = max(c.tracking.high_score, self.low_score)
         self.tracker = Tracker(TrackerParams(
-            high_score=self.high_score, low_score=low, iou_min=c.tracking.iou_min,
+            high_score=high, low_score=self.low_score, iou_min=c.tracking.iou_min,
             min_hits=c.tracking.min_hits, max_age_s=c.end_after_s,
         ))  # fmt: skip
         store = self.snapshots

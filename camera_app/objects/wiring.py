@@ -1,0 +1,98 @@
+"""Attach the objects output (and MQTT) to an App: called once from ``camera_app.wiring``.
+
+A camera gets tracking and object events when it has an ``objects:`` section, writes its
+events in ``events_mode: objects``, or MQTT is configured. The one ``ObjectsSink`` goes first
+in each such camera's outputs; the MQTT client is one of the App's servers, so it starts
+before the pipeline and stops after the outputs have sent their last ``end`` events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from camera_app.config import AppConfig, CameraConfig, same_file
+from camera_app.errors import ConfigError
+from camera_app.health import ServiceReadiness
+from camera_app.mqtt.client import MqttClient
+from camera_app.mqtt.publisher import MqttCollector, MqttPublisher
+from camera_app.objects.config import EventsMode, ObjectsConfig
+from camera_app.objects.sink import CameraObjects, JsonLines, ObjectsSink, Publisher
+from camera_app.objects.snapshots import SnapshotStore
+from camera_app.outputs.events import EventsSink
+
+
+def objects_for(cfg: AppConfig, cam: CameraConfig) -> ObjectsConfig | None:
+    if cam.objects is not None:
+        return cam.objects
+    if cam.outputs.events_mode is EventsMode.OBJECTS or cfg.mqtt is not None:
+        return ObjectsConfig()
+    return None
+
+
+def _check_modes(cfg: AppConfig) -> None:
+    modes: dict[str, tuple[str, EventsMode]] = {}
+    for cam in cfg.cameras:
+        if cam.outputs.events is None:
+            continue
+        key = same_file(cam.outputs.events)
+        other = modes.setdefault(key, (cam.name, cam.outputs.events_mode))
+        if other[1] is not cam.outputs.events_mode:
+            raise ConfigError(
+                f"cameras '{other[0]}' and '{cam.name}' write events to {cam.outputs.events} "
+                "with different events_mode; give them the same mode or separate files"
+            )
+
+
+def mqtt_readiness(client: MqttClient) -> ServiceReadiness:
+    s = client.state()
+    reason = None
+    if not s.connected:
+        reason = (
+            "connecting"
+            if s.last_error_kind is None
+            else f"{s.last_error_kind.value}: {s.last_error}"
+        )
+    return ServiceReadiness("mqtt", s.connected, reason)
+
+
+def attach_objects(app: Any, registry: Any = None) -> ObjectsSink | None:
+    """``app``: a camera_app.app.App (typed loosely: the App is being restructured)."""
+    cfg: AppConfig = app.cfg
+    chosen = [(c, o) for c in cfg.cameras if (o := objects_for(cfg, c)) is not None]
+    if not chosen:
+        return None
+    _check_modes(cfg)
+    publishers: dict[str, list[Publisher]] = {c.name: [] for c, _ in chosen}
+    owned: list[Publisher] = []
+    writers: dict[str, JsonLines] = {}
+    for cam, _ in chosen:
+        out = cam.outputs
+        if out.events is not None and out.events_mode is EventsMode.OBJECTS:
+            key = same_file(out.events)
+            if key not in writers:
+                writers[key] = JsonLines(EventsSink(out.events, max_mb=out.events_max_mb))
+                owned.append(writers[key])
+            publishers[cam.name].append(writers[key])
+    if cfg.mqtt is not None:
+        client = MqttClient(cfg.mqtt)
+        mqtt = MqttPublisher(client, cfg.mqtt, [c.name for c, _ in chosen])
+        for cam, _ in chosen:
+            publishers[cam.name].append(mqtt)
+        app.servers.append(client)
+        app.hooks.ready.append(lambda: mqtt_readiness(client))
+        if registry is not None:
+            registry.register(MqttCollector(client))
+    stores: dict[str, SnapshotStore] = {}
+    cams = []
+    for cam, ocfg in chosen:
+        store = None
+        if ocfg.snapshots is not None:
+            key = same_file(ocfg.snapshots)
+            store = stores.get(key) or SnapshotStore(ocfg.snapshots, ocfg.snapshots_max_mb)
+            stores[key] = store
+        cams.append(CameraObjects(cam.name, ocfg, app.thresholds[cam.name].score, store))
+    sink = ObjectsSink(cams, publishers, owned=owned)
+    for cam, _ in chosen:
+        app.sinks[cam.name].insert(0, sink)
+    app.hooks.camera_status.append(lambda name: {"objects": sink.view(name)})
+    return sink
