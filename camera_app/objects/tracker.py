@@ -15,8 +15,10 @@ returns the tracks, with ids that stay stable while the object is seen:
 5. a confirmed track unmatched for longer than ``max_age_s`` of capture time ends. Time, not
    frames: the result rate varies with load and cameras.
 
-Matching ignores the class (a detector often flips cat/dog on one object); a track's label is
-the class with the largest summed score over its matches.
+Matching is within a label by default: when a cat walks where a person stood, that is a new
+object, not the person changing kind. With ``match_labels=False`` matching ignores the label
+(for a detector that flips cat/dog on one object) and a track's label is the one with the
+largest summed score over its matches.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class TrackerParams:
     max_age_s: float = 2.0  # a confirmed track unmatched this long ends
     max_predict_s: float = 1.0  # extrapolate motion at most this far past the last match
     velocity_smoothing: float = 0.5  # weight of the newest velocity measurement
+    match_labels: bool = True  # a detection continues only a track of its own label
 
     def __post_init__(self) -> None:
         if not 0 < self.low_score <= self.high_score <= 1:
@@ -112,6 +115,7 @@ class Tracker:
         self._hits = np.zeros(0, np.int64)
         self._scores = np.zeros(0, np.float32)
         self._confirmed = np.zeros(0, bool)
+        self._classes = np.zeros(0, np.int32)  # the class id each track started with
         self._votes: list[dict[str, float]] = []
         self._next_id = 1
         self._last_now_s: float | None = None
@@ -135,14 +139,13 @@ class Tracker:
         self._last_now_s = now_s
         predicted = self._predicted(now_s)
         scores = detections.scores
-        boxes = detections.boxes_xyxy
         high = np.flatnonzero(scores >= p.high_score)
         low = np.flatnonzero((scores >= p.low_score) & (scores < p.high_score))
 
         track_rows: list[int] = []
         det_rows: list[int] = []
         used_high = np.zeros(high.size, bool)
-        for ti, di in greedy_match(iou_xyxy(predicted, boxes[high]), p.iou_min):
+        for ti, di in greedy_match(self._iou(predicted, detections, high), p.iou_min):
             track_rows.append(ti)
             det_rows.append(int(high[di]))
             used_high[di] = True
@@ -150,7 +153,8 @@ class Tracker:
         free[track_rows] = False
         left = np.flatnonzero(free & self._confirmed)
         if left.size and low.size:
-            for ti, di in greedy_match(iou_xyxy(predicted[left], boxes[low]), p.iou_min):
+            iou = self._iou(predicted, detections, low, left)
+            for ti, di in greedy_match(iou, p.iou_min):
                 track_rows.append(int(left[ti]))
                 det_rows.append(int(low[di]))
         matched = np.zeros(self._ids.size, bool)
@@ -169,6 +173,24 @@ class Tracker:
             matched = np.concatenate([matched, np.ones(born.size, bool)])
         self._confirmed |= self._hits >= p.min_hits
         return self._tracks(predicted[alive], matched), [int(i) for i in ended]
+
+    def _iou(self, predicted: F32, d: Detections, cols: npt.NDArray[np.int_],
+             rows: npt.NDArray[np.int_] | None = None) -> F32:  # fmt: skip
+        """IoU of (some) tracks' predictions with some detections, 0 across labels."""
+        pred = predicted if rows is None else predicted[rows]
+        iou = iou_xyxy(pred, d.boxes_xyxy[cols])
+        if self.params.match_labels and iou.size:
+            labels = [
+                self._label(r) for r in (range(pred.shape[0]) if rows is None else rows.tolist())
+            ]
+            dl = [d.labels[c] for c in cols.tolist()]
+            same = np.array([[a == b for b in dl] for a in labels], bool)
+            iou = np.where(same, iou, np.float32(0.0)).astype(np.float32)
+        return iou
+
+    def _label(self, row: int) -> str:
+        votes = self._votes[row]
+        return max(votes, key=votes.__getitem__)
 
     def _match(self, rows: npt.NDArray[np.int_], d: Detections, cols: npt.NDArray[np.int_],
                now_s: float) -> None:  # fmt: skip
@@ -200,6 +222,7 @@ class Tracker:
             self._scores[rows],
             self._confirmed[rows],
         )
+        self._classes = self._classes[rows]
         self._votes = [v for v, k in zip(self._votes, rows.tolist(), strict=True) if k]
 
     def _born(self, d: Detections, cols: npt.NDArray[np.int_], now_s: float) -> None:
@@ -214,6 +237,7 @@ class Tracker:
         self._hits = np.concatenate([self._hits, np.ones(n, np.int64)])
         self._scores = np.concatenate([self._scores, d.scores[cols].astype(np.float32)])
         self._confirmed = np.concatenate([self._confirmed, np.zeros(n, bool)])
+        self._classes = np.concatenate([self._classes, d.class_ids[cols].astype(np.int32)])
         self._votes += [{d.labels[c]: float(d.scores[c])} for c in cols.tolist()]
 
     def _tracks(self, predicted: F32, matched: npt.NDArray[np.bool_]) -> list[Track]:

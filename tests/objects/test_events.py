@@ -54,7 +54,7 @@ def make_sink(
     cfg: ObjectsConfig, store: SnapshotStore | None = None
 ) -> tuple[ObjectsSink, Recorder]:
     rec = Recorder()
-    cam = CameraObjects("door", cfg, high_score=0.5, snapshots=store)
+    cam = CameraObjects("door", cfg, low_score=0.3, snapshots=store)
     return ObjectsSink([cam], {"door": [rec]}), rec
 
 
@@ -65,7 +65,9 @@ def play(sink: ObjectsSink, movers: list[Mover], seconds: float, jitter: bool = 
         d, _ = scene(movers, t)
         if jitter and len(d):
             boxes = d.boxes_xyxy + rng.uniform(-1.5, 1.5, d.boxes_xyxy.shape).astype(np.float32)
-            scores = rng.uniform(0.6, 0.95, len(d)).astype(np.float32)
+            scores = rng.uniform(
+                0.4, 0.95, len(d)
+            )  # dips under high_score (0.6).astype(np.float32)
             d = Detections(boxes, scores, d.class_ids, d.labels)
         sink.handle(make_result("door", k, image=IMAGE, detections=d,
                                 capture_monotonic_s=100.0 + t, capture_wall_s=1e9 + t))  # fmt: skip
@@ -123,7 +125,7 @@ def test_close_ends_what_is_open() -> None:
 def test_min_score_per_label_holds_the_start_back() -> None:
     cfg = ObjectsConfig(end_after_s=2.0, filters=(LabelFilter("car", min_score=0.95),))
     sink, rec = make_sink(cfg)
-    play(sink, [PARKED], 5.0, jitter=True)  # scores 0.6 to 0.95, never >= 0.95 (uniform open)
+    play(sink, [PARKED], 5.0, jitter=True)  # scores 0.4 to 0.95, never >= 0.95 (uniform open)
     assert rec.events == []
 
 
@@ -150,7 +152,7 @@ def test_masked_object_never_starts() -> None:
 
 
 def test_low_scores_keep_the_event_going_through_a_dip() -> None:
-    sink, rec = make_sink(ObjectsConfig(end_after_s=0.5, tracking=TrackingConfig(low_score=0.3)))
+    sink, rec = make_sink(ObjectsConfig(end_after_s=0.5, tracking=TrackingConfig(high_score=0.5)))
     for k in range(60):
         score = 0.35 if 20 <= k < 40 else 0.9  # two seconds under the threshold
         d = dets([(100, 100, 200, 300)], [score])
@@ -209,7 +211,7 @@ def test_snapshot_folder_must_exist(tmp_path: Path) -> None:
 def test_json_lines_mode(tmp_path: Path) -> None:
     out = tmp_path / "events.jsonl"
     writer = EventsSink(str(out))
-    cam = CameraObjects("door", CFG, high_score=0.5)
+    cam = CameraObjects("door", CFG, low_score=0.3)
     sink = ObjectsSink([cam], {"door": [JsonLines(writer)]}, owned=[JsonLines(writer)])
     play(sink, [WALKER], 14.0)
     sink.close()

@@ -127,11 +127,28 @@ def test_unmatched_confirmed_track_reports_its_prediction() -> None:
     assert not tracks[0].matched
 
 
-def test_label_is_the_class_with_the_most_summed_score() -> None:
+def labelled(name: str, score: float) -> Detections:
+    d = dets([BOX], [score], [name])
+    return Detections(
+        d.boxes_xyxy, d.scores, np.array([{"cat": 16, "dog": 17}[name]], np.int32), d.labels
+    )
+
+
+def test_another_label_in_the_same_place_is_another_object() -> None:
     tr = Tracker(TrackerParams(min_hits=1))
+    tr.update(labelled("cat", 0.9), 0.0)
+    tracks, _ = tr.update(labelled("dog", 0.9), 0.1)
+    assert [(t.track_id, t.label, t.matched) for t in tracks] == [
+        (1, "cat", False),
+        (2, "dog", True),
+    ]
+
+
+def test_across_labels_the_label_is_the_class_with_the_most_summed_score() -> None:
+    tr = Tracker(TrackerParams(min_hits=1, match_labels=False))
     labels = []
     for k, (name, score) in enumerate([("cat", 0.9), ("dog", 0.6), ("dog", 0.6), ("cat", 0.6)]):
-        tracks, _ = tr.update(dets([BOX], [score], [name]), k * 0.1)
+        tracks, _ = tr.update(labelled(name, score), k * 0.1)
         labels.append(tracks[0].label)
     # cat 0.9, dog 0.6 | dog 1.2 | cat 1.5
     assert labels == ["cat", "cat", "dog", "cat"]
