@@ -147,6 +147,8 @@ def _filters(node: Node) -> tuple[LabelFilter, ...]:
 class ObjectsConfig:
     end_after_s: float = field(default=5.0, metadata=checked(_SECONDS))
     update_interval_s: float = field(default=5.0, metadata=checked(_SECONDS))
+    # matched frames in a row inside (or outside) a zone before entering (leaving) it
+    zone_inertia: int = field(default=3, metadata=checked(integer(1, 100)))
     tracking: TrackingConfig = field(
         default_factory=TrackingConfig, metadata=read_with(lambda n: section(n, TrackingConfig)[0])
     )

@@ -1,7 +1,8 @@
 """Object events: tracks become ``start``, ``update`` and ``end`` events (pure: no I/O).
 
 - ``start`` once a track is confirmed and its best score reaches its label's ``min_score``;
-- ``update`` at once when the object enters or leaves a zone or its label changes; otherwise
+- ``update`` at once when the object enters or leaves a zone (once it has been in, or out, for
+  ``zone_inertia`` matched frames in a row) or its label changes; otherwise
   at most every ``update_interval_s``, when the box moved by more than ``move_fraction`` of
   its diagonal since the last report. A best score that rose by ``score_step`` is named in
   the update's ``changes`` but never sends one alone: a parked car whose score wavers must
@@ -39,6 +40,7 @@ class LifecycleParams:
     update_interval_s: float = 5.0
     score_step: float = 0.05
     move_fraction: float = 0.25
+    zone_inertia: int = 3  # matched frames in a row in (or out of) a zone before it counts
     min_score: Mapping[str, float] = field(default_factory=dict)  # per label; default 0
 
 
@@ -100,6 +102,8 @@ class _Open:
     reported_score: float = 0.0
     reported_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     reported_at_s: float = 0.0
+    next_zones: tuple[str, ...] = ()  # a zone change waiting for zone_inertia frames
+    next_count: int = 0
 
 
 def _moved(a: Sequence[float], b: Sequence[float], fraction: float) -> bool:
@@ -165,6 +169,7 @@ class Lifecycle:
                 out.append(self._report(EventType.START, t.track_id, o, clock, zones, ()))
                 continue
             changes: list[str] = []
+            zones = self._settled(o, zones)
             if zones != o.zones:
                 changes.append("zones")
             if t.label != o.label:
@@ -184,6 +189,18 @@ class Lifecycle:
             if o is not None and o.started:
                 out.append(self._report(EventType.END, track_id, o, clock, o.zones, ()))
         return out
+
+    def _settled(self, o: _Open, zones: tuple[str, ...]) -> tuple[str, ...]:
+        """The zones to report: a change counts once it held for ``zone_inertia`` frames (a
+        box's bottom edge jitters by a few pixels from frame to frame at a zone's border)."""
+        if zones == o.zones:
+            o.next_count = 0
+            return zones
+        if zones == o.next_zones:
+            o.next_count += 1
+        else:
+            o.next_zones, o.next_count = zones, 1
+        return zones if o.next_count >= self.params.zone_inertia else o.zones
 
     def end_all(self, clock: FrameClock) -> list[ObjectEvent]:
         return self.step((), list(self._open), clock)

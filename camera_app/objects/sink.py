@@ -119,7 +119,7 @@ class CameraObjects:
         store = self.snapshots
         self.lifecycle = Lifecycle(
             self.name, [z.zone() for z in c.zones],
-            LifecycleParams(update_interval_s=c.update_interval_s,
+            LifecycleParams(update_interval_s=c.update_interval_s, zone_inertia=c.zone_inertia,
                             min_score={f.label: f.min_score for f in c.filters}),
             snapshot_name=(lambda eid: store.name(self.name, eid)) if store else lambda _e: None,
         )  # fmt: skip

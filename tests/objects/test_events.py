@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -80,11 +81,14 @@ def at(k: int, d: Detections, image: np.ndarray) -> Result:
                        capture_wall_s=1e9 + t)  # fmt: skip
 
 
-CFG = ObjectsConfig(end_after_s=2.0, update_interval_s=3.0, zones=(DOOR,))
+CFG = ObjectsConfig(end_after_s=2.0, update_interval_s=3.0, zones=(DOOR,), zone_inertia=1)
 
 
-def test_a_walker_starts_once_enters_and_leaves_the_zone_where_its_bottom_centre_crosses() -> None:
-    sink, rec = make_sink(CFG)
+@pytest.mark.parametrize("inertia", [1, 3])
+def test_a_walker_starts_once_enters_and_leaves_the_zone_where_its_bottom_centre_crosses(
+    inertia: int,
+) -> None:
+    sink, rec = make_sink(dataclasses.replace(CFG, zone_inertia=inertia))
     play(sink, [WALKER], 14.0)
     kinds = [(e.type.value, e.changes, e.entered, e.left) for e in rec.events]
     # start at the third frame seen (min_hits 3), zone changes at once, one "moved" update
@@ -94,7 +98,8 @@ def test_a_walker_starts_once_enters_and_leaves_the_zone_where_its_bottom_centre
     zone_events = [e for e in rec.events if "zones" in e.changes]
     assert [(e.entered, e.left) for e in zone_events] == [(("door",), ()), ((), ("door",))]
     # bottom centre x = 40 + 120 (t - 1): at 400 (the edge) when t = 4.0, past 700 after 6.5
-    assert [e.sequence for e in zone_events] == [40, 66]
+    # (with zone_inertia frames, the change counts at the inertia-th frame past the line)
+    assert [e.sequence for e in zone_events] == [40 + inertia - 1, 66 + inertia - 1]
     assert rec.events[0].sequence == 12  # seen at frames 10, 11, 12
     assert len({e.event_id for e in rec.events}) == 1
     assert len({e.track_id for e in rec.events}) == 1
@@ -223,3 +228,13 @@ def test_json_lines_mode(tmp_path: Path) -> None:
         "zones", "entered", "left", "box_xyxy", "changes", "snapshot", "sequence",
     }  # fmt: skip
     assert lines[0]["first_seen"] == "2001-09-09T01:46:41.000Z"
+
+
+# started at frame 2 (min_hits 3) outside; frames 3..39 each flip: 37 updates without inertia
+@pytest.mark.parametrize(("inertia", "zone_updates"), [(1, 37), (3, 0)])
+def test_zone_inertia_stops_flicker_at_the_border(inertia: int, zone_updates: int) -> None:
+    sink, rec = make_sink(dataclasses.replace(CFG, zone_inertia=inertia))
+    for k in range(40):
+        x = 360.0 + (2.0 if k % 2 else -2.0)  # bottom centre at 398 / 402: out / in
+        sink.handle(at(k, dets([(x, 300, x + 80, 500)]), IMAGE))
+    assert sum("zones" in e.changes for e in rec.events) == zone_updates
