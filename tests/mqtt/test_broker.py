@@ -82,6 +82,8 @@ def test_events_counts_snapshot_status_and_discovery(broker: Broker) -> None:
     assert [m.payload for m in late.on("camera_app/status")] == [b"offline"]
     assert [m.payload for m in late.on("camera_app/door/person")] == [b"2"]
     assert late.on("camera_app/door/events") == []
+    snapshot = late.on("camera_app/door/person/snapshot")
+    assert [(m.payload, m.retain) for m in snapshot] == [(b"\xff\xd8jpeg", True)]
     late.close()
 
 
