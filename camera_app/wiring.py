@@ -143,6 +143,6 @@ def attach_outputs(app: App, registry: CollectorRegistry | None = None) -> LiveV
 
 def attach_services(app: App) -> None:
     metrics = attach_metrics(app)
-    attach_outputs(app, metrics.registry)
-    attach_objects(app, metrics.registry)
+    live = attach_outputs(app, metrics.registry)
+    attach_objects(app, metrics.registry, live)
     app.supervisors.append(SystemdSupervisor(app, Notifier.from_env()))

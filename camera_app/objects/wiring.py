@@ -8,6 +8,7 @@ before the pipeline and stops after the outputs have sent their last ``end`` eve
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from camera_app.config import AppConfig, CameraConfig, same_file
@@ -16,9 +17,11 @@ from camera_app.health import ServiceReadiness
 from camera_app.mqtt.client import MqttClient
 from camera_app.mqtt.publisher import MqttCollector, MqttPublisher
 from camera_app.objects.config import EventsMode, ObjectsConfig
+from camera_app.objects.draw import draw_zones
 from camera_app.objects.sink import CameraObjects, JsonLines, ObjectsSink, Publisher
 from camera_app.objects.snapshots import SnapshotStore
 from camera_app.outputs.events import EventsSink
+from camera_app.outputs.live import LiveView
 
 
 def objects_for(cfg: AppConfig, cam: CameraConfig) -> ObjectsConfig | None:
@@ -55,7 +58,9 @@ def mqtt_readiness(client: MqttClient) -> ServiceReadiness:
     return ServiceReadiness("mqtt", s.connected, reason)
 
 
-def attach_objects(app: Any, registry: Any = None) -> ObjectsSink | None:
+def attach_objects(
+    app: Any, registry: Any = None, live: LiveView | None = None
+) -> ObjectsSink | None:
     """``app``: a camera_app.app.App (typed loosely: the App is being restructured)."""
     cfg: AppConfig = app.cfg
     chosen = [(c, o) for c in cfg.cameras if (o := objects_for(cfg, c)) is not None]
@@ -91,6 +96,9 @@ def attach_objects(app: Any, registry: Any = None) -> ObjectsSink | None:
             store = stores.get(key) or SnapshotStore(ocfg.snapshots, ocfg.snapshots_max_mb)
             stores[key] = store
         cams.append(CameraObjects(cam.name, ocfg, app.thresholds[cam.name].score, store))
+        if live is not None and live.has_camera(cam.name) and (ocfg.zones or ocfg.masks):
+            zones, masks = [z.zone() for z in ocfg.zones], [m.polygon() for m in ocfg.masks]
+            live.overlays[cam.name] = functools.partial(draw_zones, zones=zones, masks=masks)
     sink = ObjectsSink(cams, publishers, owned=owned)
     for cam, _ in chosen:
         app.sinks[cam.name].insert(0, sink)

@@ -12,12 +12,13 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from camera_app.detect.detections import Detections
 from camera_app.detect.draw import draw_detections
@@ -56,6 +57,8 @@ class LiveView:
             raise ValueError(f"jpeg_quality: expected 1 to 100, got {jpeg_quality}")
         self.jpeg_quality = jpeg_quality
         self._slots = {name: _Slot() for name in cameras}
+        # camera -> drawn on each encoded frame after the boxes (zones and masks: objects/)
+        self.overlays: dict[str, Callable[[npt.NDArray[np.uint8]], object]] = {}
         self._cond = threading.Condition()
         self._closed = False
 
@@ -154,6 +157,9 @@ class LiveView:
     def _encode(self, frame: Frame, detections: Detections) -> Jpeg | None:
         try:
             annotated = draw_detections(frame.image_bgr.copy(), detections)
+            overlay = self.overlays.get(frame.camera)
+            if overlay is not None:
+                overlay(annotated)
             params = [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality]
             ok, buf = cv2.imencode(".jpg", annotated, params)
         except cv2.error:
