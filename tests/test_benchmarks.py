@@ -59,3 +59,21 @@ def test_yolo_resize_compares_both_modes_for_each_yolo_model() -> None:
     for _, _, found, known, mean in rows:
         assert 0 <= int(found) <= int(known) == 14
         assert 0 <= float(mean) <= 1
+
+
+def test_objects_benchmark_prints_its_figures() -> None:
+    r = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "objects.py"), "--frames", "50",
+         "--minutes", "1"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    aware = re.search(r"label-aware matching +([\d.]+) ms/frame", r.stdout)
+    frames = re.search(r"events_mode: frames +([\d.]+) MB", r.stdout)
+    objects = re.search(r"events_mode: objects +([\d.]+) MB", r.stdout)
+    assert aware, r.stdout
+    assert frames, r.stdout
+    assert objects, r.stdout
+    assert float(aware[1]) > 0
+    # a still scene: two starts and two ends, against a line per frame
+    assert 0 < float(objects[1]) < float(frames[1])

@@ -116,7 +116,8 @@ class Tracker:
         self._scores = np.zeros(0, np.float32)
         self._confirmed = np.zeros(0, bool)
         self._classes = np.zeros(0, np.int32)  # the class id each track started with
-        self._votes: list[dict[str, float]] = []
+        self._votes: list[dict[str, float]] = []  # label-blind matching only
+        self._labels: list[str] = []
         self._next_id = 1
         self._last_now_s: float | None = None
 
@@ -180,17 +181,9 @@ class Tracker:
         pred = predicted if rows is None else predicted[rows]
         iou = iou_xyxy(pred, d.boxes_xyxy[cols])
         if self.params.match_labels and iou.size:
-            labels = [
-                self._label(r) for r in (range(pred.shape[0]) if rows is None else rows.tolist())
-            ]
-            dl = [d.labels[c] for c in cols.tolist()]
-            same = np.array([[a == b for b in dl] for a in labels], bool)
-            iou = np.where(same, iou, np.float32(0.0)).astype(np.float32)
+            classes = self._classes if rows is None else self._classes[rows]
+            iou[classes[:, None] != d.class_ids[cols][None, :]] = 0.0
         return iou
-
-    def _label(self, row: int) -> str:
-        votes = self._votes[row]
-        return max(votes, key=votes.__getitem__)
 
     def _match(self, rows: npt.NDArray[np.int_], d: Detections, cols: npt.NDArray[np.int_],
                now_s: float) -> None:  # fmt: skip
@@ -205,10 +198,13 @@ class Tracker:
         self._scores[rows] = d.scores[cols]
         self._last_seen[rows] = now_s
         self._hits[rows] += 1
+        if self.params.match_labels:
+            return  # a track's label is the one it started with
         for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
             votes = self._votes[r]
             label = d.labels[c]
             votes[label] = votes.get(label, 0.0) + float(d.scores[c])
+            self._labels[r] = max(votes, key=votes.__getitem__)
 
     def _keep(self, rows: npt.NDArray[np.bool_]) -> None:
         self._ids, self._boxes, self._velocity = (
@@ -223,7 +219,9 @@ class Tracker:
             self._confirmed[rows],
         )
         self._classes = self._classes[rows]
-        self._votes = [v for v, k in zip(self._votes, rows.tolist(), strict=True) if k]
+        keep = rows.tolist()
+        self._votes = [v for v, k in zip(self._votes, keep, strict=True) if k]
+        self._labels = [v for v, k in zip(self._labels, keep, strict=True) if k]
 
     def _born(self, d: Detections, cols: npt.NDArray[np.int_], now_s: float) -> None:
         n = cols.size
@@ -239,6 +237,7 @@ class Tracker:
         self._confirmed = np.concatenate([self._confirmed, np.zeros(n, bool)])
         self._classes = np.concatenate([self._classes, d.class_ids[cols].astype(np.int32)])
         self._votes += [{d.labels[c]: float(d.scores[c])} for c in cols.tolist()]
+        self._labels += [d.labels[c] for c in cols.tolist()]
 
     def _tracks(self, predicted: F32, matched: npt.NDArray[np.bool_]) -> list[Track]:
         """``predicted``: this frame's prediction of the tracks that were live before it."""
@@ -249,10 +248,10 @@ class Tracker:
         boxes_l = boxes.tolist()
         scores = np.where(matched, self._scores, 0.0).tolist()
         return [
-            Track(tid, (b[0], b[1], b[2], b[3]), sc, max(votes, key=votes.__getitem__), conf, m,
+            Track(tid, (b[0], b[1], b[2], b[3]), sc, label, conf, m,
                   first, last, hits)
-            for tid, b, sc, votes, conf, m, first, last, hits in zip(
-                self._ids.tolist(), boxes_l, scores, self._votes, self._confirmed.tolist(),
+            for tid, b, sc, label, conf, m, first, last, hits in zip(
+                self._ids.tolist(), boxes_l, scores, self._labels, self._confirmed.tolist(),
                 matched.tolist(), self._first_seen.tolist(), self._last_seen.tolist(),
                 self._hits.tolist(), strict=True,
             )
