@@ -14,7 +14,9 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import numpy as np
 
@@ -215,11 +217,20 @@ class ObjectsSink:
         if cam is None:
             return None
         with self._lock:
-            return {"in_view": dict(cam.counts), "recent_events": list(cam.recent)}
+            recent = [dict(e) for e in cam.recent]
+            in_view = dict(cam.counts)
+        for e in recent:  # a link only once the file is there (written snapshot_delay_s in)
+            name = e.get("snapshot")
+            ready = cam.snapshots is not None and cam.snapshots.path(str(name)) is not None
+            e["snapshot_url"] = f"/snapshots/{quote(camera, safe='')}/{name}" if ready else None
+        return {"in_view": in_view, "recent_events": recent}
 
-    def snapshot_file(self, camera: str, name: str) -> Any:
+    def snapshot_file(self, camera: str, name: str) -> Path | None:
+        """The file of one of ``camera``'s snapshots, for the web server (None: no such)."""
         cam = self._cams.get(camera)
-        return None if cam is None or cam.snapshots is None else cam.snapshots.path(name)
+        if cam is None or cam.snapshots is None or not name.startswith(f"{camera}-"):
+            return None
+        return cam.snapshots.path(name)
 
     def close(self) -> None:
         """Ends every open event (the process stops: the objects are not seen any more)."""

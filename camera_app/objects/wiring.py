@@ -22,6 +22,7 @@ from camera_app.objects.sink import CameraObjects, JsonLines, ObjectsSink, Publi
 from camera_app.objects.snapshots import SnapshotStore
 from camera_app.outputs.events import EventsSink
 from camera_app.outputs.live import LiveView
+from camera_app.outputs.web import WebServer
 
 
 def objects_for(cfg: AppConfig, cam: CameraConfig) -> ObjectsConfig | None:
@@ -103,4 +104,7 @@ def attach_objects(
     for cam, _ in chosen:
         app.sinks[cam.name].insert(0, sink)
     app.hooks.camera_status.append(lambda name: {"objects": sink.view(name)})
+    for server in app.servers:
+        if isinstance(server, WebServer):
+            server.snapshot_files = sink.snapshot_file
     return sink

@@ -71,7 +71,27 @@ def _camera(cam: Mapping[str, Any], streams: Collection[str]) -> str:
         for key, label in _CAMERA_FIELDS
     )
     return (f'<article class="camera" data-camera="{_e(name)}" data-state="{_e(cam.get("state"))}">'
-            f"<h2>{_e(name)}</h2>{view}<dl>{rows}</dl></article>")  # fmt: skip
+            f"<h2>{_e(name)}</h2>{view}<dl>{rows}</dl>{_objects(cam)}</article>")  # fmt: skip
+
+
+def _objects(cam: Mapping[str, Any]) -> str:
+    """Objects in view and the last object events (camera_app/objects), if the camera has them.
+    The script rebuilds both lists the same way from /api/status."""
+    objects = cam.get("objects")
+    if not isinstance(objects, Mapping):
+        return ""
+    in_view = objects.get("in_view") or {}
+    seen = "".join(f"<li>{_e(k)}: {_e(v)}</li>" for k, v in in_view.items() if v)
+    events = []
+    for e in objects.get("recent_events") or []:
+        url = e.get("snapshot_url")
+        shot = (f'<img class="shot" src="{_e(url)}" alt="snapshot of {_e(e.get("label"))}">'
+                if isinstance(url, str) and url.startswith("/snapshots/") else "")  # fmt: skip
+        text = " ".join(show(e.get(k)) for k in ("type", "label", "score", "last_seen", "zones"))
+        events.append(f"<li>{shot}<span>{_e(text)}</span></li>")
+    return (f'<section class="objects"><h3>In view</h3><ul data-objects="in_view">'
+            f'{seen or "<li>nothing</li>"}</ul><h3>Last events</h3><ol data-objects="events">'
+            f'{"".join(events) or "<li>none yet</li>"}</ol></section>')  # fmt: skip
 
 
 def _pairs(items: Mapping[str, Any], attribute: str) -> str:
@@ -140,6 +160,10 @@ dd { margin: 0; overflow-wrap: anywhere; }
 .camera[data-state="backing_off"] [data-field="state"] { color: #b06000; }
 .camera[data-state="failed"] [data-field="state"],
 [data-field="last_error"], [data-field="outputs_failing"] { color: #b3261e; }
+.objects h3 { font-size: 14px; margin: 10px 0 4px; }
+.objects ul, .objects ol { margin: 0; padding-left: 18px; font-size: 13px; }
+.objects li { margin: 2px 0; }
+.shot { height: 48px; vertical-align: middle; margin-right: 6px; border-radius: 3px; }
 """
 
 STATUS_JS = """\
@@ -162,6 +186,36 @@ STATUS_JS = """\
       if (Object.prototype.hasOwnProperty.call(values, key)) el.textContent = show(values[key]);
     });
   }
+  function list(el, rows, empty) {
+    while (el.firstChild) el.removeChild(el.firstChild);
+    if (!rows.length) rows = [[null, empty]];
+    rows.forEach(function (row) {
+      var li = document.createElement("li");
+      if (row[0]) {
+        var img = document.createElement("img");
+        img.className = "shot";
+        img.src = row[0];
+        img.alt = "snapshot";
+        li.appendChild(img);
+      }
+      var span = document.createElement("span");
+      span.textContent = row[1];
+      li.appendChild(span);
+      el.appendChild(li);
+    });
+  }
+  function objects(card, o) {
+    var seen = card.querySelector('[data-objects="in_view"]');
+    var events = card.querySelector('[data-objects="events"]');
+    if (!seen || !events) return;
+    list(seen, Object.keys(o.in_view || {}).filter(function (k) { return o.in_view[k]; })
+      .map(function (k) { return [null, k + ": " + show(o.in_view[k])]; }), "nothing");
+    list(events, (o.recent_events || []).map(function (e) {
+      var url = typeof e.snapshot_url === "string" && e.snapshot_url.indexOf("/snapshots/") === 0
+        ? e.snapshot_url : null;
+      return [url, [e.type, e.label, e.score, e.last_seen, e.zones].map(show).join(" ")];
+    }), "none yet");
+  }
   function update(status) {
     var byName = {};
     (status.cameras || []).forEach(function (c) { byName[c.name] = c; });
@@ -172,6 +226,7 @@ STATUS_JS = """\
       card.querySelectorAll("[data-field]").forEach(function (el) {
         el.textContent = show(cam[el.getAttribute("data-field")]);
       });
+      if (cam.objects) objects(card, cam.objects);
     });
     fill("[data-summary]", "data-summary", status);
     fill("[data-model]", "data-model", status.model || {});

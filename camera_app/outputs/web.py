@@ -4,6 +4,7 @@
     GET /api/status              status_fn() as JSON, every string redacted again
     GET /stream/<camera>.mjpg    multipart/x-mixed-replace JPEGs, one part per new frame
     GET /snapshot/<camera>.jpg   the newest frame (503 before the first one)
+    GET /snapshots/<camera>/<name>.jpg   an object event's best snapshot (objects/snapshots)
 
 One thread per connection (daemon), each socket with a timeout; streams wake every 0.25 s to
 notice a stopped server. Bound to 127.0.0.1 unless configured otherwise; while bound to a
@@ -24,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -46,6 +48,7 @@ PAGE_CSP = (
 )
 _STREAM = re.compile(r"/stream/([^/]+)\.mjpg")
 _SNAPSHOT = re.compile(r"/snapshot/([^/]+)\.jpg")
+_EVENT_SNAPSHOT = re.compile(r"/snapshots/([^/]+)/([A-Za-z0-9_-]+\.jpg)")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -117,6 +120,16 @@ class _Handler(BaseHTTPRequestHandler):
         elif match := _SNAPSHOT.fullmatch(path):
             if self._known(match.group(1)):
                 self._snapshot(match.group(1))
+        elif (match := _EVENT_SNAPSHOT.fullmatch(path)) and self.server.snapshot_files:
+            found = self.server.snapshot_files(match.group(1), match.group(2))
+            try:
+                data = found.read_bytes() if found is not None else None
+            except OSError:  # deleted meanwhile (the folder's size limit)
+                data = None
+            if data is None:
+                self._error(404, "no such snapshot")
+            else:
+                self._send(200, data, "image/jpeg")
         else:
             self._error(404, "not found")
 
@@ -209,6 +222,8 @@ class WebServer(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         self.live = live
         self.status_fn = status_fn
+        # (camera, file name) -> the file of an object event's snapshot (objects/wiring)
+        self.snapshot_files: Callable[[str, str], Path | None] | None = None
         self.request_timeout_s = request_timeout_s
         self.loopback_only = is_loopback(address)
         self.viewers = ViewerLimit(max_viewers)
