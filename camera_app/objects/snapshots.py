@@ -66,10 +66,17 @@ def annotate(image: ImageBGR, c: Candidate) -> tuple[ImageBGR, ImageBGR]:
 
 
 class SnapshotStore:
-    """Writes snapshots into ``folder`` (which must exist), keeping it under ``max_mb``."""
+    """Writes snapshots into ``folder`` (made if its parent exists), keeping it under
+    ``max_mb``."""
 
     def __init__(self, folder: str, max_mb: float, *, jpeg_quality: int = 85) -> None:
         path = Path(folder)
+        if not path.is_dir() and path.parent.is_dir() and not path.exists():
+            try:  # one level only: under systemd's StateDirectory= the service makes its own
+                path.mkdir()
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+                raise ConfigError(f"objects.snapshots: cannot create {folder} ({reason})") from exc
         if not path.is_dir():
             raise ConfigError(f"objects.snapshots: {folder} is not a folder; create it first")
         if not os.access(path, os.W_OK | os.X_OK):

@@ -212,3 +212,25 @@ def test_collector_reports_state(broker: Broker) -> None:
         x for x in text.splitlines() if x.startswith("camera_app_mqtt_messages_published_total")
     )
     assert float(published.split()[1]) >= 2
+
+
+def test_readiness_names_the_class_and_never_the_password(broker: Broker) -> None:
+    from camera_app.health import Readiness
+    from camera_app.objects.wiring import mqtt_readiness
+
+    wrong = "Wr0ng-Passw0rd-xyz"
+    client = MqttClient(config(broker, password=wrong))
+    assert mqtt_readiness(client).reason == "connecting"
+    client.start()
+    try:
+        wait_for(lambda: client.state().errors.get("auth", 0) >= 1, 10, "an auth failure")
+        service = mqtt_readiness(client)
+    finally:
+        assert client.stop(10)
+    assert not service.up
+    assert service.reason is not None
+    assert service.reason.startswith(f"auth: 127.0.0.1:{broker.port} refused the connection")
+    body = json.dumps(Readiness(True, (), (service,)).to_json())
+    assert wrong not in body
+    assert '"services": [{"name": "mqtt", "up": false' in body
+    assert not Readiness(True, (), (service,)).ready

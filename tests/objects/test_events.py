@@ -210,7 +210,13 @@ def test_snapshot_folder_must_exist(tmp_path: Path) -> None:
     from camera_app.errors import ConfigError
 
     with pytest.raises(ConfigError, match="is not a folder"):
-        SnapshotStore(str(tmp_path / "nope"), 10)
+        SnapshotStore(str(tmp_path / "no" / "such"), 10)
+    a_file = tmp_path / "a-file"
+    a_file.touch()
+    with pytest.raises(ConfigError, match="is not a folder"):
+        SnapshotStore(str(a_file), 10)
+    SnapshotStore(str(tmp_path / "made"), 10)  # one level is made, as under StateDirectory=
+    assert (tmp_path / "made").is_dir()
 
 
 def test_json_lines_mode(tmp_path: Path) -> None:
