@@ -309,6 +309,8 @@ class MqttClient(ManagedThread):
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"certificate verify failed ({exc.verify_message}); check tls.ca_file"
     if isinstance(exc, ssl.SSLError):
         return exc.reason or type(exc).__name__
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

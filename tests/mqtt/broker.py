@@ -52,8 +52,32 @@ def wait_for(cond: Callable[[], bool], timeout_s: float, what: str) -> None:
         time.sleep(0.02)
 
 
+def make_certs(folder: Path) -> dict[str, Path]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, made by openssl."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    f = {n: folder / f"{n}.pem" for n in ("ca", "ca-key", "server", "server-key", "client",
+                                           "client-key")}  # fmt: skip
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], check=True, capture_output=True, timeout=60)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
+        "-keyout", str(f["ca-key"]), "-out", str(f["ca"]))  # fmt: skip
+    ext = folder / "san.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1\n")
+    for who, cn in (("server", "127.0.0.1"), ("client", "camera")):
+        csr = folder / f"{who}.csr"
+        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
+            "-keyout", str(f[f"{who}-key"]), "-out", str(csr))  # fmt: skip
+        run("x509", "-req", "-in", str(csr), "-CA", str(f["ca"]), "-CAkey", str(f["ca-key"]),
+            "-CAcreateserial", "-days", "2", "-out", str(f[who]), "-extfile", str(ext))  # fmt: skip
+    return f
+
+
 class Broker:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, tls: dict[str, Path] | None = None) -> None:
         need_mosquitto()
         self.dir = workdir
         self.port = free_port()
@@ -66,11 +90,15 @@ class Broker:
         self.set_users(USERS)
         # As root, mosquitto would switch to its own user, who cannot read our temp folder.
         me = pwd.getpwuid(os.getuid()).pw_name
-        self.conf.write_text(
+        conf = (
             f"user {me}\nlistener {self.port} 127.0.0.1\nallow_anonymous false\n"
             f"password_file {self.passwd}\nacl_file {self.acl}\npersistence false\n"
             "log_dest stderr\nlog_type error\nlog_type warning\n"
         )
+        if tls is not None:  # TLS on the listener, and a client certificate required
+            conf += (f"cafile {tls['ca']}\ncertfile {tls['server']}\nkeyfile {tls['server-key']}\n"
+                     "require_certificate true\n")  # fmt: skip
+        self.conf.write_text(conf)
 
     def set_users(self, users: Mapping[str, str]) -> None:
         self.passwd.write_text("")

@@ -13,7 +13,7 @@ from camera_app.mqtt.client import MqttClient, MqttErrorKind
 from camera_app.mqtt.config import HomeAssistantConfig, MqttConfig, TlsConfig
 from camera_app.mqtt.publisher import MqttCollector, MqttPublisher
 from camera_app.objects.lifecycle import EventType, ObjectEvent
-from tests.mqtt.broker import USERS, Broker, Subscriber, wait_for
+from tests.mqtt.broker import USERS, Broker, Subscriber, make_certs, wait_for
 
 
 @pytest.fixture
@@ -234,3 +234,32 @@ def test_readiness_names_the_class_and_never_the_password(broker: Broker) -> Non
     assert wrong not in body
     assert '"services": [{"name": "mqtt", "up": false' in body
     assert not Readiness(True, (), (service,)).ready
+
+
+def test_tls_with_ca_and_client_certificate(tmp_path: Path) -> None:
+    certs = make_certs(tmp_path)
+    broker = Broker(tmp_path, tls=certs)
+    broker.start()
+    try:
+        good = TlsConfig(str(certs["ca"]), str(certs["client"]), str(certs["client-key"]))
+        client = MqttClient(config(broker, tls=good))
+        client.start()
+        try:
+            wait_for(lambda: client.state().connected, 15, "a TLS connection")
+            client.publish("camera_app/door/events", b'{"event_id":"tls1"}')
+            wait_for(lambda: client.state().published >= 2, 10, "the publish over TLS")
+        finally:
+            assert client.stop(10)
+        # Another CA (the system's): the broker's certificate does not verify.
+        system = Path("/etc/ssl/certs/ca-certificates.crt")
+        other = TlsConfig(str(system) if system.is_file() else str(certs["client"]))
+        bad = MqttClient(config(broker, tls=other))
+        bad.start()
+        try:
+            wait_for(lambda: bad.state().last_error_kind is not None, 15, "the failure")
+        finally:
+            assert bad.stop(10)
+        assert bad.state().last_error_kind is MqttErrorKind.TLS
+        assert "certificate verify failed" in (bad.state().last_error or "").lower()
+    finally:
+        broker.stop()
