@@ -12,13 +12,15 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
 import numpy as np
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from camera_app.detect.detections import Detections
 from camera_app.objects.config import LabelFilter, ObjectsConfig
@@ -129,6 +131,29 @@ class CameraObjects:
         self.filters = {f.label: f for f in c.filters}
 
 
+class ObjectsCollector(Collector):
+    """camera_app_object_events_total{camera,type} and camera_app_objects_in_view{camera},
+    read from the sink at each scrape."""
+
+    def __init__(self, sink: ObjectsSink) -> None:
+        self._sink = sink
+
+    def collect(self) -> Iterator[Metric]:
+        events = CounterMetricFamily("camera_app_object_events", "Object events sent, by type.",
+                                     labels=["camera", "type"])  # fmt: skip
+        in_view = GaugeMetricFamily("camera_app_objects_in_view", "Objects in view now.",
+                                    labels=["camera"])  # fmt: skip
+        for camera in self._sink.cameras:
+            for kind in EventType:
+                events.add_metric(
+                    [camera, kind.value], self._sink.events_total[(camera, kind.value)]
+                )
+            view = self._sink.view(camera) or {}
+            in_view.add_metric([camera], sum(view.get("in_view", {}).values()))
+        yield events
+        yield in_view
+
+
 class ObjectsSink:
     output_name = "objects"
 
@@ -210,6 +235,10 @@ class ObjectsSink:
         if jpeg is not None:
             for p in self._publishers.get(cam.name, ()):
                 p.snapshot(cam.name, label or best.label, jpeg)
+
+    @property
+    def cameras(self) -> tuple[str, ...]:
+        return tuple(self._cams)
 
     def view(self, camera: str) -> dict[str, Any] | None:
         """Objects in view (by label) and the last events, newest first (HTTP threads)."""

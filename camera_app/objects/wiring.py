@@ -18,7 +18,13 @@ from camera_app.mqtt.client import MqttClient
 from camera_app.mqtt.publisher import MqttCollector, MqttPublisher
 from camera_app.objects.config import EventsMode, ObjectsConfig
 from camera_app.objects.draw import draw_zones
-from camera_app.objects.sink import CameraObjects, JsonLines, ObjectsSink, Publisher
+from camera_app.objects.sink import (
+    CameraObjects,
+    JsonLines,
+    ObjectsCollector,
+    ObjectsSink,
+    Publisher,
+)
 from camera_app.objects.snapshots import SnapshotStore
 from camera_app.outputs.events import EventsSink
 from camera_app.outputs.live import LiveView
@@ -101,6 +107,8 @@ def attach_objects(
             zones, masks = [z.zone() for z in ocfg.zones], [m.polygon() for m in ocfg.masks]
             live.overlays[cam.name] = functools.partial(draw_zones, zones=zones, masks=masks)
     sink = ObjectsSink(cams, publishers, owned=owned)
+    if registry is not None:
+        registry.register(ObjectsCollector(sink))
     for cam, _ in chosen:
         app.sinks[cam.name].insert(0, sink)
     app.hooks.camera_status.append(lambda name: {"objects": sink.view(name)})

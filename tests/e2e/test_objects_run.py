@@ -10,19 +10,31 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from tests.e2e.test_run import FREE_PORTS, env
-from tests.mqtt.broker import USERS, Broker, Subscriber
+from tests.e2e.test_run import env
+from tests.mqtt.broker import USERS, Broker, Subscriber, wait_for
+from tests.prom import free_port
 from tests.shared import REPO, need_shared
 
 FPS = 15
 SEGMENT = 5 * FPS  # frames per photo: 4 s alone, 1 s fading into the next
 PHOTOS = ("person", "cat", "cup")  # the motorcycle (4th) closes the loop; its photo gets two boxes
+
+
+def get(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return str(r.read().decode())
+    except urllib.error.HTTPError as exc:  # /readyz answers 503 until every part is up
+        with exc:
+            return str(exc.read().decode())
 
 
 @pytest.mark.slow
@@ -53,13 +65,28 @@ mqtt:
   client_id: e2e
   home_assistant: {{enabled: true, labels: [person, cat]}}
 """)
-        r = subprocess.run(
-            [sys.executable, "-m", "camera_app", "run", "--config", str(config),
-             "--duration", "21", *FREE_PORTS],
-            capture_output=True, text=True, timeout=120, cwd=REPO, check=False,
+        metrics_port = free_port()
+        with subprocess.Popen(
+            [sys.executable, "-m", "camera_app", "run", "--config", str(config), "--duration",
+             "21", "--http-address", "127.0.0.1:0", "--metrics-address",
+             f"127.0.0.1:{metrics_port}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
             env=env(MQTT_PASSWORD=USERS["camera"]),
-        )  # fmt: skip
+        ) as proc:  # fmt: skip
+            try:
+                wait_for(lambda: bool(sub.on("camera_app/demo/events")), 60, "a first event")
+                metrics = get(f"http://127.0.0.1:{metrics_port}/metrics")
+                ready = json.loads(get(f"http://127.0.0.1:{metrics_port}/readyz"))
+                out, err = proc.communicate(timeout=90)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.communicate(timeout=10)
+        r = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
         assert r.returncode == 0, r.stderr[-3000:]
+        assert "camera_app_mqtt_connected 1.0" in metrics
+        assert 'camera_app_object_events_total{camera="demo",type="start"}' in metrics
+        assert ready["services"] == [{"name": "mqtt", "up": True, "reason": None}]
         assert USERS["camera"] not in r.stderr + r.stdout
     finally:
         broker_log = (tmp_path / "mosquitto.log").read_text()
