@@ -12,7 +12,7 @@ retained messages wait in a map of their own, newest per topic, and are never dr
 Failures are classified (refused, auth, tls, dns, timeout, network, protocol) for logs,
 metrics and readiness; messages name the broker by host and port only, never the password.
 A fresh paho client is made per connection, so paho's own queue never resends behind ours.
-``stop()`` sends what is queued for up to ``timeout_s``, publishes ``offline`` and
+``stop()`` sends what is queued for up to ``DRAIN_S``, publishes ``offline`` and
 disconnects cleanly (the last will covers a crash).
 """
 
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 MAX_INFLIGHT = 20
 LOOP_S = 0.05
+DRAIN_S = 2.5  # at stop: what is queued gets this long (the App joins each part for 5 s)
 
 
 class MqttErrorKind(StrEnum):
@@ -229,7 +230,7 @@ class MqttClient(ManagedThread):
         drain_until: float | None = None
         while not lost.is_set():
             if self._closing.is_set():
-                drain_until = drain_until or time.monotonic() + self.cfg.timeout_s
+                drain_until = drain_until or time.monotonic() + min(self.cfg.timeout_s, DRAIN_S)
                 if self._idle() or time.monotonic() > drain_until:
                     break
             self._fill(client)

@@ -236,6 +236,17 @@ class ObjectsSink:
             for p in self._publishers.get(cam.name, ()):
                 p.snapshot(cam.name, label or best.label, jpeg)
 
+    def health(self) -> tuple[bool, int]:
+        """Working unless an events file it writes is failing; failures of those files and
+        of snapshot writes so far (for camera_app_output_up / _failures_total)."""
+        up, failures = True, 0
+        for p in self._owned:
+            if isinstance(p, JsonLines):
+                ok, n = p.writer.health()
+                up, failures = up and ok, failures + n
+        stores = {id(c.snapshots): c.snapshots for c in self._cams.values() if c.snapshots}
+        return up, failures + sum(s.failures for s in stores.values())
+
     @property
     def cameras(self) -> tuple[str, ...]:
         return tuple(self._cams)

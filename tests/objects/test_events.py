@@ -244,3 +244,14 @@ def test_zone_inertia_stops_flicker_at_the_border(inertia: int, zone_updates: in
         x = 360.0 + (2.0 if k % 2 else -2.0)  # bottom centre at 398 / 402: out / in
         sink.handle(at(k, dets([(x, 300, x + 80, 500)]), IMAGE))
     assert sum("zones" in e.changes for e in rec.events) == zone_updates
+
+
+def test_health_reports_a_failing_events_file(tmp_path: Path) -> None:
+    writer = JsonLines(EventsSink("/dev/full"))
+    sink = ObjectsSink([CameraObjects("door", CFG, low_score=0.3)], {"door": [writer]},
+                       owned=[writer])  # fmt: skip
+    assert sink.health() == (True, 0)
+    play(sink, [PARKED], 1.0)  # the start event's line cannot be written
+    up, failures = sink.health()
+    assert not up
+    assert failures == 1
