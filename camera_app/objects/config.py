@@ -97,6 +97,9 @@ class TrackingConfig:
     high_score: float = field(default=0.6, metadata=checked(_FRACTION))
     min_hits: int = field(default=3, metadata=checked(integer(1, 100)))
     iou_min: float = field(default=0.2, metadata=checked(number(0, 1, lo_open=True)))
+    # false: a detection may continue a track of another label (a detector that flips
+    # cat/dog on one object); the track's label is then the most confident over its life
+    match_labels: bool = field(default=True, metadata=checked(boolean))
 
 
 def _check_points(item: Node, points: tuple[tuple[float, float], ...], normalized: bool,

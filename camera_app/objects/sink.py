@@ -34,7 +34,7 @@ from camera_app.objects.lifecycle import (
 from camera_app.objects.snapshots import Candidate, SnapshotStore, quality
 from camera_app.objects.tracker import Tracker, TrackerParams
 from camera_app.objects.zones import Polygon, apply_masks
-from camera_app.outputs.events import EventsSink
+from camera_app.outputs.events import EventsSink, iso_utc_ms
 from camera_app.pipeline.types import Result
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,7 @@ class CameraObjects:
     started_s: dict[str, float] = field(default_factory=dict)  # event id -> monotonic start
     written: set[str] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=dict)
+    objects_now: list[dict[str, Any]] = field(default_factory=list)  # for the page
     recent: collections.deque[dict[str, Any]] = field(
         default_factory=lambda: collections.deque(maxlen=RECENT_EVENTS)
     )
@@ -119,6 +120,7 @@ class CameraObjects:
         self.tracker = Tracker(TrackerParams(
             high_score=high, low_score=self.low_score, iou_min=c.tracking.iou_min,
             min_hits=c.tracking.min_hits, max_age_s=c.end_after_s,
+            match_labels=c.tracking.match_labels,
         ))  # fmt: skip
         store = self.snapshots
         self.lifecycle = Lifecycle(
@@ -214,8 +216,15 @@ class ObjectsSink:
                 label = cam.candidates[eid].label if eid in cam.candidates else ""
                 self._write_snapshot(cam, eid, label)
         counts: dict[str, int] = {}
-        for o in cam.lifecycle.in_view().values():
+        in_view = cam.lifecycle.in_view()
+        for o in in_view.values():
             counts[o.label] = counts.get(o.label, 0) + 1
+        if events or counts != cam.counts:
+            now = [{"label": o.label, "score": round(o.best_score, 2), "zones": list(o.zones),
+                    "since": iso_utc_ms(o.first_seen_wall_s), "track_id": tid}
+                   for tid, o in sorted(in_view.items())]  # fmt: skip
+            with self._lock:
+                cam.objects_now = now
         if counts != cam.counts:
             # A label whose last object left is published as 0, once.
             full = {label: counts.get(label, 0) for label in {*cam.counts, *counts}}
@@ -252,18 +261,20 @@ class ObjectsSink:
         return tuple(self._cams)
 
     def view(self, camera: str) -> dict[str, Any] | None:
-        """Objects in view (by label) and the last events, newest first (HTTP threads)."""
+        """Objects in view (a count per label, and each one), and the last events, newest
+        first (HTTP threads)."""
         cam = self._cams.get(camera)
         if cam is None:
             return None
         with self._lock:
             recent = [dict(e) for e in cam.recent]
             in_view = dict(cam.counts)
+            objects_now = [dict(o) for o in cam.objects_now]
         for e in recent:  # a link only once the file is there (written snapshot_delay_s in)
             name = e.get("snapshot")
             ready = cam.snapshots is not None and cam.snapshots.path(str(name)) is not None
             e["snapshot_url"] = f"/snapshots/{quote(camera, safe='')}/{name}" if ready else None
-        return {"in_view": in_view, "recent_events": recent}
+        return {"in_view": in_view, "objects": objects_now, "recent_events": recent}
 
     def snapshot_file(self, camera: str, name: str) -> Path | None:
         """The file of one of ``camera``'s snapshots, for the web server (None: no such)."""

@@ -69,20 +69,22 @@ class SnapshotStore:
     """Writes snapshots into ``folder`` (made if its parent exists), keeping it under
     ``max_mb``."""
 
-    def __init__(self, folder: str, max_mb: float, *, jpeg_quality: int = 85) -> None:
+    def __init__(
+        self, folder: str, max_mb: float, *, jpeg_quality: int = 85, what: str = "objects"
+    ) -> None:
         path = Path(folder)
         if not path.is_dir() and path.parent.is_dir() and not path.exists():
             try:  # one level only: under systemd's StateDirectory= the service makes its own
                 path.mkdir()
             except OSError as exc:
                 reason = exc.strerror or type(exc).__name__
-                raise ConfigError(f"objects.snapshots: cannot create {folder} ({reason})") from exc
+                raise ConfigError(f"{what}.snapshots: cannot create {folder} ({reason})") from exc
         if not path.is_dir():
-            raise ConfigError(f"objects.snapshots: {folder} is not a folder; create it first")
+            raise ConfigError(f"{what}.snapshots: {folder} is not a folder; create it first")
         if not os.access(path, os.W_OK | os.X_OK):
-            raise ConfigError(f"objects.snapshots: cannot write in {folder} (permission denied)")
+            raise ConfigError(f"{what}.snapshots: cannot write in {folder} (permission denied)")
         if not max_mb > 0:
-            raise ConfigError(f"objects.snapshots_max_mb: expected > 0, got {max_mb}")
+            raise ConfigError(f"{what}.snapshots_max_mb: expected > 0, got {max_mb}")
         self.folder = path
         self.max_bytes = int(max_mb * 1e6)
         self.jpeg_quality = jpeg_quality

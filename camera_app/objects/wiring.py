@@ -100,7 +100,10 @@ def attach_objects(
         store = None
         if ocfg.snapshots is not None:
             key = same_file(ocfg.snapshots)
-            store = stores.get(key) or SnapshotStore(ocfg.snapshots, ocfg.snapshots_max_mb)
+            where = f"cameras.{cam.name}.objects"
+            store = stores.get(key) or SnapshotStore(
+                ocfg.snapshots, ocfg.snapshots_max_mb, what=where
+            )
             stores[key] = store
         cams.append(CameraObjects(cam.name, ocfg, app.thresholds[cam.name].score, store))
         if live is not None and live.has_camera(cam.name) and (ocfg.zones or ocfg.masks):

@@ -74,14 +74,19 @@ def _camera(cam: Mapping[str, Any], streams: Collection[str]) -> str:
             f"<h2>{_e(name)}</h2>{view}<dl>{rows}</dl>{_objects(cam)}</article>")  # fmt: skip
 
 
+def _object_line(o: Mapping[str, Any]) -> str:
+    zones = f" in {show(o.get('zones'))}" if o.get("zones") else ""
+    return f"{show(o.get('label'))} {show(o.get('score'))}{zones} since {show(o.get('since'))}"
+
+
 def _objects(cam: Mapping[str, Any]) -> str:
     """Objects in view and the last object events (camera_app/objects), if the camera has them.
     The script rebuilds both lists the same way from /api/status."""
     objects = cam.get("objects")
     if not isinstance(objects, Mapping):
         return ""
-    in_view = objects.get("in_view") or {}
-    seen = "".join(f"<li>{_e(k)}: {_e(v)}</li>" for k, v in in_view.items() if v)
+    seen = "".join(f"<li>{_e(_object_line(o))}</li>" for o in objects.get("objects") or []
+                   if isinstance(o, Mapping))  # fmt: skip
     events = []
     for e in objects.get("recent_events") or []:
         url = e.get("snapshot_url")
@@ -208,8 +213,10 @@ STATUS_JS = """\
     var seen = card.querySelector('[data-objects="in_view"]');
     var events = card.querySelector('[data-objects="events"]');
     if (!seen || !events) return;
-    list(seen, Object.keys(o.in_view || {}).filter(function (k) { return o.in_view[k]; })
-      .map(function (k) { return [null, k + ": " + show(o.in_view[k])]; }), "nothing");
+    list(seen, (o.objects || []).map(function (x) {
+      var zones = x.zones && x.zones.length ? " in " + show(x.zones) : "";
+      return [null, show(x.label) + " " + show(x.score) + zones + " since " + show(x.since)];
+    }), "nothing");
     list(events, (o.recent_events || []).map(function (e) {
       var url = typeof e.snapshot_url === "string" && e.snapshot_url.indexOf("/snapshots/") === 0
         ? e.snapshot_url : null;

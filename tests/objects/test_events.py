@@ -255,3 +255,19 @@ def test_health_reports_a_failing_events_file(tmp_path: Path) -> None:
     up, failures = sink.health()
     assert not up
     assert failures == 1
+
+
+def test_label_blind_tracking_sends_a_label_update() -> None:
+    cfg = ObjectsConfig(end_after_s=2.0, tracking=TrackingConfig(match_labels=False))
+    sink, rec = make_sink(cfg)
+    box = [(100, 100, 200, 300)]
+    for k, (label, score) in enumerate([("cat", 0.7)] * 4 + [("dog", 0.9)] * 4):
+        d = dets(box, [score], [label])
+        d = Detections(d.boxes_xyxy, d.scores, np.array([{"cat": 16, "dog": 17}[label]], np.int32),
+                       d.labels)  # fmt: skip
+        sink.handle(at(k, d, IMAGE))
+    # cat 2.8 after four frames; dog passes it at the fourth dog frame (3.6 > 2.8)
+    assert [(e.type.value, e.label, e.changes) for e in rec.events] == [
+        ("start", "cat", ()), ("update", "dog", ("label", "score")),
+    ]  # fmt: skip
+    assert rec.events[1].sequence == 7

@@ -67,7 +67,9 @@ def test_view_lists_what_is_in_view_and_links_written_snapshots(objects: Objects
     assert start["type"] == "start"
     assert start["snapshot_url"] == f"/snapshots/door/{start['snapshot']}"
     html = render_page({"cameras": [{"name": "door", "objects": view}]}, ["door"])
-    assert "<li>person: 1</li>" in html
+    (obj,) = view["objects"]
+    assert (obj["label"], obj["score"], obj["zones"], obj["track_id"]) == ("person", 0.9, [], 1)
+    assert f"<li>person 0.9 since {obj['since']}</li>" in html
     assert f'src="/snapshots/door/{start["snapshot"]}"' in html
 
 
@@ -91,7 +93,8 @@ def test_snapshot_route_serves_only_our_files(server: WebServer, objects: Object
 @pytest.mark.slow
 def test_card_in_headless_chromium(server: WebServer, tmp_path: Path) -> None:
     dom, screenshot = run_chromium(f"http://127.0.0.1:{server.port}/", tmp_path)
-    assert '<ul data-objects="in_view"><li><span>person: 1</span></li></ul>' in dom  # by the script
+    # rebuilt by the script: a <span> in each item, which the server's HTML has not
+    assert '<ul data-objects="in_view"><li><span>person 0.9 since ' in dom
     assert '<img class="shot" src="/snapshots/door/door-' in dom
     assert "start person 0.9" in dom
     image = cv2.imread(str(screenshot))
