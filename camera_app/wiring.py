@@ -18,7 +18,7 @@ from camera_app.health import Health, MetricsServer, Readiness
 from camera_app.http_guard import ViewerCollector
 from camera_app.metrics import ModelInfo, PipelineMetrics
 from camera_app.objects.config import EventsMode
-from camera_app.objects.wiring import attach_objects
+from camera_app.objects.wiring import attach_objects, check_modes
 from camera_app.outputs.events import EventsSink
 from camera_app.outputs.live import LiveView
 from camera_app.outputs.recorder import RecordSink
@@ -142,6 +142,7 @@ def attach_outputs(app: App, registry: CollectorRegistry | None = None) -> LiveV
 
 
 def attach_services(app: App) -> None:
+    check_modes(app.cfg)
     metrics = attach_metrics(app)
     live = attach_outputs(app, metrics.registry)
     attach_objects(app, metrics.registry, live)

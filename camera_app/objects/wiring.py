@@ -39,7 +39,8 @@ def objects_for(cfg: AppConfig, cam: CameraConfig) -> ObjectsConfig | None:
     return None
 
 
-def _check_modes(cfg: AppConfig) -> None:
+def check_modes(cfg: AppConfig) -> None:
+    """Cameras sharing an events file must share its mode (called before any output opens)."""
     modes: dict[str, tuple[str, EventsMode]] = {}
     for cam in cfg.cameras:
         if cam.outputs.events is None:
@@ -73,7 +74,6 @@ def attach_objects(
     chosen = [(c, o) for c in cfg.cameras if (o := objects_for(cfg, c)) is not None]
     if not chosen:
         return None
-    _check_modes(cfg)
     publishers: dict[str, list[Publisher]] = {c.name: [] for c, _ in chosen}
     owned: list[Publisher] = []
     writers: dict[str, JsonLines] = {}
