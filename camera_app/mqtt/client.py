@@ -264,9 +264,10 @@ class MqttClient(ManagedThread):
                     m = self._queue.popleft()
                 else:
                     return
-            self._send(client, m)
+            if not self._send(client, m):
+                return  # the connection is going: loop() will say so
 
-    def _send(self, client: paho.Client, m: Message) -> None:
+    def _send(self, client: paho.Client, m: Message) -> bool:
         info = client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
         with self._lock:
             if info.rc != paho.MQTT_ERR_SUCCESS:
@@ -275,11 +276,12 @@ class MqttClient(ManagedThread):
                     self._pending_retained.setdefault(m.topic, m)
                 else:
                     self._queue.appendleft(m)
-                return
+                return False
             if m.qos == 0:
                 self.published += 1
             else:
                 self._inflight[info.mid] = m
+            return True
 
     def _goodbye(self, client: paho.Client) -> None:
         info = client.publish(self.topics.status, b"offline", qos=1, retain=True)

