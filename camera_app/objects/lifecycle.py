@@ -25,7 +25,7 @@ from typing import Any
 
 from camera_app.modes import StrEnum
 from camera_app.objects.tracker import Track
-from camera_app.objects.zones import Zone, zones_of
+from camera_app.objects.zones import Zone, zones_for
 from camera_app.outputs.events import iso_utc_ms
 
 
@@ -148,6 +148,10 @@ class Lifecycle:
         self, tracks: Sequence[Track], ended: Sequence[int], clock: FrameClock
     ) -> list[ObjectEvent]:
         out: list[ObjectEvent] = []
+        seen = [t for t in tracks if t.confirmed and t.matched]
+        where = dict(zip((t.track_id for t in seen), zones_for(
+            [t.box_xyxy for t in seen], [t.label for t in seen], self.zones, clock.size_wh
+        ), strict=True))  # fmt: skip
         for t in tracks:
             if not t.confirmed:
                 continue
@@ -161,7 +165,7 @@ class Lifecycle:
             o.last_seen_wall_s = clock.wall(t.last_seen_s)
             o.best_score = max(o.best_score, t.score)
             o.box = t.box_xyxy
-            zones = zones_of(t.box_xyxy, t.label, self.zones, clock.size_wh)
+            zones = where[t.track_id]
             if not o.started:
                 if o.best_score < self.params.min_score.get(t.label, 0.0):
                     continue

@@ -12,6 +12,7 @@ vertex counts as inside, so an object walking along a zone's edge does not flick
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,11 +38,17 @@ class Polygon:
             raise ValueError("normalized points must lie in [0, 1]")
 
     def pixels(self, frame_wh: tuple[int, int]) -> F64:
-        """The points as an [N, 2] array of frame pixels."""
-        pts = np.asarray(self.points, np.float64)
-        if self.normalized:
-            pts = pts * np.asarray(frame_wh, np.float64)
-        return pts
+        """The points as an [N, 2] array of frame pixels (read-only: shared between calls)."""
+        return _pixels(self, frame_wh)
+
+
+@functools.lru_cache(maxsize=256)
+def _pixels(polygon: Polygon, frame_wh: tuple[int, int]) -> F64:
+    pts = np.asarray(polygon.points, np.float64)
+    if polygon.normalized:
+        pts = pts * np.asarray(frame_wh, np.float64)
+    pts.setflags(write=False)
+    return pts
 
 
 @dataclass(frozen=True)
@@ -110,9 +117,23 @@ def zones_of(
 ) -> tuple[str, ...]:
     """The names of the zones (in config order) that hold this box's bottom centre and care
     about ``label``."""
-    point = np.asarray([[(box_xyxy[0] + box_xyxy[2]) / 2, box_xyxy[3]]], np.float64)
-    return tuple(
-        z.name
-        for z in zones
-        if z.cares_about(label) and bool(inside(point, z.polygon.pixels(frame_wh))[0])
-    )
+    return zones_for([box_xyxy], [label], zones, frame_wh)[0]
+
+
+def zones_for(
+    boxes_xyxy: Sequence[tuple[float, float, float, float]],
+    labels: Sequence[str],
+    zones: Sequence[Zone],
+    frame_wh: tuple[int, int],
+) -> list[tuple[str, ...]]:
+    """``zones_of`` for many boxes at once: one polygon test per zone, whatever their number."""
+    if not boxes_xyxy:
+        return []
+    if not zones:
+        return [()] * len(boxes_xyxy)
+    points = bottom_centres(np.asarray(boxes_xyxy, np.float32).reshape(-1, 4))
+    hits = [inside(points, z.polygon.pixels(frame_wh)).tolist() for z in zones]
+    return [
+        tuple(z.name for z, hit in zip(zones, hits, strict=True) if hit[i] and z.cares_about(label))
+        for i, label in enumerate(labels)
+    ]
