@@ -67,24 +67,55 @@ def bottom_centres(boxes_xyxy: npt.NDArray[np.float32]) -> F64:
     return np.stack([(b[:, 0] + b[:, 2]) / 2, b[:, 3]], axis=1)
 
 
+@dataclass(frozen=True, eq=False)
+class _Edges:
+    """A polygon's edges as [1, M] rows (edge k: vertex k to k + 1), with what the tests of
+    every point share worked out once."""
+
+    x1: F64
+    y1: F64
+    x2: F64
+    y2: F64
+    dx: F64
+    dy_safe: F64  # dy, or 1 where the edge is horizontal (it never straddles a ray)
+    scale: F64
+    lo_x: F64
+    hi_x: F64
+    lo_y: F64
+    hi_y: F64
+
+    @classmethod
+    def of(cls, polygon_xy: F64) -> _Edges:
+        x1, y1 = polygon_xy[:, 0][None, :], polygon_xy[:, 1][None, :]
+        x2 = np.concatenate([x1[:, 1:], x1[:, :1]], axis=1)
+        y2 = np.concatenate([y1[:, 1:], y1[:, :1]], axis=1)
+        dx, dy = x2 - x1, y2 - y1
+        return cls(x1, y1, x2, y2, dx, np.where(dy == 0, 1.0, dy),
+                   np.maximum(np.abs(dx) + np.abs(dy), 1e-12), np.minimum(x1, x2),
+                   np.maximum(x1, x2), np.minimum(y1, y2), np.maximum(y1, y2))  # fmt: skip
+
+
+@functools.lru_cache(maxsize=256)
+def _edges(polygon: Polygon, frame_wh: tuple[int, int]) -> _Edges:
+    return _Edges.of(polygon.pixels(frame_wh))
+
+
 def inside(points_xy: F64, polygon_xy: F64) -> npt.NDArray[np.bool_]:
     """For each of [N, 2] points: inside the [M, 2] polygon or on its boundary."""
+    return _inside(points_xy, _Edges.of(polygon_xy))
+
+
+def _inside(points_xy: F64, e: _Edges) -> npt.NDArray[np.bool_]:
     px, py = points_xy[:, 0:1], points_xy[:, 1:2]  # [N, 1]
-    x1, y1 = polygon_xy[:, 0][None, :], polygon_xy[:, 1][None, :]  # [1, M]
-    x2, y2 = np.roll(x1, -1, axis=1), np.roll(y1, -1, axis=1)
     # Even-odd rule: count edges crossed by a ray going right from the point.
-    straddles = (y1 > py) != (y2 > py)
-    dy = np.where(y2 == y1, 1.0, y2 - y1)
-    x_cross = x1 + (py - y1) * (x2 - x1) / dy
+    straddles = (e.y1 > py) != (e.y2 > py)
+    x_cross = e.x1 + (py - e.y1) * e.dx / e.dy_safe
     odd = (np.count_nonzero(straddles & (px < x_cross), axis=1) % 2) == 1
     # On an edge: collinear with it and within its bounding box.
-    cross = (x2 - x1) * (py - y1) - (y2 - y1) * (px - x1)
-    scale = np.maximum(np.abs(x2 - x1) + np.abs(y2 - y1), 1e-12)
-    on_line = np.abs(cross) <= 1e-9 * scale * (1 + np.abs(px) + np.abs(py))
-    within = (np.minimum(x1, x2) <= px) & (px <= np.maximum(x1, x2))
-    within &= (np.minimum(y1, y2) <= py) & (py <= np.maximum(y1, y2))
-    on_edge = np.any(on_line & within, axis=1)
-    out: npt.NDArray[np.bool_] = odd | on_edge
+    cross = e.dx * (py - e.y1) - (e.y2 - e.y1) * (px - e.x1)
+    on_line = np.abs(cross) <= 1e-9 * e.scale * (1 + np.abs(px) + np.abs(py))
+    within = (e.lo_x <= px) & (px <= e.hi_x) & (e.lo_y <= py) & (py <= e.hi_y)
+    out: npt.NDArray[np.bool_] = odd | (on_line & within).any(axis=1)
     return out
 
 
@@ -97,7 +128,7 @@ def apply_masks(
     points = bottom_centres(detections.boxes_xyxy)
     hidden = np.zeros(len(detections), bool)
     for mask in masks:
-        hidden |= inside(points, mask.pixels(frame_wh))
+        hidden |= _inside(points, _edges(mask, frame_wh))
     if not hidden.any():
         return detections
     keep = ~hidden
@@ -132,7 +163,7 @@ def zones_for(
     if not zones:
         return [()] * len(boxes_xyxy)
     points = bottom_centres(np.asarray(boxes_xyxy, np.float32).reshape(-1, 4))
-    hits = [inside(points, z.polygon.pixels(frame_wh)).tolist() for z in zones]
+    hits = [_inside(points, _edges(z.polygon, frame_wh)).tolist() for z in zones]
     return [
         tuple(z.name for z, hit in zip(zones, hits, strict=True) if hit[i] and z.cares_about(label))
         for i, label in enumerate(labels)
