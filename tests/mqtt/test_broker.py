@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from camera_app.mqtt.client import MqttClient, MqttErrorKind
+from camera_app.mqtt.client import MqttClient, MqttErrorKind, MqttState
 from camera_app.mqtt.config import HomeAssistantConfig, MqttConfig, TlsConfig
 from camera_app.mqtt.publisher import MqttCollector, MqttPublisher
 from camera_app.objects.lifecycle import EventType, ObjectEvent
@@ -36,6 +36,17 @@ def config(broker: Broker, **kw: object) -> MqttConfig:
 def make_event(n: int, kind: EventType = EventType.START) -> ObjectEvent:
     return ObjectEvent(kind, f"ev{n:04d}", "door", n, "person", 0.9, 1e9, 1e9 + 1, ("porch",),
                        ("porch",), (), (1.0, 2.0, 3.0, 4.0), (), None, n)  # fmt: skip
+
+
+def first_failure(cfg: MqttConfig) -> MqttState:
+    """Runs a client until its first classified failure; its state then."""
+    client = MqttClient(cfg)
+    client.start()
+    try:
+        wait_for(lambda: client.state().last_error_kind is not None, 15, "the failure")
+    finally:
+        assert client.stop(10)
+    return client.state()
 
 
 def ids(sub: Subscriber) -> list[str]:
@@ -183,13 +194,8 @@ def test_tls_against_a_plain_listener_is_a_tls_error(broker: Broker) -> None:
     ca = Path("/etc/ssl/certs/ca-certificates.crt")
     if not ca.is_file():
         pytest.skip("no system CA bundle")
-    client = MqttClient(config(broker, tls=TlsConfig(ca_file=str(ca))))
-    client.start()
-    try:
-        wait_for(lambda: client.state().last_error_kind is not None, 10, "the failure")
-    finally:
-        assert client.stop(10)
-    assert client.state().last_error_kind is MqttErrorKind.TLS
+    state = first_failure(config(broker, tls=TlsConfig(ca_file=str(ca))))
+    assert state.last_error_kind is MqttErrorKind.TLS
 
 
 def test_collector_reports_state(broker: Broker) -> None:
@@ -254,13 +260,8 @@ def test_tls_with_ca_and_client_certificate(tmp_path: Path) -> None:
         # Another CA (the system's): the broker's certificate does not verify.
         system = Path("/etc/ssl/certs/ca-certificates.crt")
         other = TlsConfig(str(system) if system.is_file() else str(certs["client"]))
-        bad = MqttClient(config(broker, tls=other))
-        bad.start()
-        try:
-            wait_for(lambda: bad.state().last_error_kind is not None, 15, "the failure")
-        finally:
-            assert bad.stop(10)
-        assert bad.state().last_error_kind is MqttErrorKind.TLS
-        assert "certificate verify failed" in (bad.state().last_error or "").lower()
+        state = first_failure(config(broker, tls=other))
+        assert state.last_error_kind is MqttErrorKind.TLS
+        assert "certificate verify failed" in (state.last_error or "").lower()
     finally:
         broker.stop()
