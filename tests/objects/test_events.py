@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from camera_app.detect.detections import Detections
 from camera_app.objects.config import LabelFilter, ObjectsConfig, TrackingConfig, ZoneConfig
@@ -271,3 +274,53 @@ def test_label_blind_tracking_sends_a_label_update() -> None:
         ("start", "cat", ()), ("update", "dog", ("label", "score")),
     ]  # fmt: skip
     assert rec.events[1].sequence == 7
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(  # objects: grid cell, first frame, frames present, frames it drifts by a cell
+        st.tuples(
+            st.integers(0, 10),
+            st.integers(0, 4),
+            st.integers(0, 30),
+            st.integers(1, 30),
+            st.integers(1, 10),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.lists(st.floats(0.02, 1.5), min_size=45, max_size=45),
+)
+def test_property_each_event_id_starts_and_ends_once(
+    objects: list[tuple[int, int, int, int, int]], gaps: list[float]
+) -> None:
+    sink, rec = make_sink(dataclasses.replace(CFG, zone_inertia=2))
+    x, y, first, length, _ = objects[0]
+    objects = [(x, y, first, max(length, 3), 1000), *objects[1:]]
+    t = 0.0
+    for k, dt in enumerate(gaps):
+        t += dt
+        boxes = []
+        for x, y, first, length, every in objects:
+            if first <= k < first + length:
+                cx = 100.0 * (x + (k - first) // every)  # moves a cell every few frames
+                boxes.append((cx, 100.0 * y, cx + 120, 100.0 * y + 150))
+        sink.handle(make_result("door", k, image=IMAGE, detections=dets(boxes),
+                                capture_monotonic_s=t, capture_wall_s=1e9 + t))  # fmt: skip
+    sink.close()
+    by_id: dict[str, list[ObjectEvent]] = {}
+    for e in rec.events:
+        by_id.setdefault(e.event_id, []).append(e)
+    for evs in by_id.values():
+        kinds = [e.type.value for e in evs]
+        assert kinds[0] == "start"
+        assert kinds[-1] == "end"  # close() ends what is open
+        assert kinds.count("start") == kinds.count("end") == 1
+        assert len({e.track_id for e in evs}) == 1
+        assert all(a.sequence <= b.sequence for a, b in itertools.pairwise(evs))
+        assert all(e.first_seen_wall_s <= e.last_seen_wall_s for e in evs)
+        for e in evs[1:-1]:
+            assert e.changes  # an update always says why
+    assert rec.events  # the first object stays still for 3 results or more: it has events
+    if rec.counted:
+        assert set(rec.counted[-1].values()) == {0}
