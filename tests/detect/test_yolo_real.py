@@ -11,6 +11,8 @@ photos are known to hold, above score floors.
 
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +25,8 @@ V8_INT8 = "ultralytics_yolov8n_coco_640_int8"
 V8_FLOAT = "ultralytics_yolov8n_coco_640_float_io"
 V5_UINT8 = "yolov5n_coco_640_uint8"
 
+_LITERT = os.environ.get("CAMERA_APP_RUNTIME", "litert") == "litert"
+
 # (model, photo) -> {label: score floors, best first}; from ../shared/models/README.md and runs
 # of the reference below (letterboxed, as the exports were trained).
 FLOORS: dict[tuple[str, str], dict[str, list[float]]] = {}
@@ -33,7 +37,9 @@ for _m in (V8_INT8, V8_FLOAT):
         (_m, "kite_and_cold.jpg"): {"kite": [0.75, 0.6], "person": [0.75, 0.7, 0.45]},
         (_m, "pets.jpg"): {"dog": [0.85, 0.85]},
         (_m, "astronaut"): {"person": [0.4]},
-        (_m, "chelsea"): {"cat": [0.5]},
+        # LiteRT scores this cat 0.55; tflite-runtime 2.14's int8 kernels 0.29, under the 0.3
+        # threshold (its reference agrees): only the comparison with the reference holds there.
+        (_m, "chelsea"): {"cat": [0.5]} if _LITERT else {},
         (_m, "coffee"): {"cup": [0.5]},
         (_m, "motorcycle_left"): {"motorcycle": [0.7]},
     })  # fmt: skip
