@@ -61,7 +61,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from camera_app.app import App, detector_options
+from camera_app.app import App, Context, Services
 from camera_app.config import (
     AppConfig,
     CameraConfig,
@@ -70,15 +70,12 @@ from camera_app.config import (
     OutputsConfig,
     default_config,
 )
-from camera_app.detect.detector import Detector
-from camera_app.detect.model import load_model
-from camera_app.pipeline.types import Result
-from camera_app.runtime import load_runtime
-from camera_app.sources.backoff import BackoffPolicy
+from camera_app.detect.detector import Detector, load_detectors
+from camera_app.options import detector_options
+from camera_app.pipeline.types import Result, ResultSink
 from camera_app.sources.base import ImageBGR, Pacer, SourceSpec
-from camera_app.sources.capture import CaptureThread
 from camera_app.sources.demo import DemoSource
-from camera_app.wiring import attach_services
+from camera_app.wiring import services
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = "ssd_mobilenet_v1_coco_quant"
@@ -185,7 +182,6 @@ def app_config(
     *,
     threads: int,
     interpreters: int,
-    prepare_ahead: bool = False,
 ) -> AppConfig:
     """The default config with one camera, the benchmark model, and servers on free ports."""
     cfg = default_config()
@@ -196,7 +192,6 @@ def app_config(
             path=MODEL,
             threads=threads,
             interpreters=interpreters,
-            prepare_ahead=prepare_ahead,
         ),
         cameras=(camera,),
         http=HttpConfig(enabled=True, address="127.0.0.1", port=0),
@@ -204,11 +199,21 @@ def app_config(
     )
 
 
-def build_app(cfg: AppConfig) -> App:
-    """``App(cfg)`` plus its metrics, outputs and HTTP servers, like ``camera-app run``."""
-    app = App(cfg)
-    attach_services(app)
-    return app
+def build_app(
+    cfg: AppConfig, memory: MemorySource | None = None, extra: ResultSink | None = None
+) -> App:
+    """The App with its metrics, outputs and HTTP servers, like ``camera-app run``; with
+    ``memory``, every camera reads it; ``extra`` is one more sink on every camera."""
+
+    def with_extra(ctx: Context) -> Services:
+        found = services(ctx)
+        if extra is not None:
+            for cam in ctx.cfg.cameras:
+                found.sinks.setdefault(cam.name, []).append(extra)
+        return found
+
+    return App(cfg, services=with_extra,
+               source_for=None if memory is None else (lambda cam: memory))  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -231,7 +236,7 @@ def run_for(app: App, seconds: float) -> None:
     started = time.monotonic()
     app.run(duration_s=seconds, status_every_s=3600.0)
     if time.monotonic() - started < 0.9 * seconds:
-        raise RuntimeError(f"the pipeline stopped early: {app.status()}")
+        raise RuntimeError(f"the pipeline stopped early: {app.telemetry.status()}")
 
 
 class MemorySource:
@@ -254,32 +259,9 @@ class MemorySource:
         """Nothing to release."""
 
 
-def use_source(app: App, source: MemorySource) -> None:
-    """Replace the (not yet started) App's only capture thread by one reading ``source``,
-    built with the same settings and slot as ``App.__init__`` builds it."""
-    cam = app.cfg.cameras[0]
-    app.captures[0] = CaptureThread(
-        cam.name,
-        source,
-        app.stop_event,
-        open_timeout_s=cam.open_timeout_s,
-        read_timeout_s=cam.read_timeout_s,
-        stall_timeout_s=cam.stall_timeout_s,
-        backoff=BackoffPolicy(
-            cam.backoff.initial_s, cam.backoff.max_s, cam.backoff.multiplier, cam.backoff.jitter
-        ),
-        latest=app.board.slots[cam.name],
-    )
-
-
-def load_detectors(cfg: AppConfig) -> list[Detector]:
+def detectors_for(cfg: AppConfig) -> list[Detector]:
     """The interpreters exactly as ``App.__init__`` loads them (runtime, threads, options)."""
-    opts = detector_options(cfg)
-    runtime = load_runtime(opts.runtime)
-    return [
-        Detector(load_model(cfg.model.path, threads=opts.threads, runtime=runtime), opts)
-        for _ in range(cfg.model.interpreters)
-    ]
+    return load_detectors(cfg.model.path, detector_options(cfg), cfg.model.interpreters)
 
 
 # -- bare invoke() ---------------------------------------------------------------------------
@@ -398,6 +380,11 @@ class PipelineBlock(Block):
 class OrderSink:
     """An output that counts results reaching the outputs older than one already seen."""
 
+    output_name = "order"
+
+    def health(self) -> tuple[bool, int]:
+        return True, 0
+
     def __init__(self) -> None:
         self.newest = -1
         self.out_of_order = 0
@@ -411,17 +398,10 @@ class OrderSink:
         """Nothing to flush."""
 
 
-def pipeline_block(
-    cfg: AppConfig, seconds: float, memory: MemorySource | None, resize_threads: int | None = None
-) -> PipelineBlock:
-    """The real App for ``seconds`` after a warm-up; frames processed in that window.
-    ``resize_threads`` overrides the detectors' choice (the A/B of the two-part resize)."""
-    app = build_app(cfg)
-    if resize_threads is not None:
-        for det in app.detectors:
-            det.preprocessor.resize_threads = resize_threads
-    if memory is not None:
-        use_source(app, memory)
+def pipeline_block(cfg: AppConfig, seconds: float, memory: MemorySource | None) -> PipelineBlock:
+    """The real App for ``seconds`` after a warm-up; frames processed in that window."""
+    order = OrderSink()
+    app = build_app(cfg, memory, order)
     block = PipelineBlock(0, 0.0, 0.0)
     last_done: dict[int, float] = {}
     counting = threading.Event()
@@ -441,19 +421,17 @@ def pipeline_block(
             if previous is not None:
                 block.idle_s.append(invoke_started - previous)
 
-    app.hooks.on_result.append(observe)
-    order = OrderSink()
-    app.sinks[cfg.cameras[0].name].append(order)
+    app.telemetry.hooks.on_result.append(observe)
     with running(app):
         run_for(app, WARMUP_S)
-        snap0 = app.snapshots()[0]
-        n0, cpu0, t0 = app.frames_processed, cpu_seconds(), time.perf_counter()
+        snap0 = app.telemetry.snapshots()[0]
+        n0, cpu0, t0 = app.telemetry.frames_processed, cpu_seconds(), time.perf_counter()
         late0, held0 = order.out_of_order, app.order.held_total
         counting.set()
         run_for(app, seconds)
         counting.clear()
-        n1, cpu1, t1 = app.frames_processed, cpu_seconds(), time.perf_counter()
-        snap1 = app.snapshots()[0]
+        n1, cpu1, t1 = app.telemetry.frames_processed, cpu_seconds(), time.perf_counter()
+        snap1 = app.telemetry.snapshots()[0]
         block.out_of_order = order.out_of_order - late0
         block.held = app.order.held_total - held0
     block.frames, block.seconds, block.cpu_s = n1 - n0, t1 - t0, cpu1 - cpu0
@@ -462,11 +440,9 @@ def pipeline_block(
     return block
 
 
-def memory_block(
-    cfg: AppConfig, seconds: float, frame: Image, fps: float, resize_threads: int | None = None
-) -> Block:
+def memory_block(cfg: AppConfig, seconds: float, frame: Image, fps: float) -> Block:
     """The App on a fresh in-memory source (a camera that costs no decode)."""
-    return pipeline_block(cfg, seconds, MemorySource(frame, fps), resize_threads)
+    return pipeline_block(cfg, seconds, MemorySource(frame, fps))
 
 
 def serial_detect(detectors: Sequence[Detector], frame: Image, seconds: float) -> Block:
@@ -534,11 +510,7 @@ def throughput_config(
         name: app_config(cam, threads=threads, interpreters=interpreters)
         for name, cam in (("memory", mem_cam), ("paced", paced), ("unpaced", unpaced))
     }
-    ahead_cfgs = {
-        ahead: app_config(mem_cam, threads=threads, interpreters=interpreters, prepare_ahead=ahead)
-        for ahead in (False, True)
-    }
-    detectors = load_detectors(cfgs["memory"])
+    detectors = detectors_for(cfgs["memory"])
     contenders: dict[str, tuple[str, Callable[[], Block]]] = {
         "bare": ("bare invoke() loop", lambda: bare_invoke(detectors, frame, per_block)),
         "serial": (
@@ -546,17 +518,10 @@ def throughput_config(
             lambda: serial_detect(detectors, frame, per_block),
         ),
     }
-    for ahead, label in ((False, "inline"), (True, "ahead")):
-        mark = " " if ahead else "*"  # the default: model.prepare_ahead: false
-        contenders[f"memory-{label}"] = (
-            f"{mark}App, in-memory 720p @ {fps:g}/s, prepare {label}",
-            functools.partial(memory_block, ahead_cfgs[ahead], per_block, frame, fps),
-        )
-    if threads > 1:  # the default cuts the resize in two: the same App with it on one thread
-        contenders["memory-resize1"] = (
-            f" App, in-memory @ {fps:g}/s, 1-thread resize",
-            functools.partial(memory_block, ahead_cfgs[False], per_block, frame, fps, 1),
-        )
+    contenders["memory"] = (
+        f"*App, in-memory 720p @ {fps:g}/s",
+        functools.partial(memory_block, cfgs["memory"], per_block, frame, fps),
+    )
     if not args.no_video:
         contenders["paced"] = (
             f"App, H.264 720p file @ {fps:g} fps",
@@ -610,8 +575,7 @@ def throughput_config(
                 f"{sum(b.out_of_order for b in pb)} ({sum(b.held for b in pb)} held)"
             )
         print(row)
-    chosen = "memory-inline"
-    print("   * the default (model.prepare_ahead: false)")
+    chosen = "memory"
     ratio = merge(results[chosen])[0] / bare_rate
     per_round = [m.rate / b.rate for m, b in zip(results[chosen], results["bare"], strict=True)]
     ok = ratio >= 0.95
@@ -767,32 +731,28 @@ def rtsp_clip(workdir: Path) -> str:
 # -- 2. latency ------------------------------------------------------------------------------
 
 
-def ours_on_stream(
-    url: str, fps: float, seconds: float, prepare_ahead: bool = False
-) -> tuple[LagSeries, float, dict[str, Any]]:
+def ours_on_stream(url: str, fps: float, seconds: float) -> tuple[LagSeries, float, dict[str, Any]]:
     """The real App (rtsp source, 1 interpreter x 1 thread) for WARMUP_S + ``seconds``."""
-    cfg = app_config(
-        CameraConfig(name="rtsp", source=url), threads=1, interpreters=1,
-        prepare_ahead=prepare_ahead,
-    )  # fmt: skip
+    cfg = app_config(CameraConfig(name="rtsp", source=url), threads=1, interpreters=1)
     app = build_app(cfg)
     series = LagSeries(fps)
 
     def observe(r: Result) -> None:
         series.add(r.done_monotonic_s, r.frame.image_bgr, r.latency_s, r.times.invoke_s)
 
-    app.hooks.on_result.append(observe)
-    print(f"    App: model.prepare_ahead {app.prepare_ahead}", flush=True)
+    app.telemetry.hooks.on_result.append(observe)
     with running(app):
         deadline = time.monotonic() + 30.0
         while not series.samples:  # wait for the stream (open + first frame), with a timeout
             run_for(app, 0.2)
             if time.monotonic() > deadline:
-                raise RuntimeError(f"no result from the stream within 30 s: {app.status()}")
+                raise RuntimeError(
+                    f"no result from the stream within 30 s: {app.telemetry.status()}"
+                )
         start = series.samples[0].t + WARMUP_S
         run_for(app, start + seconds - time.monotonic())
-        status = app.status()
-        snap = app.snapshots()[0]
+        status = app.telemetry.status()
+        snap = app.telemetry.snapshots()[0]
     status["frames_replaced"] = snap.frames_replaced
     return series, start, status
 
@@ -847,7 +807,7 @@ def cmd_latency(args: argparse.Namespace) -> int:
     frames = rtsp_clip(workdir)
     seconds = float(args.seconds)
     cfg1 = app_config(CameraConfig(name="rtsp", source="demo"), threads=1, interpreters=1)
-    detector = load_detectors(cfg1)[0]
+    detector = detectors_for(cfg1)[0]
     bare = bare_invoke([detector], photo_720p(), args.invoke_seconds)
     invoke_p50 = q(bare.per_frame_s, 0.5)
     bound = 2 * invoke_p50 + 1.0 / fps
@@ -869,7 +829,7 @@ def cmd_latency(args: argparse.Namespace) -> int:
         print(f"RTSP server {url} (tests/rtsp_server.py, openh264, {fps} fps)")
         print(f"(a) App ... load {loadavg()}", flush=True)
         others = OtherLoad()
-        ours, ours_start, status = ours_on_stream(url, fps, seconds, args.prepare_ahead)
+        ours, ours_start, status = ours_on_stream(url, fps, seconds)
         print(
             f"(a) done: load {loadavg()}, {others.describe()} (RTSP server included); "
             f"processed {status['frames_processed']}, "
@@ -1047,7 +1007,7 @@ def print_machine_tail(inv: Tail, work: Tail, bound_s: float | None) -> None:
 def cmd_tail(args: argparse.Namespace) -> int:
     print_machine("the machine's tail: invoke() beside fixed CPU work of the same median")
     cfg1 = app_config(CameraConfig(name="tail", source="demo"), threads=1, interpreters=1)
-    detector = load_detectors(cfg1)[0]
+    detector = detectors_for(cfg1)[0]
     others = OtherLoad()
     inv, work = machine_tail(detector, photo_720p(), float(args.seconds))
     bound = 2 * q(inv.wall_s, 0.5) + 1.0 / args.fps
@@ -1099,11 +1059,11 @@ def cmd_memory(args: argparse.Namespace) -> int:
                 others.reset()
                 print(
                     f"  t={now:6.1f} s  VmRSS {samples[-1][1] / 1024:7.1f} MiB  "
-                    f"processed {app.frames_processed:6d}  load {loadavg()}  "
+                    f"processed {app.telemetry.frames_processed:6d}  load {loadavg()}  "
                     f"{others_now}",
                     flush=True,
                 )
-            status = app.status()
+            status = app.telemetry.status()
     at_1min = min(samples, key=lambda s: abs(s[0] - 60.0))
     end = samples[-1]
     diff_mb = (end[1] - at_1min[1]) * 1024 / 1e6
@@ -1148,9 +1108,6 @@ def main(argv: list[str] | None = None) -> int:
     la.add_argument("--seconds", type=float, default=300.0, help="each of the two")
     la.add_argument("--invoke-seconds", type=float, default=10.0)
     la.add_argument("--fps", type=int, default=30, help="the stream's frame rate")
-    la.add_argument(
-        "--prepare-ahead", action="store_true", help="the App with model.prepare_ahead: true"
-    )
     la.set_defaults(fn=cmd_latency)
     ta = sub.add_parser(
         "tail", help="invoke() beside fixed CPU work of the same median: the machine's own tail"

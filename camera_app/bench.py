@@ -89,43 +89,30 @@ def bench_preprocess(frame: npt.NDArray[np.uint8], repeat: int) -> list[dict[str
     rows = []
     for name, hw, q in PREPROCESS_CASES:
         pre = Preprocessor(hw, q)
-        # As a worker whose interpreter has two threads runs it: the resize cut in two parts.
-        pre2 = Preprocessor(hw, q, resize_threads=2)
         ours, _ = pre(frame)
-        ours2, _ = pre2(frame)
         usual = usual_float_path(frame, hw, q)
-        identical = all(
-            o.dtype == usual.dtype and o.tobytes() == usual.tobytes() for o in (ours, ours2)
-        )
+        identical = ours.dtype == usual.dtype and ours.tobytes() == usual.tobytes()
         # The resize to the model size is the same call in both paths: it is timed in the same
         # rounds, so the print shows how much of each path is the per-pixel work that differs.
         size = (hw[1], hw[0])
-        t_usual, t_ours, t_ours2, t_resize = side_by_side(
+        t_usual, t_ours, t_resize = side_by_side(
             functools.partial(usual_float_path, frame, hw, q),
             functools.partial(pre, frame),
-            functools.partial(pre2, frame),
             functools.partial(cv2.resize, frame, size),
             repeat=repeat,
         )
-        med_u, med_o, med_o2, med_r = (
-            statistics.median(t) for t in (t_usual, t_ours, t_ours2, t_resize)
-        )
-        ratio, ratio2 = med_u / med_o, med_u / med_o2
+        med_u, med_o, med_r = (statistics.median(t) for t in (t_usual, t_ours, t_resize))
+        ratio = med_u / med_o
         rest = (med_u - med_r) / max(med_o - med_r, 1e-9)
-        split = pre2.split_for(frame.shape[:2])
         print(f"preprocess {name}")
         print(f"  usual float path              {_ms(t_usual)}")
         route = "resize + cv2.transform" if pre.fused else "resize + table"
         print(f"  ours: {route:<23} {_ms(t_ours)}")
-        two = "resize on 2 threads" if split is not None else "(no 2-part cut: 1 thread)"
-        print(f"  ours, {two:<23} {_ms(t_ours2)}")
         print(f"  the shared resize alone       {_ms(t_resize)}")
-        print(f"  speed-up {ratio:5.1f}x overall ({ratio2:4.1f}x with the 2-thread resize),"
-              f" {rest:5.1f}x beside the shared resize;  identical bytes: {identical}")  # fmt: skip
-        rows.append({
-            "case": name, "speedup": ratio, "speedup_two_threads": ratio2,
-            "beside_resize": rest, "identical": identical,
-        })  # fmt: skip
+        print(f"  speed-up {ratio:5.1f}x overall, {rest:5.1f}x beside the shared resize;"
+              f"  identical bytes: {identical}")  # fmt: skip
+        rows.append({"case": name, "speedup": ratio, "beside_resize": rest,
+                     "identical": identical})  # fmt: skip
     return rows
 
 

@@ -16,30 +16,18 @@ from typing import NoReturn
 from camera_app import __version__
 from camera_app.errors import CameraAppError, ImageError, UserError
 from camera_app.logs import setup_logging
+from camera_app.modes import ColourOrder, ResizeMode, RuntimeName, StrEnum
 from camera_app.redact import redact_text
 
 log = logging.getLogger("camera_app")
 
 
-def _detector_options(args: argparse.Namespace) -> object:
-    from camera_app.detect.detector import DetectorOptions
-    from camera_app.modes import ColourOrder, ResizeMode
-
-    return DetectorOptions(
-        threshold=args.threshold,
-        iou_threshold=args.iou,
-        max_detections=args.max_detections,
-        classes=tuple(c.strip() for c in (args.classes or "").split(",") if c.strip()),
-        colour_order=ColourOrder(args.colour_order),
-        resize=ResizeMode(args.resize) if args.resize else None,
-        labels=Path(args.labels) if args.labels else None,
-        label_offset=args.label_offset,
-        threads=args.threads,
-        runtime=args.runtime,
-    )
+def _values(enum: type[StrEnum]) -> list[str]:
+    return [str(m.value) for m in enum]
 
 
 def _add_model_args(p: argparse.ArgumentParser, *, model_required: bool) -> None:
+    """The detector's options as flags; ``options.options_from_args`` maps them."""
     from camera_app.registry import DEFAULT_MODEL
 
     if model_required:
@@ -55,15 +43,15 @@ def _add_model_args(p: argparse.ArgumentParser, *, model_required: bool) -> None
     p.add_argument("--classes", help="only these label names, comma-separated (person,car)")
     p.add_argument("--labels", help="labels file (default: beside the model, or embedded)")
     p.add_argument("--label-offset", type=int, default=None)
-    p.add_argument("--colour-order", choices=["rgb", "bgr"], default="rgb")
+    p.add_argument("--colour-order", choices=_values(ColourOrder), default=ColourOrder.RGB.value)
     p.add_argument(
         "--resize",
-        choices=["stretch", "letterbox"],
+        choices=_values(ResizeMode),
         default=None,
         help="default: the model family's (SSD stretch, YOLO letterbox with grey 114)",
     )
     p.add_argument("--threads", type=int, default=2, help="interpreter threads")
-    p.add_argument("--runtime", choices=["litert", "tflite-runtime"], default=None)
+    p.add_argument("--runtime", choices=_values(RuntimeName), default=None)
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
@@ -71,6 +59,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
     from camera_app.detect.detector import load_detector
     from camera_app.detect.draw import draw_detections
+    from camera_app.options import options_from_args
     from camera_app.sources.image_size import read_image
 
     if not args.max_image_megapixels > 0:
@@ -78,7 +67,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
             f"--max-image-megapixels: expected a positive number, got {args.max_image_megapixels}"
         )
 
-    detector = load_detector(args.model, _detector_options(args))  # type: ignore[arg-type]
+    detector = load_detector(args.model, options_from_args(args))
     out_dir = Path(args.output) if args.output and len(args.images) > 1 else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -102,8 +91,9 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     from camera_app.inspect_model import format_report, inspect_model
+    from camera_app.options import options_from_args
 
-    report = inspect_model(args.model, _detector_options(args))  # type: ignore[arg-type]
+    report = inspect_model(args.model, options_from_args(args))
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0 if report["verdict"]["runs"] else 2
 

@@ -1,8 +1,9 @@
 """The configuration: a strict YAML file read into frozen dataclasses.
 
     load_config(path) / parse_config(text)    YAML -> AppConfig; every error says file:line
-    apply_overrides(cfg, sources=..., ...)    command-line flags, checked by the same rules
     default_config()                          one demo camera (`camera-app run` without --config)
+
+Command-line flags go over it in ``overrides``; the value checks are in ``config_values``.
 
 Unknown keys (with a suggestion), wrong types, out-of-range values, duplicate keys and duplicate
 camera names are errors naming the key path (``cameras[1].source``) and the line. ``${NAME}`` and
@@ -14,22 +15,17 @@ Paths are kept as written. Keys are the dataclass field names below, one to one.
 
 from __future__ import annotations
 
-import logging
 import os
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 from camera_app._yaml import (
-    CheckError,
     Context,
     Node,
     boolean,
     checked,
     choice,
-    describe,
     integer,
     listed,
     nested,
@@ -40,136 +36,35 @@ from camera_app._yaml import (
     string,
 )
 from camera_app._yaml_limits import MAX_BYTES, compose
+from camera_app.config_values import (
+    _CLASS,
+    _EVENTS,
+    _FPS,
+    _FRACTION,
+    _PATH,
+    _PIXELS,
+    _PORT,
+    _POSITIVE,
+    _THREADS,
+    _TIMEOUT,
+    _address,
+    _auto,
+    _auto_bool,
+    _camera_name,
+    _fourcc,
+)
+from camera_app.config_values import LogFormat as LogFormat  # re-exported, as the enums below
+from camera_app.config_values import LogLevel as LogLevel
+from camera_app.config_values import SourceKind as SourceKind
+from camera_app.config_values import check_source as check_source
+from camera_app.config_values import classify_source as classify_source
 from camera_app.errors import ConfigError
-from camera_app.modes import ColourOrder, ResizeMode, StrEnum, Transport
+from camera_app.modes import Activation, ColourOrder, ResizeMode, RuntimeName, Transport
 from camera_app.mqtt.config import MqttConfig, read_mqtt
 from camera_app.objects.config import EventsMode, ObjectsConfig, read_objects
 from camera_app.redact import redact_url
 
-log = logging.getLogger(__name__)
-
 T = TypeVar("T")
-
-
-class RuntimeChoice(StrEnum):
-    AUTO = "auto"
-    LITERT = "litert"
-    TFLITE_RUNTIME = "tflite-runtime"
-
-
-class ScoreActivation(StrEnum):
-    AUTO = "auto"
-    SIGMOID = "sigmoid"
-    SOFTMAX = "softmax"
-    NONE = "none"
-
-
-class LogLevel(StrEnum):
-    DEBUG = "debug"
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
-
-
-class LogFormat(StrEnum):
-    KV = "kv"
-    JSON = "json"
-
-
-class SourceKind(StrEnum):
-    DEMO = "demo"
-    WEBCAM = "webcam"  # an integer index
-    DEVICE = "device"  # /dev/videoN and other /dev paths
-    RTSP = "rtsp"  # rtsp:// and rtsps://
-    HTTP = "http"  # http:// and https:// (MJPEG)
-    PATH = "path"  # a video file or an image folder
-
-
-# ---- value checks (shared by the YAML reader and apply_overrides) ---------------------------
-
-_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
-_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_SOURCE_EXPECTED = (
-    "demo, a webcam index, /dev/videoN, an rtsp://, rtsps://, http:// or https:// URL, "
-    "or a video file or image folder path"
-)
-
-
-def classify_source(source: str) -> SourceKind:
-    """What kind of source a (checked) source string is."""
-    match = _SCHEME.match(source)
-    if match:
-        return SourceKind.RTSP if match.group(1).lower().startswith("rtsp") else SourceKind.HTTP
-    if source == "demo":
-        return SourceKind.DEMO
-    if source.isdigit():
-        return SourceKind.WEBCAM
-    return SourceKind.DEVICE if source.startswith("/dev/") else SourceKind.PATH
-
-
-def check_source(value: object) -> str:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise CheckError(_SOURCE_EXPECTED)
-    match = _SCHEME.match(value)
-    if match:
-        if match.group(1).lower() not in {"rtsp", "rtsps", "http", "https"}:
-            raise CheckError(_SOURCE_EXPECTED)
-        try:
-            host = urlsplit(value).hostname
-        except ValueError:
-            host = None
-        if not host:
-            raise CheckError(f"a URL with a host after {match.group(1).lower()}://")
-    return value
-
-
-def _camera_name(value: object) -> str:
-    if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise CheckError("a name of 1 to 64 letters, digits, '_' or '-'")
-    return value
-
-
-def _fourcc(value: object) -> str:
-    if not isinstance(value, str) or len(value) != 4 or not value.isascii():
-        raise CheckError("a 4-character code such as MJPG")
-    return value
-
-
-def _auto_bool(value: object) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if value != "auto":
-        raise CheckError("auto, true or false")
-    return None
-
-
-def _auto_resize(value: object) -> ResizeMode | None:
-    if value == "auto":
-        return None
-    try:
-        return choice(ResizeMode)(value)
-    except CheckError as exc:
-        raise CheckError(f"auto or {exc.expected}") from exc
-
-
-def _address(value: object) -> str:
-    if not isinstance(value, str) or not value or re.search(r"[\s/]", value):
-        raise CheckError("a listen address such as 127.0.0.1, 0.0.0.0 or ::")
-    return value
-
-
-_THREADS = integer(1, 64)
-_PORT = integer(0, 65535)
-_PIXELS = integer(1, 16384)
-_POSITIVE = number(0, lo_open=True)
-_FRACTION = number(0, 1, lo_open=True)
-_FPS = number(0, 1000, lo_open=True)
-_TIMEOUT = number(0, 3600, lo_open=True)
-_EVENTS = optional(string("'-' for stdout or a file path"))
-_PATH = string("a non-empty path")
-_CLASS = string("a class name")
 
 
 # ---- sections: each field says how its key is read (see camera_app._yaml) --------------------
@@ -227,22 +122,16 @@ class ModelConfig:
     label_offset: int | None = field(default=None, metadata=checked(optional(integer())))
     threads: int = field(default=2, metadata=checked(_THREADS))
     interpreters: int = field(default=1, metadata=checked(integer(1, 16)))
-    # Preprocess the next frame on a thread of its own while invoke() runs (pipeline/worker)
-    prepare_ahead: bool = field(default=False, metadata=checked(boolean))
-    runtime: RuntimeChoice = field(
-        default=RuntimeChoice.AUTO, metadata=checked(choice(RuntimeChoice))
-    )
+    runtime: RuntimeName | None = field(default=None, metadata=checked(_auto(RuntimeName)))
     colour_order: ColourOrder = field(
         default=ColourOrder.RGB, metadata=checked(choice(ColourOrder))
     )
     # None (auto): the model family's convention (SSD stretch, YOLO letterbox)
-    resize: ResizeMode | None = field(default=None, metadata=checked(_auto_resize))
+    resize: ResizeMode | None = field(default=None, metadata=checked(_auto(ResizeMode)))
     normalization: Normalization = field(
         default_factory=Normalization, metadata=nested(Normalization)
     )
-    score_activation: ScoreActivation = field(
-        default=ScoreActivation.AUTO, metadata=checked(choice(ScoreActivation))
-    )
+    score_activation: Activation | None = field(default=None, metadata=checked(_auto(Activation)))
     # Raw outputs: is column 0 background? None: auto
     background_class: bool | None = field(default=None, metadata=checked(_auto_bool))
     # None, a path to an anchors file, or generator settings
@@ -341,7 +230,7 @@ def same_file(path: str) -> str:
     return path if path == "-" else os.path.realpath(path)
 
 
-def _events_limits_differ(cameras: tuple[CameraConfig, ...], cam: CameraConfig) -> str | None:
+def events_limits_differ(cameras: tuple[CameraConfig, ...], cam: CameraConfig) -> str | None:
     """The first earlier camera writing events to ``cam``'s file with another events_max_mb."""
     target = cam.outputs.events
     if target is None or target == "-":
@@ -384,7 +273,7 @@ def _cameras(node: Node) -> tuple[CameraConfig, ...]:
                     f"cameras '{other}' and '{cam.name}' both record to {out.record}; "
                     "give each camera its own record path"
                 )
-        other_events = _events_limits_differ(tuple(cameras), cam)
+        other_events = events_limits_differ(tuple(cameras), cam)
         if other_events is not None:
             raise out_node.error(
                 f"cameras '{other_events}' and '{cam.name}' write events to {out.events} with "
@@ -484,64 +373,6 @@ def _check_ports(cfg: AppConfig, root: Node, children: Mapping[str, Node]) -> No
         if "port" in keys:
             raise keys["port"].error(f"{http.port} is also {other}.port; pick another port")
     raise root.error(f"metrics.port and http.port are both {http.port}; pick another port")
-
-
-def _flag(flag: str, value: object, check: Callable[[object], T]) -> T:
-    try:
-        return check(value)
-    except CheckError as exc:
-        raise ConfigError(f"{flag}: expected {exc.expected}, got {describe(value)}") from exc
-
-
-def _warn_if_password_on_the_command_line(camera: str, source: str) -> None:
-    """A password in ``--source`` is readable by every local user (``ps``, /proc/PID/cmdline)."""
-    try:
-        password = urlsplit(source).password
-    except ValueError:
-        return  # check_source says what is wrong with it
-    if password:
-        log.warning(
-            "--source for %s has a password in it, which every user of this machine can read "
-            "in the process list (ps); put the camera in a config file and write the password "
-            "as ${credential:NAME} (systemd LoadCredential=) or ${ENV_VAR} instead",
-            camera,
-        )
-
-
-def apply_overrides(
-    cfg: AppConfig,
-    *,
-    sources: list[str] | None = None,
-    model: str | None = None,
-    threads: int | None = None,
-    events: str | None = None,
-) -> AppConfig:
-    """Apply command-line flags. ``sources`` (``--source``, repeatable) replaces the cameras
-    with cam0, cam1, ... on default settings; ``events`` is set on every camera."""
-    if sources:
-        for i, s in enumerate(sources):
-            _warn_if_password_on_the_command_line(f"cam{i}", s)
-        cameras = tuple(
-            CameraConfig(name=f"cam{i}", source=_flag("--source", s, check_source))
-            for i, s in enumerate(sources)
-        )
-        cfg = replace(cfg, cameras=cameras)
-    if model is not None:
-        cfg = replace(cfg, model=replace(cfg.model, path=_flag("--model", model, _PATH)))
-    if threads is not None:
-        cfg = replace(cfg, model=replace(cfg.model, threads=_flag("--threads", threads, _THREADS)))
-    if events is not None:
-        out = _flag("--events", events, string("'-' for stdout or a file path"))
-        cameras = tuple(replace(c, outputs=replace(c.outputs, events=out)) for c in cfg.cameras)
-        for i, cam in enumerate(cameras):
-            other = _events_limits_differ(cameras[:i], cam)
-            if other is not None:
-                raise ConfigError(
-                    f"--events: cameras '{other}' and '{cam.name}' would write events to {out} "
-                    "with different events_max_mb; give them the same value in the config"
-                )
-        cfg = replace(cfg, cameras=cameras)
-    return cfg
 
 
 def default_config() -> AppConfig:

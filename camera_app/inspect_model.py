@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -292,7 +291,3 @@ def format_report(r: dict[str, Any]) -> str:
 def _fmt_tensor(t: dict[str, Any]) -> str:
     q = f" scale={t['scale']:.6g} zero_point={t['zero_point']}" if t["quantized"] else ""
     return f"#{t['index']} '{t['name']}' {t['dtype']}{t['shape']}{q}"
-
-
-def model_name_for(path: Path) -> str:
-    return path.parent.name or path.stem

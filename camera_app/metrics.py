@@ -1,44 +1,11 @@
 """Prometheus metrics: per-stage latency, drops by reason, stream health, fps, model and build info.
 
-``PipelineMetrics`` owns one ``CollectorRegistry`` (a new one unless given: never the global
-one) and is fed from two sides:
-
-- *pushed* by the pipeline, on its own threads: ``observe_result`` (every processed frame),
-  ``observe_render`` (time spent in the outputs), ``count_dropped`` (drops the pipeline itself
-  sees, e.g. ``output_backlog``);
-- *pulled* at scrape time from the capture threads: a callable returning ``CaptureSnapshot``s
-  (``set_snapshot_source``), read by a custom collector.
-
-Families and who emits them (each family is emitted by exactly one collector; the registry
-checks that at registration, through ``describe()``):
-
-    histograms {camera}      camera_app_{frame_age,preprocess,invoke,postprocess,render}_seconds,
-                             camera_app_end_to_end_latency_seconds          (observe_*)
-    counters                 camera_app_frames_processed_total{camera},
-                             camera_app_detections_total{camera,label}      (observe_result)
-    info                     camera_app_model_info{...}, camera_app_build_info{version,python}
-    snapshot collector       camera_app_frames_captured_total{camera}
-                             camera_app_frames_dropped_total{camera,reason}
-                             camera_app_reconnects_total{camera}
-                             camera_app_stream_errors_total{camera,class}
-                             camera_app_camera_state{camera,state}  (1 for the current state)
-                             camera_app_camera_up{camera}           (1 while streaming)
-                             camera_app_fps{camera}                 (processed, sliding window)
-
-Drops, the split: ``camera_app_frames_dropped_total`` is emitted by the snapshot collector
-only. For each camera and reason it is the capture slot's count from the snapshot
-(``replaced``, ``too_old``) *plus* what the pipeline counted with ``count_dropped`` (plain
-integers kept here, not a prometheus Counter, so the family cannot appear twice). Call
-``count_dropped`` only for drops the capture slot does not count already.
-
-Cardinality: label values come from the config (camera names), the label map (detection
-labels; with ``labels`` given, anything else is counted as ``other``) and fixed enums
-(stage, drop reason, error class, state). Every label value is passed through ``redact_text``
-once, when it is first bound, so a URL pasted into a camera name cannot leak its password.
-
-Cost: labelled children are bound once per camera (and per camera and label) and cached, so
-``observe_result`` is a dict lookup, five histogram observations and a few counter increments;
-see ``benchmarks/metrics_cost.py``.
+``PipelineMetrics`` owns one ``CollectorRegistry`` (never the global one). Histograms and
+counters are pushed by the pipeline (``observe_result``, ``observe_render``, ``count_dropped``);
+capture counters, states, outputs and fps are read at scrape time from the sources it is given
+(the telemetry's), so /metrics says what the status page says. Every label value is redacted
+once, when first bound; labelled children are cached, so observing a result is a dict look-up
+and a few observations. Families and label sets: docs/ARCHITECTURE.md (metrics).
 """
 
 from __future__ import annotations
@@ -46,8 +13,6 @@ from __future__ import annotations
 import logging
 import platform
 import threading
-import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -90,6 +55,7 @@ OTHER_LABEL = "other"
 
 SnapshotSource = Callable[[], Iterable[CaptureSnapshot]]
 OutputSource = Callable[[], Iterable[OutputState]]
+FpsSource = Callable[[str], float]  # a camera's (unredacted) name -> results per second
 
 
 @dataclass(frozen=True)
@@ -143,20 +109,16 @@ class PipelineMetrics:
         cameras: Sequence[str] = (),
         labels: Iterable[str] | None = None,
         snapshots: SnapshotSource | None = None,
-        fps_window_s: float = 10.0,
-        clock: Callable[[], float] = time.monotonic,
+        outputs: OutputSource | None = None,
+        fps: FpsSource | None = None,
     ) -> None:
-        if not fps_window_s > 0:
-            raise ValueError(f"fps_window_s: expected a positive number, got {fps_window_s!r}")
         self.registry = registry if registry is not None else CollectorRegistry()
         self._labels = None if labels is None else frozenset(labels)
         self._snapshots = snapshots
-        self._outputs: OutputSource | None = None
-        self._fps_window_s = fps_window_s
-        self._clock = clock
-        self._lock = threading.Lock()  # guards the dicts below and the fps deques
+        self._outputs = outputs
+        self._fps = fps
+        self._lock = threading.Lock()  # guards the dicts below
         self._cameras: dict[str, _Camera] = {}
-        self._done_s: dict[str, deque[float]] = {}
         self._drops: dict[str, dict[str, int]] = {}
 
         r = self.registry
@@ -214,12 +176,6 @@ class PipelineMetrics:
             for label in labels:
                 child = children.get(label) or self._detection_child(cam, label)
                 child.inc()
-        with self._lock:
-            done = self._done_s[cam.name]
-            done.append(result.done_monotonic_s)
-            horizon = result.done_monotonic_s - self._fps_window_s
-            while done[0] < horizon:
-                done.popleft()
 
     def observe_render(self, camera: str, seconds: float) -> None:
         """Record the time the outputs took for one result of ``camera``."""
@@ -249,31 +205,16 @@ class PipelineMetrics:
             }
         )
 
-    def set_snapshot_source(self, snapshots: SnapshotSource | None) -> None:
-        """Where the capture snapshots come from at scrape time (None: no capture metrics)."""
-        self._snapshots = snapshots
-
-    def set_output_source(self, outputs: OutputSource | None) -> None:
-        """Where the outputs' states come from at scrape time (None: no output metrics)."""
-        self._outputs = outputs
-
     # -- read at scrape time ---------------------------------------------------------------
 
     def fps(self, camera: str) -> float:
-        """Frames processed per second over the last ``fps_window_s`` (0 for unknown cameras)."""
-        now = self._clock()
-        with self._lock:
-            done = self._done_s.get(camera)
-            if not done:
-                return 0.0
-            horizon = now - self._fps_window_s
-            count = sum(1 for t in done if t >= horizon)
-        return count / self._fps_window_s
+        """The fps source's value for ``camera`` (unredacted name); 0 without a source."""
+        return 0.0 if self._fps is None else self._fps(camera)
 
-    def cameras(self) -> list[str]:
-        """The (redacted) names of the cameras bound so far."""
+    def cameras(self) -> dict[str, str]:
+        """The cameras bound so far: name -> redacted name."""
         with self._lock:
-            return [cam.name for cam in self._cameras.values()]
+            return {raw: cam.name for raw, cam in self._cameras.items()}
 
     def pipeline_drops(self, camera: str) -> dict[str, int]:
         with self._lock:
@@ -286,7 +227,6 @@ class PipelineMetrics:
             cam = self._cameras.get(camera)
             if cam is None:
                 cam = _Camera(self, redact_text(camera))
-                self._done_s.setdefault(cam.name, deque())
                 self._drops.setdefault(cam.name, dict.fromkeys(DROP_REASONS, 0))
                 self._cameras[camera] = cam
             return cam
@@ -338,6 +278,28 @@ class _ReadAtScrape(Collector, Generic[_T]):
         yield from self._families(items)
 
 
+_Family = CounterMetricFamily | GaugeMetricFamily
+_SNAPSHOT: tuple[tuple[str, type[_Family], str, str, list[str]], ...] = (
+    ("captured", CounterMetricFamily, "camera_app_frames_captured",
+     "Frames read from the camera.", ["camera"]),
+    ("dropped", CounterMetricFamily, "camera_app_frames_dropped",
+     "Frames dropped before or after inference, by reason.", ["camera", "reason"]),
+    ("reconnects", CounterMetricFamily, "camera_app_reconnects",
+     "Connection attempts after the first.", ["camera"]),
+    ("errors", CounterMetricFamily, "camera_app_stream_errors",
+     "Stream errors by class.", ["camera", "class"]),
+    ("state", GaugeMetricFamily, "camera_app_camera_state",
+     "Capture state: 1 for the current state, 0 for the others.", ["camera", "state"]),
+    ("up", GaugeMetricFamily, "camera_app_camera_up",
+     "1 while the camera is streaming.", ["camera"]),
+    ("fps", GaugeMetricFamily, "camera_app_fps",
+     "Frames processed per second over a sliding window.", ["camera"]),
+    ("blocked", GaugeMetricFamily, "camera_app_reader_threads_blocked",
+     "Abandoned reader threads still blocked inside the source; at "
+     f"{MAX_HUNG_READERS} the camera opens no new connection until one returns.", ["camera"]),
+)  # fmt: skip
+
+
 class _SnapshotCollector(_ReadAtScrape[CaptureSnapshot]):
     """Reads the capture snapshots (and the pipeline's own drop counts and fps) at scrape time."""
 
@@ -347,39 +309,16 @@ class _SnapshotCollector(_ReadAtScrape[CaptureSnapshot]):
         return self._m._snapshots
 
     def _families(self, snaps: Sequence[CaptureSnapshot] = ()) -> Iterator[Metric]:
-        captured = CounterMetricFamily(
-            "camera_app_frames_captured", "Frames read from the camera.", labels=["camera"]
+        f: dict[str, _Family] = {
+            k: kind(name, doc, labels=labels) for k, kind, name, doc, labels in _SNAPSHOT
+        }
+        captured, dropped, reconnects, errors = (
+            f["captured"],
+            f["dropped"],
+            f["reconnects"],
+            f["errors"],
         )
-        dropped = CounterMetricFamily(
-            "camera_app_frames_dropped",
-            "Frames dropped before or after inference, by reason.",
-            labels=["camera", "reason"],
-        )
-        reconnects = CounterMetricFamily(
-            "camera_app_reconnects", "Connection attempts after the first.", labels=["camera"]
-        )
-        errors = CounterMetricFamily(
-            "camera_app_stream_errors", "Stream errors by class.", labels=["camera", "class"]
-        )
-        state = GaugeMetricFamily(
-            "camera_app_camera_state",
-            "Capture state: 1 for the current state, 0 for the others.",
-            labels=["camera", "state"],
-        )
-        up = GaugeMetricFamily(
-            "camera_app_camera_up", "1 while the camera is streaming.", labels=["camera"]
-        )
-        fps = GaugeMetricFamily(
-            "camera_app_fps",
-            "Frames processed per second over a sliding window.",
-            labels=["camera"],
-        )
-        blocked = GaugeMetricFamily(
-            "camera_app_reader_threads_blocked",
-            "Abandoned reader threads still blocked inside the source; at "
-            f"{MAX_HUNG_READERS} the camera opens no new connection until one returns.",
-            labels=["camera"],
-        )
+        state, up, fps, blocked = f["state"], f["up"], f["fps"], f["blocked"]
         m = self._m
         seen: set[str] = set()
         for snap in snaps:
@@ -399,16 +338,16 @@ class _SnapshotCollector(_ReadAtScrape[CaptureSnapshot]):
             for value in _STATES:
                 state.add_metric([cam, value], 1.0 if snap.state.value == value else 0.0)
             up.add_metric([cam], 1.0 if snap.state is CaptureState.STREAMING else 0.0)
-            fps.add_metric([cam], m.fps(cam))
+            fps.add_metric([cam], m.fps(snap.camera))
             blocked.add_metric([cam], snap.hung_readers)
-        for cam in m.cameras():  # cameras the pipeline knows but no snapshot named
+        for raw, cam in m.cameras().items():  # cameras the pipeline knows but no snapshot named
             if cam in seen:
                 continue
             ours = m.pipeline_drops(cam)
             for reason in DROP_REASONS:
                 dropped.add_metric([cam, reason], ours[reason])
-            fps.add_metric([cam], m.fps(cam))
-        yield from (captured, dropped, reconnects, errors, state, up, fps, blocked)
+            fps.add_metric([cam], m.fps(raw))
+        yield from f.values()
 
 
 class _OutputCollector(_ReadAtScrape[OutputState]):

@@ -34,3 +34,18 @@ class Transport(StrEnum):
 
     TCP = "tcp"
     UDP = "udp"
+
+
+class Activation(StrEnum):
+    """What turns a raw model's class scores into probabilities."""
+
+    NONE = "none"  # scores are probabilities already
+    SIGMOID = "sigmoid"
+    SOFTMAX = "softmax"
+
+
+class RuntimeName(StrEnum):
+    """The TFLite runtimes we can import (``runtime``)."""
+
+    LITERT = "litert"
+    TFLITE_RUNTIME = "tflite-runtime"

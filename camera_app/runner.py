@@ -15,9 +15,10 @@ import threading
 import types
 from typing import Any
 
-from camera_app.config import AppConfig, apply_overrides, default_config, load_config
+from camera_app.config import AppConfig, default_config, load_config
 from camera_app.errors import ConfigError
 from camera_app.logs import setup_logging
+from camera_app.overrides import apply_overrides
 from camera_app.redact import redact_text
 
 log = logging.getLogger("camera_app.run")
@@ -100,7 +101,7 @@ def _on_sighup(_signum: int, _frame: types.FrameType | None) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from camera_app.app import App
-    from camera_app.wiring import attach_services
+    from camera_app.wiring import services
 
     # SIGHUP would end the process at once, and systemd counts that as a clean exit, so
     # Restart=on-failure would not bring it back. The config is read at start only: say so.
@@ -109,8 +110,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     level = args.log_level or cfg.logging.level.value
     setup_logging(level, args.log_format or cfg.logging.format.value)
     threading.excepthook = _log_thread_crash
-    app = App(cfg)  # model, labels, classes, sources: every user error is raised here
-    attach_services(app)  # outputs, HTTP, metrics, systemd: binds ports, opens files
+    # Model, labels, classes, sources, outputs, ports: every user error is raised here.
+    app = App(cfg, services=services)
 
     def on_signal(signum: int, _frame: types.FrameType | None) -> None:
         log.info("signal received signal=%s; stopping", signal.Signals(signum).name)

@@ -35,19 +35,20 @@ from importlib import metadata
 from typing import Any
 
 from camera_app.errors import ModelError, RuntimeMissingError
+from camera_app.modes import RuntimeName
 
 log = logging.getLogger(__name__)
 
-_CANDIDATES: dict[str, tuple[str, str]] = {
-    # name -> (module holding Interpreter, distribution name for its version)
-    "litert": ("ai_edge_litert.interpreter", "ai-edge-litert"),
-    "tflite-runtime": ("tflite_runtime.interpreter", "tflite-runtime"),
+_CANDIDATES: dict[RuntimeName, tuple[str, str]] = {
+    # name -> (module holding Interpreter, distribution name for its version), preferred first
+    RuntimeName.LITERT: ("ai_edge_litert.interpreter", "ai-edge-litert"),
+    RuntimeName.TFLITE_RUNTIME: ("tflite_runtime.interpreter", "tflite-runtime"),
 }
 
 
 @dataclass(frozen=True)
 class Runtime:
-    name: str
+    name: RuntimeName
     version: str
     module: Any
 
@@ -149,14 +150,14 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def load_runtime(preferred: str | None = None) -> Runtime:
+def load_runtime(preferred: RuntimeName | str | None = None) -> Runtime:
     """Import LiteRT, else tflite-runtime; ``preferred`` (or $CAMERA_APP_RUNTIME) forces one."""
     wanted = preferred or os.environ.get("CAMERA_APP_RUNTIME") or None
     if wanted is not None and wanted not in _CANDIDATES:
         raise RuntimeMissingError(
             f"unknown runtime {wanted!r}: expected one of {', '.join(_CANDIDATES)}"
         )
-    order = [wanted] if wanted else list(_CANDIDATES)
+    order = [RuntimeName(wanted)] if wanted else list(_CANDIDATES)
     failures: list[str] = []
     for name in order:
         module_name, dist = _CANDIDATES[name]

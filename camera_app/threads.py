@@ -1,15 +1,34 @@
-"""One named daemon thread with the start / is_alive / join(timeout) every part needs."""
+"""Named daemon threads, and the one join-with-timeout that says which thread hung."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Iterable
 
 log = logging.getLogger(__name__)
 
 
+def join_all(threads: Iterable[threading.Thread], timeout_s: float) -> bool:
+    """Join each thread within one shared ``timeout_s``; True if all ended, else False and a
+    warning naming those still alive."""
+    deadline = time.monotonic() + timeout_s
+    threads = list(threads)
+    for t in threads:
+        if t.ident is not None:  # never started: nothing to wait for
+            t.join(max(0.0, deadline - time.monotonic()))
+    alive = [t.name for t in threads if t.is_alive()]
+    if alive:
+        log.warning("thread %s still alive after %.1f s", ", ".join(alive), timeout_s)
+    return not alive
+
+
 class ManagedThread:
-    """Subclasses implement ``_run``; ``join`` reports a thread that does not end in time."""
+    """A ``Component`` made of one thread that ends on the pipeline's stop event.
+
+    Subclasses implement ``_run``; ``stop`` only waits (the stop event was set first).
+    """
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -21,13 +40,9 @@ class ManagedThread:
     def start(self) -> None:
         self._thread.start()
 
-    def is_alive(self) -> bool:
+    def alive(self) -> bool:
         return self._thread.is_alive()
 
-    def join(self, timeout_s: float) -> bool:
-        """Wait up to ``timeout_s``; True if the thread ended, False (and a warning) if not."""
-        self._thread.join(timeout_s)
-        if self._thread.is_alive():
-            log.warning("thread %s still alive after %.1f s", self.name, timeout_s)
-            return False
-        return True
+    def stop(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the thread; True if it ended."""
+        return join_all([self._thread], timeout_s)

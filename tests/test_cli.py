@@ -142,14 +142,13 @@ def test_models_list_and_path() -> None:
 
 
 def test_bench_runs_every_comparison_and_the_bytes_are_identical() -> None:
-    """Not a timing test: the command runs, each path gives the usual path's bytes, the
-    2-thread resize really cuts the 720p frame, and each model gets its share line."""
+    """Not a timing test: the command runs, each path gives the usual path's bytes, and
+    each model gets its share line."""
     r = run("bench", "--repeat", "3", "--model", "blobs_int8_raw_float_out")
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert out.count("identical bytes: True") == 3, out
     assert "identical bytes: False" not in out
-    assert out.count("ours, resize on 2 threads") == 3, out
     assert "model blobs_int8_raw_float_out (int8 input, threads=2)" in out
     assert "raw decode + NMS" in out
     assert "postprocess / invoke =" in out

@@ -23,11 +23,8 @@ from camera_app.config import (
     Normalization,
     OutputsConfig,
     ResizeMode,
-    RuntimeChoice,
-    ScoreActivation,
     SourceKind,
     Transport,
-    apply_overrides,
     classify_source,
     default_config,
     load_config,
@@ -35,6 +32,8 @@ from camera_app.config import (
     same_file,
 )
 from camera_app.errors import ConfigError, UserError
+from camera_app.modes import Activation, RuntimeName
+from camera_app.overrides import apply_overrides
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 SECRET = "s3cr%40t-Hunter2"  # percent-encoded, as a URL password should be
@@ -62,11 +61,11 @@ def test_minimal_config_gets_the_documented_defaults() -> None:
         label_offset=None,
         threads=2,
         interpreters=1,
-        runtime=RuntimeChoice.AUTO,
+        runtime=None,  # auto
         colour_order=ColourOrder.RGB,
         resize=None,
         normalization=Normalization(mean=None, std=None),
-        score_activation=ScoreActivation.AUTO,
+        score_activation=None,  # auto
         background_class=None,
         anchors=None,
     )
@@ -147,11 +146,11 @@ def test_full_config_round_trips_into_the_expected_values() -> None:
             label_offset=1,
             threads=4,
             interpreters=2,
-            runtime=RuntimeChoice.TFLITE_RUNTIME,
+            runtime=RuntimeName.TFLITE_RUNTIME,
             colour_order=ColourOrder.BGR,
             resize=ResizeMode.LETTERBOX,
             normalization=Normalization(mean=128.0, std=128.0),
-            score_activation=ScoreActivation.SIGMOID,
+            score_activation=Activation.SIGMOID,
             background_class=True,
             anchors=AnchorsConfig(
                 num_layers=2,
@@ -851,4 +850,4 @@ def test_resize_defaults_to_the_model_family(value: str, want: ResizeMode | None
 
 def test_resize_rejects_other_values() -> None:
     err = error("model:\n  resize: crop\ncameras: [{}]\n")
-    assert "model.resize: expected auto or one of: stretch, letterbox" in str(err)
+    assert "model.resize: expected one of: auto, stretch, letterbox" in str(err)

@@ -1,4 +1,4 @@
-"""PipelineMetrics and MetricsServer, fed with synthetic Results and CaptureSnapshots."""
+"""PipelineMetrics and the metrics server, fed with synthetic Results and CaptureSnapshots."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from camera_app import __version__
 from camera_app.detect.detections import Detections
 from camera_app.errors import ConfigError
-from camera_app.health import CameraReadiness, Health, MetricsServer, Readiness, ready_from
 from camera_app.metrics import (
     DROP_REASONS,
     LATENCY_BUCKETS_S,
@@ -29,9 +28,11 @@ from camera_app.metrics import (
     PipelineMetrics,
 )
 from camera_app.pipeline.types import OutputState, Result, StageTimes
+from camera_app.server import HttpServer, metrics_server
 from camera_app.sources.base import Frame
 from camera_app.sources.capture import CaptureSnapshot, CaptureState, DropReason
 from camera_app.sources.errors import ErrorKind
+from camera_app.telemetry import CameraReadiness, Health, Readiness
 
 # ---- builders --------------------------------------------------------------------------------
 
@@ -92,14 +93,6 @@ def make_snapshot(
         alive=alive,
         hung_readers=hung_readers,
     )
-
-
-class Clock:
-    def __init__(self, now: float = 0.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def value(m: PipelineMetrics, name: str, **labels: str) -> float | None:
@@ -291,8 +284,7 @@ def test_a_failing_snapshot_source_does_not_break_the_scrape(
     def broken() -> list[CaptureSnapshot]:
         raise RuntimeError("boom")
 
-    m = PipelineMetrics(cameras=["front"])
-    m.set_snapshot_source(broken)
+    m = PipelineMetrics(cameras=["front"], snapshots=broken)
     m.observe_result(make_result("front"))
     with caplog.at_level(logging.ERROR, logger="camera_app.metrics"):
         text = exposition(m)
@@ -304,9 +296,8 @@ def test_outputs_up_and_failures_are_read_at_scrape_time(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     states = [OutputState("front", "events", True, 0), OutputState("front", "record", True, 0)]
-    m = PipelineMetrics(cameras=["front"])
-    assert "camera_app_output_up{" not in exposition(m)  # no source: no samples
-    m.set_output_source(lambda: states)
+    assert "camera_app_output_up{" not in exposition(PipelineMetrics(cameras=["front"]))
+    m = PipelineMetrics(cameras=["front"], outputs=lambda: states)
     assert value(m, "camera_app_output_up", camera="front", output="record") == 1.0
     states[1] = OutputState("front", "record", False, 3)  # a full disk, say
     assert value(m, "camera_app_output_up", camera="front", output="record") == 0.0
@@ -316,7 +307,7 @@ def test_outputs_up_and_failures_are_read_at_scrape_time(
     def broken() -> list[OutputState]:
         raise RuntimeError("boom")
 
-    m.set_output_source(broken)
+    m = PipelineMetrics(cameras=["front"], outputs=broken)
     with caplog.at_level(logging.ERROR, logger="camera_app.metrics"):
         text = exposition(m)
     assert "# TYPE camera_app_output_up gauge" in text
@@ -326,26 +317,19 @@ def test_outputs_up_and_failures_are_read_at_scrape_time(
 # ---- fps -------------------------------------------------------------------------------------
 
 
-def test_fps_over_a_sliding_window() -> None:
-    clock = Clock()
-    m = PipelineMetrics(fps_window_s=10.0, clock=clock, snapshots=lambda: [make_snapshot("front")])
-    for i in range(100):  # 20 fps for 5 s
-        m.observe_result(make_result("front", capture_s=i * 0.05, latency_s=0.03))
-    clock.now = 99 * 0.05 + 0.03
-    assert m.fps("front") == pytest.approx(100 / 10.0)
-    assert value(m, "camera_app_fps", camera="front") == pytest.approx(10.0)
-    for i in range(100, 300):  # 10 more seconds at 20 fps: the window holds the last 10 s
-        m.observe_result(make_result("front", capture_s=i * 0.05, latency_s=0.03))
-    clock.now = 299 * 0.05 + 0.03
-    assert m.fps("front") == pytest.approx(20.0, abs=0.11)
-    clock.now += 10.5  # nothing for longer than the window
-    assert m.fps("front") == 0.0
-    assert m.fps("never-seen") == 0.0
-
-
-def test_fps_window_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="fps_window_s"):
-        PipelineMetrics(fps_window_s=0)
+def test_fps_is_read_from_its_source_at_scrape_time() -> None:
+    """/metrics reports the fps source's number (the telemetry's), no count of its own."""
+    rates = {"front": 12.5}
+    m = PipelineMetrics(
+        cameras=["front", "back"],
+        snapshots=lambda: [make_snapshot("front")],
+        fps=lambda camera: rates.get(camera, 0.0),
+    )
+    assert value(m, "camera_app_fps", camera="front") == 12.5
+    assert value(m, "camera_app_fps", camera="back") == 0.0  # known, without a snapshot
+    rates["front"] = 3.0
+    assert value(m, "camera_app_fps", camera="front") == 3.0
+    assert PipelineMetrics(cameras=["front"]).fps("front") == 0.0  # no source
 
 
 # ---- info ------------------------------------------------------------------------------------
@@ -476,20 +460,20 @@ class State:
 
 
 @pytest.fixture
-def served() -> Iterator[tuple[MetricsServer, PipelineMetrics, State]]:
+def served() -> Iterator[tuple[HttpServer, PipelineMetrics, State]]:
     m, snaps = leaky_setup()
     state = State()
     state.ready = Readiness.from_snapshots(True, snaps)
-    server = MetricsServer("127.0.0.1", 0, m.registry, lambda: state.health, lambda: state.ready)
+    server = metrics_server("127.0.0.1", 0, m.registry, lambda: state.health, lambda: state.ready)
     server.start()
     try:
         yield server, m, state
     finally:
         assert server.stop(5.0)
-    assert not server.is_alive()
+    assert not server.alive()
 
 
-def test_metrics_endpoint(served: tuple[MetricsServer, PipelineMetrics, State]) -> None:
+def test_metrics_endpoint(served: tuple[HttpServer, PipelineMetrics, State]) -> None:
     server, _, _ = served
     assert server.port > 0
     status, headers, body = get(f"{server.url}/metrics")
@@ -500,16 +484,24 @@ def test_metrics_endpoint(served: tuple[MetricsServer, PipelineMetrics, State]) 
     assert headers.get("Content-Encoding") == "gzip"
     plain = gzip.decompress(zipped)
     assert plain.splitlines()[:5] == body.splitlines()[:5]
+    # prometheus_client's own negotiation: OpenMetrics for a client that asks for it.
+    status, headers, body = get(
+        f"{server.url}/metrics", Accept="application/openmetrics-text; version=1.0.0"
+    )
+    assert status == 200
+    assert headers["Content-Type"].startswith("application/openmetrics-text")
+    assert body.endswith(b"# EOF\n")
 
 
 @pytest.mark.parametrize("path", ["/metrics", "/readyz", "/healthz"])
 def test_a_foreign_host_header_is_refused_on_loopback(
-    served: tuple[MetricsServer, PipelineMetrics, State], path: str
+    served: tuple[HttpServer, PipelineMetrics, State], path: str
 ) -> None:
     """DNS rebinding: a page elsewhere must not read /metrics or /readyz through the browser."""
     server, _, _ = served
     status, _, body = get(f"{server.url}{path}", Host="evil.example:9108")
-    assert (status, body) == (403, b"unexpected Host header\n")
+    assert status == 403
+    assert b"unexpected Host header" in body
     status, _, _ = get(f"{server.url}{path}", Host=f"localhost:{server.port}")
     assert status in (200, 503)  # served (readyz may say not ready)
 
@@ -517,7 +509,7 @@ def test_a_foreign_host_header_is_refused_on_loopback(
 def test_a_metrics_port_on_all_addresses_serves_any_host() -> None:
     m = PipelineMetrics(cameras=["front"])
     state = State()
-    server = MetricsServer("0.0.0.0", 0, m.registry, lambda: state.health, lambda: state.ready)
+    server = metrics_server("0.0.0.0", 0, m.registry, lambda: state.health, lambda: state.ready)
     server.start()
     try:
         status, _, _ = get(f"http://127.0.0.1:{server.port}/healthz", Host="camera-box.lan")
@@ -526,7 +518,7 @@ def test_a_metrics_port_on_all_addresses_serves_any_host() -> None:
     assert status == 200
 
 
-def test_healthz(served: tuple[MetricsServer, PipelineMetrics, State]) -> None:
+def test_healthz(served: tuple[HttpServer, PipelineMetrics, State]) -> None:
     server, _, state = served
     assert get(f"{server.url}/healthz")[::2] == (200, b"ok\n")
     state.health = Health.from_alive({"capture-front": True, "inference-0": False, "outputs": 0})
@@ -536,7 +528,7 @@ def test_healthz(served: tuple[MetricsServer, PipelineMetrics, State]) -> None:
     assert body == b"unhealthy: dead threads: inference-0, outputs\n"
 
 
-def test_readyz(served: tuple[MetricsServer, PipelineMetrics, State]) -> None:
+def test_readyz(served: tuple[HttpServer, PipelineMetrics, State]) -> None:
     server, _, state = served
     status, headers, body = get(f"{server.url}/readyz")
     assert status == 503
@@ -590,7 +582,7 @@ def test_readiness_from_snapshots_says_why() -> None:
         make_snapshot("c", state=CaptureState.FAILED, last_error=(ErrorKind.EOF, "clip ended")),
         make_snapshot("d", state=CaptureState.FAILED, alive=False),
     ]
-    ready = ready_from(lambda: True, lambda: snaps)()
+    ready = Readiness.from_snapshots(True, snaps)
     assert [(c.camera, c.streaming, c.reason) for c in ready.cameras] == [
         ("a", True, None),
         ("b", False, "connecting"),
@@ -606,10 +598,10 @@ def test_failing_callbacks_answer_503(caplog: pytest.LogCaptureFixture) -> None:
     def broken_ready() -> Readiness:
         raise RuntimeError("rtsp://u:hunter2@x/ broke")
 
-    server = MetricsServer("127.0.0.1", 0, CollectorRegistry(), broken, broken_ready)
+    server = metrics_server("127.0.0.1", 0, CollectorRegistry(), broken, broken_ready)
     server.start()
     try:
-        with caplog.at_level(logging.ERROR, logger="camera_app.health"):
+        with caplog.at_level(logging.ERROR, logger="camera_app.server"):
             status, _, body = get(f"{server.url}/healthz")
             assert (status, body) == (503, b"unhealthy: the health check failed (RuntimeError)\n")
             status, _, body = get(f"{server.url}/readyz")
@@ -623,7 +615,7 @@ def test_failing_callbacks_answer_503(caplog: pytest.LogCaptureFixture) -> None:
         assert server.stop(5.0)
 
 
-def test_no_password_on_any_page(served: tuple[MetricsServer, PipelineMetrics, State]) -> None:
+def test_no_password_on_any_page(served: tuple[HttpServer, PipelineMetrics, State]) -> None:
     server, _, state = served
     state.health = Health.from_alive({"capture-rtsp://a:hunter2@h/": False})
     for path in ("/metrics", "/healthz", "/readyz", "/missing"):
@@ -633,18 +625,20 @@ def test_no_password_on_any_page(served: tuple[MetricsServer, PipelineMetrics, S
             assert secret not in text, (path, secret)
 
 
-def test_stop_before_start_and_port_before_start() -> None:
-    server = MetricsServer(
-        "127.0.0.1", 0, CollectorRegistry(), lambda: Health(()), lambda: Readiness(True, ())
+def empty_server(port: int = 0) -> HttpServer:
+    return metrics_server(
+        "127.0.0.1", port, CollectorRegistry(), lambda: Health(()), lambda: Readiness(True, ())
     )
-    assert server.port == 0
-    assert server.stop(1.0) is True
+
+
+def test_bound_when_built_and_stop_before_start() -> None:
+    server = empty_server()
+    assert server.port > 0  # the real port, before start
+    assert server.stop(1.0) is True  # never started: closes the socket
 
 
 def test_start_twice_is_an_error() -> None:
-    server = MetricsServer(
-        "127.0.0.1", 0, CollectorRegistry(), lambda: Health(()), lambda: Readiness(True, ())
-    )
+    server = empty_server()
     server.start()
     try:
         with pytest.raises(RuntimeError, match="twice"):
@@ -654,20 +648,10 @@ def test_start_twice_is_an_error() -> None:
 
 
 def test_a_taken_port_is_one_clear_error() -> None:
-    first = MetricsServer(
-        "127.0.0.1", 0, CollectorRegistry(), lambda: Health(()), lambda: Readiness(True, ())
-    )
-    first.start()
+    first = empty_server()
     try:
-        second = MetricsServer(
-            "127.0.0.1",
-            first.port,
-            CollectorRegistry(),
-            lambda: Health(()),
-            lambda: Readiness(True, ()),
-        )
-        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{first.port}"):
-            second.start()
+        with pytest.raises(ConfigError, match=f"metrics: cannot listen on 127.0.0.1:{first.port}"):
+            empty_server(first.port)
     finally:
         assert first.stop(5.0)
 
@@ -698,3 +682,14 @@ def test_concurrent_observers_lose_nothing() -> None:
         assert value(
             m, "camera_app_frames_dropped_total", camera=camera, reason="output_backlog"
         ) == (2 * per_thread)
+
+
+def test_request_lines_are_logged_redacted(
+    served: tuple[HttpServer, PipelineMetrics, State], caplog: pytest.LogCaptureFixture
+) -> None:
+    server, _, _ = served
+    with caplog.at_level(logging.DEBUG, logger="camera_app.server"):
+        get(f"{server.url}/metrics?u=rtsp://admin:hunter2@h/")
+    lines = [r.getMessage() for r in caplog.records if "GET /metrics" in r.getMessage()]
+    assert lines, caplog.text
+    assert all("hunter2" not in line for line in lines)

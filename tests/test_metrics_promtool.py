@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from camera_app.health import Health, MetricsServer, Readiness
 from camera_app.metrics import ModelInfo, PipelineMetrics
+from camera_app.server import metrics_server
 from camera_app.sources.capture import CaptureState
 from camera_app.sources.errors import ErrorKind
+from camera_app.telemetry import Health, Readiness
 from tests.prom import PROMTOOL
 from tests.test_metrics import make_result, make_snapshot
 
@@ -43,7 +44,7 @@ def promtool(*args: str, stdin: str | None = None, cwd: Path | None = None) -> s
 
 @pytest.fixture
 def scraped() -> Iterator[str]:
-    """The body of a real HTTP scrape of a MetricsServer fed with every kind of metric."""
+    """The body of a real HTTP scrape of the metrics server fed with every kind of metric."""
     snaps = [
         make_snapshot("front", captured=300, replaced=12, too_old=1),
         make_snapshot(
@@ -61,7 +62,7 @@ def scraped() -> Iterator[str]:
         m.observe_result(make_result("front", capture_s=i * 0.05, labels=("person", "dog")))
         m.observe_render("front", 0.002)
     m.count_dropped("front", "output_backlog")
-    server = MetricsServer(
+    server = metrics_server(
         "127.0.0.1", 0, m.registry, lambda: Health(()), lambda: Readiness(True, ())
     )
     server.start()

@@ -19,17 +19,17 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
+from camera_app.config import parse_config
 from camera_app.errors import ConfigError
 from camera_app.service import (
     Notifier,
     Watchdog,
-    expand_credentials,
     read_credential,
     watchdog_interval_s,
 )
@@ -368,9 +368,16 @@ class Receiver:
 
     def messages(self, window_s: float) -> list[str]:
         """Every datagram that arrives within window_s."""
-        got = []
-        deadline = time.monotonic() + window_s
-        while (left := deadline - time.monotonic()) > 0:
+        return self._collect(lambda got: False, window_s)
+
+    def until(self, line: str, n: int, timeout_s: float = 10.0) -> list[str]:
+        """Every datagram until ``line`` has come ``n`` times (at most ``timeout_s``)."""
+        return self._collect(lambda got: count(got, line) >= n, timeout_s)
+
+    def _collect(self, done: Callable[[list[str]], bool], timeout_s: float) -> list[str]:
+        got: list[str] = []
+        deadline = time.monotonic() + timeout_s
+        while not done(got) and (left := deadline - time.monotonic()) > 0:
             self.sock.settimeout(left)
             try:
                 got.append(self.sock.recv(4096).decode())
@@ -437,15 +444,9 @@ def test_ready_status_stopping_arrive_in_order(receiver: Receiver) -> None:
 def test_ready_with_status_and_other_messages(path_receiver: Receiver) -> None:
     with Notifier(path_receiver.notify_socket) as notifier:
         notifier.ready(status="1 camera")
-        notifier.mainpid(1234)
-        notifier.reloading()
         # A newline must not start a second assignment (here a forged READY=1).
         notifier.status("ok\nREADY=1")
     assert path_receiver.next() == "READY=1\nSTATUS=1 camera"
-    assert path_receiver.next() == "MAINPID=1234"
-    reloading = path_receiver.next().split("\n")
-    assert reloading[0] == "RELOADING=1"
-    assert re.fullmatch(r"MONOTONIC_USEC=\d+", reloading[1])
     assert path_receiver.next() == "STATUS=ok READY=1"
 
 
@@ -538,13 +539,19 @@ class FakePipeline:
         self.frames_processed = 0
         self.flowing = threading.Event()
         self.flowing.set()
+        self._lock = threading.Lock()  # once hang() returns, the count no longer moves
         self._stop = stop
         self._thread = threading.Thread(target=self._run, name="fake-pipeline")
 
     def _run(self) -> None:
         while not self._stop.wait(0.005):
-            if self.flowing.is_set():
-                self.frames_processed += 1
+            with self._lock:
+                if self.flowing.is_set():
+                    self.frames_processed += 1
+
+    def hang(self) -> None:
+        with self._lock:
+            self.flowing.clear()
 
     def __enter__(self) -> FakePipeline:
         self._thread.start()
@@ -559,8 +566,15 @@ class FakePipeline:
         return f"1 camera, {self.frames_processed} frames"
 
 
+STATUS = "STATUS=1 camera, "
+
+
 def count(messages: list[str], line: str) -> int:
-    return sum(line in m.split("\n") for m in messages)
+    """Datagrams holding ``line`` (a whole line, or the start of one ending in a space)."""
+    return sum(
+        any(x == line or (line.endswith(" ") and x.startswith(line)) for x in m.split("\n"))
+        for m in messages
+    )
 
 
 def test_watchdog_pings_only_while_frames_flow(path_receiver: Receiver) -> None:
@@ -576,23 +590,23 @@ def test_watchdog_pings_only_while_frames_flow(path_receiver: Receiver) -> None:
             status_interval_s=0.2,
         )
         watchdog.start()
-        flowing = path_receiver.messages(1.0)  # ~20 checks
-        pipeline.flowing.clear()  # the pipeline hangs
-        path_receiver.messages(0.5)  # let a ping already under way arrive
-        hung = path_receiver.messages(1.0)
+        flowing = path_receiver.until("WATCHDOG=1", 3)
+        pipeline.hang()
+        # A check that read the count before the hang may still ping, once; turns after a
+        # STATUS= sent after the hang cannot (a turn checks, then may send STATUS=). Three
+        # STATUS= (0.2 s apart) cannot all have been waiting in the socket from before it.
+        path_receiver.until(STATUS, 3)
+        hung = path_receiver.until(STATUS, 3)  # several turns of the watchdog, hung
         pipeline.flowing.set()  # and recovers
-        recovered = path_receiver.messages(1.0)
+        recovered = path_receiver.until("WATCHDOG=1", 3)
         stop.set()
         assert watchdog.join(timeout_s=5.0)
     notifier.close()
 
-    assert count(flowing, "WATCHDOG=1") >= 5, flowing
+    assert count(flowing, "WATCHDOG=1") >= 3, flowing
+    assert count(hung, STATUS) == 3, hung  # STATUS= keeps coming, hung or not
     assert count(hung, "WATCHDOG=1") == 0, hung
-    assert count(recovered, "WATCHDOG=1") >= 5, recovered
-    # STATUS= keeps coming in every phase: it says what the service is doing, hung or not.
-    for phase in (flowing, hung, recovered):
-        statuses = [m for m in phase if m.startswith("STATUS=1 camera, ")]
-        assert len(statuses) >= 2, phase
+    assert count(recovered, "WATCHDOG=1") >= 3, recovered
 
 
 def test_watchdog_does_not_ping_when_not_alive(path_receiver: Receiver) -> None:
@@ -608,14 +622,14 @@ def test_watchdog_does_not_ping_when_not_alive(path_receiver: Receiver) -> None:
             interval_s=0.05,
         )
         watchdog.start()
-        unhealthy = path_receiver.messages(1.0)
+        unhealthy = path_receiver.messages(1.0)  # alive() says no from the start
         healthy.set()
-        well = path_receiver.messages(1.0)
+        well = path_receiver.until("WATCHDOG=1", 3)
         stop.set()
         assert watchdog.join(timeout_s=5.0)
     notifier.close()
     assert count(unhealthy, "WATCHDOG=1") == 0, unhealthy
-    assert count(well, "WATCHDOG=1") >= 5, well
+    assert count(well, "WATCHDOG=1") >= 3, well
 
 
 def test_watchdog_check_decides_on_progress_alone(
@@ -698,11 +712,16 @@ def assert_secret_not_in(exc: BaseException) -> None:
     assert SECRET[:6] not in text
 
 
+def source_of(text: str, credentials_dir: Path) -> str:
+    """The first camera's source, as the config reads it (credentials filled in)."""
+    yaml = f"cameras:\n  - name: a\n    source: '{text}'\n"
+    cfg = parse_config(yaml, "cfg.yaml", env={"CREDENTIALS_DIRECTORY": str(credentials_dir)})
+    return str(cfg.cameras[0].source)
+
+
 def test_a_missing_credential_is_a_config_error_naming_it(credentials_dir: Path) -> None:
     with pytest.raises(ConfigError, match="'cam2_password'") as info:
-        expand_credentials(
-            "rtsp://a:${credential:camera-password}@h/1 rtsp://b:${credential:cam2_password}@h/2"
-        )
+        source_of("rtsp://b:${credential:cam2_password}@h/2", credentials_dir)
     assert "LoadCredential=cam2_password:" in str(info.value)
     assert_secret_not_in(info.value)
 
@@ -735,34 +754,35 @@ def test_a_credential_name_that_is_not_a_plain_file_name_is_refused(
         read_credential(name)
 
 
-def test_expand_credentials_in_a_source_url(credentials_dir: Path) -> None:
+def test_a_credential_in_a_source_url(credentials_dir: Path) -> None:
     source = "rtsp://user:${credential:camera-password}@192.168.1.20/stream"
-    assert expand_credentials(source) == f"rtsp://user:{SECRET}@192.168.1.20/stream"
+    assert source_of(source, credentials_dir) == f"rtsp://user:{SECRET}@192.168.1.20/stream"
 
 
-def test_expand_credentials_can_encode_for_urls(credentials_dir: Path) -> None:
+def test_a_credential_in_a_url_is_percent_encoded(credentials_dir: Path) -> None:
     (credentials_dir / "odd").write_text("p@ss:w/rd\n")
-    expanded = expand_credentials(
-        "rtsp://u:${credential:odd}@h/s", encode=lambda v: quote(v, safe="")
+    assert source_of("rtsp://u:${credential:odd}@h/s", credentials_dir) == (
+        "rtsp://u:p%40ss%3Aw%2Frd@h/s"
     )
-    assert expanded == "rtsp://u:p%40ss%3Aw%2Frd@h/s"
 
 
-def test_expand_credentials_does_not_expand_twice(credentials_dir: Path) -> None:
+def test_a_credential_is_not_expanded_twice(credentials_dir: Path) -> None:
     (credentials_dir / "tricky").write_text("${credential:camera-password}")
-    assert expand_credentials("x=${credential:tricky}") == "x=${credential:camera-password}"
+    assert source_of("rtsp://u:${credential:tricky}@h/s", credentials_dir) == (
+        "rtsp://u:" + quote("${credential:camera-password}", safe="") + "@h/s"
+    )
 
 
-def test_text_without_placeholders_needs_no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
-    assert expand_credentials("rtsp://cam/stream ${HOME}") == "rtsp://cam/stream ${HOME}"
+def test_text_without_placeholders_needs_no_credentials() -> None:
+    cfg = parse_config("cameras:\n  - {name: a, source: 'rtsp://cam/stream'}\n", "c.yaml", env={})
+    assert cfg.cameras[0].source == "rtsp://cam/stream"
 
 
 def test_credential_values_never_reach_the_log(
     credentials_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.DEBUG):
-        expand_credentials("rtsp://u:${credential:camera-password}@h/s")
+        source_of("rtsp://u:${credential:camera-password}@h/s", credentials_dir)
         with pytest.raises(ConfigError):
-            expand_credentials("${credential:camera-password}${credential:missing}")
+            source_of("rtsp://u:${credential:camera-password}${credential:x}@h/", credentials_dir)
     assert SECRET not in caplog.text

@@ -1,4 +1,4 @@
-"""How `camera-app run` attaches outputs to a built App (no threads started)."""
+"""What `camera-app run` builds around the pipeline (no threads started)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from camera_app.app import App
+from camera_app.app import App, Context, Services
 from camera_app.config import parse_config
+from camera_app.metrics import PipelineMetrics
 from camera_app.outputs.events import EventsSink
-from camera_app.wiring import attach_metrics, attach_outputs
+from camera_app.wiring import metrics_for, services
 from tests.outputs.builders import make_result
 from tests.shared import TEST_MODELS
 
@@ -30,8 +31,7 @@ def test_one_events_file_spelled_two_ways_gets_one_writer(
         "cfg.yaml",
         env={},
     )
-    app = App(cfg)
-    attach_outputs(app)
+    app = App(cfg, services=services)
     a, b, c = ([s for s in app.sinks[n] if isinstance(s, EventsSink)] for n in "abc")
     assert len(a) == len(b) == len(c) == 1
     assert a[0] is b[0]
@@ -51,9 +51,15 @@ def test_outputs_up_follow_the_real_sinks(tmp_path: Path) -> None:
         "cfg.yaml",
         env={},
     )
-    app = App(cfg)
-    metrics = attach_metrics(app)
-    attach_outputs(app)
+    got: list[PipelineMetrics] = []
+
+    def wiring(ctx: Context) -> Services:
+        got.append(metrics_for(ctx))
+        return services(ctx)
+
+    app = App(cfg, services=wiring)
+    metrics = got[0]
+    status = app.telemetry.status
 
     def up(output: str) -> float | None:
         return metrics.registry.get_sample_value(
@@ -61,11 +67,11 @@ def test_outputs_up_follow_the_real_sinks(tmp_path: Path) -> None:
         )
 
     assert (up("events"), up("record")) == (1.0, 1.0)
-    assert app.status()["cameras"][0]["outputs_failing"] == []
+    assert status()["cameras"][0]["outputs_failing"] == []
     for sink in app.sinks["a"]:
         sink.handle(make_result("a", size_wh=(64, 48)))
     assert (up("events"), up("record")) == (0.0, 1.0)
-    assert app.status()["cameras"][0]["outputs_failing"] == ["events"]  # the status page
+    assert status()["cameras"][0]["outputs_failing"] == ["events"]  # the status page
     failures = metrics.registry.get_sample_value(
         "camera_app_output_failures_total", {"camera": "a", "output": "events"}
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,9 +64,3 @@ class Detections:
             }
             for d in self
         ]
-
-    def counts_by_label(self) -> Mapping[str, int]:
-        out: dict[str, int] = {}
-        for name in self.labels:
-            out[name] = out.get(name, 0) + 1
-        return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,7 @@ from camera_app.detect.model import LoadedModel, load_model
 from camera_app.detect.preprocess import Placement, Preprocessor
 from camera_app.detect.quantization import InputDType, InputQuantization
 from camera_app.errors import ModelError
-from camera_app.modes import ColourOrder, ResizeMode
+from camera_app.modes import ColourOrder, ResizeMode, RuntimeName
 
 log = logging.getLogger(__name__)
 Outputs = Mapping[int, npt.NDArray[np.generic]]
@@ -56,11 +56,7 @@ class DetectorOptions:
     labels: Path | None = None
     label_offset: int | None = None
     threads: int = 2
-    # 2: the resize in two parts on two threads (detect/resize.py). Pays off frame after frame
-    # on the interpreter's idle cores; the App sets it, one-shot commands keep one thread.
-    resize_threads: int = 1
-    runtime: str | None = None
-    extra: Mapping[str, str] = field(default_factory=dict)
+    runtime: RuntimeName | None = None  # None: LiteRT, else tflite-runtime
 
 
 def _labels(model: LoadedModel, opts: DetectorOptions) -> Labels:
@@ -101,7 +97,7 @@ class Detector:
         )  # fmt: skip
         self.preprocessor = Preprocessor(
             model.input_hw, self.input_quant, opts.colour_order, self.resize,
-            resize_threads=opts.resize_threads, pad=self.convention.pad,
+            pad=self.convention.pad,
         )  # fmt: skip
         self.labels = _labels(model, opts)
         ctx = DecoderContext(
@@ -125,20 +121,23 @@ class Detector:
 
     @classmethod
     def from_spec(cls, model: str, opts: DetectorOptions) -> Detector:
-        from camera_app.runtime import load_runtime
+        return load_detectors(model, opts, 1)[0]
 
-        return cls(
-            load_model(model, threads=opts.threads, runtime=load_runtime(opts.runtime)), opts
-        )
-
-    def with_thresholds(self, th: Thresholds) -> Thresholds:
+    def thresholds_for(
+        self, score: float | None = None, classes: tuple[str, ...] | None = None
+    ) -> Thresholds:
+        """The detector's thresholds with a camera's own score and classes, where it has them."""
+        th = self.thresholds
+        if score is not None:
+            th = replace(th, score=score)
+        if classes is not None:
+            th = replace(th, allowed_classes=self.labels.ids_for(classes) if classes else None)
         return th
 
     def preprocess(
-        self, frame_bgr: npt.NDArray[np.uint8], resize_threads: int | None = None
+        self, frame_bgr: npt.NDArray[np.uint8]
     ) -> tuple[npt.NDArray[np.generic], Placement]:
-        """``resize_threads=1`` while ``invoke()`` runs beside (its threads own the cores)."""
-        return self.preprocessor(frame_bgr, resize_threads)
+        return self.preprocessor(frame_bgr)
 
     def infer(self, model_input: npt.NDArray[np.generic]) -> Outputs:
         return self.model.run(model_input)
@@ -171,10 +170,23 @@ class Detector:
         return self.postprocess(self.infer(model_input), placement, th)
 
 
-def load_detector(model: str, opts: DetectorOptions | None = None) -> Detector:
+def load_detectors(
+    model: str, opts: DetectorOptions | None = None, count: int = 1
+) -> list[Detector]:
+    """The one way a model is loaded (``run``: one per interpreter; ``detect``, ``inspect``,
+    ``bench``: one). Interpreters are not thread-safe, so each detector has its own."""
+    from camera_app.runtime import load_runtime
+
+    opts = opts or DetectorOptions()
     try:
-        return Detector.from_spec(model, opts or DetectorOptions())
+        runtime = load_runtime(opts.runtime)
+        return [Detector(load_model(model, threads=opts.threads, runtime=runtime), opts)
+                for _ in range(count)]  # fmt: skip
     except ValueError as exc:
         if isinstance(exc, ModelError):
             raise
         raise ModelError(str(exc), model=model) from exc
+
+
+def load_detector(model: str, opts: DetectorOptions | None = None) -> Detector:
+    return load_detectors(model, opts, 1)[0]

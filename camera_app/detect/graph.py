@@ -64,9 +64,6 @@ class GraphInfo:
                 return op
         return None
 
-    def consumers(self, tensor: int) -> list[OpInfo]:
-        return [op for op in self.ops if tensor in op.inputs]
-
     def hint_name(self, t: TensorInfo) -> str:
         """Signature output name when there is one (more meaningful), else the tensor name."""
         return self.signature_outputs.get(t.index, t.name)

@@ -8,21 +8,15 @@ from probe runs.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from enum import Enum
 
 import numpy as np
 import numpy.typing as npt
 
 from camera_app.detect.graph import GraphInfo, TensorInfo
+from camera_app.modes import Activation as Activation  # re-exported: the decoders use it
 
 POSTPROCESS_OP = "TFLite_Detection_PostProcess"
 Probe = Mapping[int, npt.NDArray[np.generic]]
-
-
-class Activation(str, Enum):
-    NONE = "none"  # scores are probabilities already
-    SIGMOID = "sigmoid"
-    SOFTMAX = "softmax"
 
 
 def detect_activation(

@@ -10,9 +10,7 @@ Every affine normalization followed by quantization is a function of the byte va
   swap and a ``cv2.LUT`` through the table.
 
 The resize writes into a per-thread buffer that is reused frame after frame; the returned
-input is a new array the caller owns. With ``resize_threads=2`` the stretch is cut in two
-parts, the bottom one resized on a helper thread (``resize``), where the parts give the bytes
-of one ``cv2.resize`` for the frame's size.
+input is a new array the caller owns.
 """
 
 from __future__ import annotations
@@ -28,7 +26,6 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from camera_app.detect import resize as two_part
 from camera_app.detect.boxes import IDENTITY, Letterbox
 from camera_app.detect.quantization import InputDType, InputQuantization, build_table
 from camera_app.modes import ColourOrder, ResizeMode
@@ -37,8 +34,6 @@ U8 = npt.NDArray[np.uint8]
 PerByte = Callable[[U8], npt.NDArray[Any]]
 
 log = logging.getLogger(__name__)
-
-_UNCHECKED = object()  # a frame size whose two-part resize has not been checked yet
 
 
 @dataclass(frozen=True)
@@ -131,16 +126,10 @@ class Preprocessor:
         quant: InputQuantization,
         colour_order: ColourOrder = ColourOrder.RGB,
         resize: ResizeMode = ResizeMode.STRETCH,
-        resize_threads: int = 1,
         pad: int = 0,
     ) -> None:
         self.input_hw = input_hw
         self.pad = pad  # the grey of letterbox borders (YOLO trains with 114)
-        # 2: stretch on the calling thread and its helper (see ``resize``), where that gives
-        # the bytes of one cv2.resize for the frame's size; checked once per size.
-        self.resize_threads = resize_threads
-        self._splits: dict[tuple[int, int], tuple[int, int] | None] = {}
-        self._splits_lock = threading.Lock()
         self.quant = quant
         self.colour_order = colour_order
         self.resize = resize
@@ -158,40 +147,12 @@ class Preprocessor:
             buf = self._local.buf = np.empty((*self.input_hw, 3), np.uint8)
         return buf
 
-    def split_for(self, frame_hw: tuple[int, int]) -> tuple[int, int] | None:
-        """Where a frame of this size is cut for a two-thread stretch; None: not cut (no cut
-        has the whole's scale, or the parts did not give the whole's bytes). Checked once."""
-        known = self._splits.get(frame_hw, _UNCHECKED)  # per frame: a dict read, no lock
-        if known is not _UNCHECKED:
-            return known  # type: ignore[return-value]
-        with self._splits_lock:
-            if frame_hw in self._splits:
-                return self._splits[frame_hw]
-            split = two_part.row_split(frame_hw[0], self.input_hw[0])
-            if split is not None and not two_part.halves_reproduce(frame_hw, self.input_hw, split):
-                log.info("resize %dx%d -> %dx%d stays on one thread: its two parts differ",
-                         frame_hw[1], frame_hw[0], self.input_hw[1], self.input_hw[0])  # fmt: skip
-                split = None
-            self._splits[frame_hw] = split
-            return split
-
-    def resize_frame(
-        self, frame_bgr: U8, resize_threads: int | None = None
-    ) -> tuple[U8, Letterbox]:
+    def resize_frame(self, frame_bgr: U8) -> tuple[U8, Letterbox]:
         """The frame at the model's input size; stretched into this thread's reused buffer,
         which the next call on this thread overwrites."""
         h_in, w_in = self.input_hw
         fh, fw = frame_bgr.shape[:2]
         if self.resize is ResizeMode.STRETCH or (fh, fw) == (h_in, w_in):
-            threads = self.resize_threads if resize_threads is None else resize_threads
-            split = (
-                self.split_for((fh, fw))
-                if threads > 1 and frame_bgr.flags.c_contiguous else None
-            )  # fmt: skip
-            if split is not None:
-                return two_part.resize_halves(
-                    frame_bgr, self._buffer(), split, two_part.helper()
-                ), IDENTITY
             small = cv2.resize(
                 frame_bgr, (w_in, h_in), dst=self._buffer(), interpolation=cv2.INTER_LINEAR
             )
@@ -205,15 +166,12 @@ class Preprocessor:
         )
         return canvas, Letterbox(x0 / w_in, y0 / h_in, nw / w_in, nh / h_in)
 
-    def __call__(
-        self, frame_bgr: U8, resize_threads: int | None = None
-    ) -> tuple[npt.NDArray[np.generic], Placement]:
-        """``resize_threads`` overrides the preprocessor's for this call (1: this thread only)."""
+    def __call__(self, frame_bgr: U8) -> tuple[npt.NDArray[np.generic], Placement]:
         if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
             raise ValueError(
                 f"expected a BGR uint8 frame [H, W, 3], got {frame_bgr.dtype} {frame_bgr.shape}"
             )
-        small, letterbox = self.resize_frame(frame_bgr, resize_threads)
+        small, letterbox = self.resize_frame(frame_bgr)
         h, w = frame_bgr.shape[:2]
         return self._per_byte(small)[np.newaxis], Placement(letterbox, (w, h))
 

@@ -308,7 +308,7 @@ class MqttClient(ManagedThread):
 
     def stop(self, timeout_s: float) -> bool:
         self._closing.set()
-        return self.join(timeout_s)
+        return super().stop(timeout_s)
 
 
 def _reason(exc: BaseException) -> str:

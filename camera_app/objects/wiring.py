@@ -1,19 +1,20 @@
-"""Attach the objects output (and MQTT) to an App: called once from ``camera_app.wiring``.
+"""The objects output (and MQTT) among the App's services: called once from ``camera_app.wiring``.
 
 A camera gets tracking and object events when it has an ``objects:`` section, writes its
 events in ``events_mode: objects``, or MQTT is configured. The one ``ObjectsSink`` goes first
-in each such camera's outputs; the MQTT client is one of the App's servers, so it starts
-before the pipeline and stops after the outputs have sent their last ``end`` events.
+in each such camera's outputs; the MQTT client is one of the components started before the
+pipeline, so it stops after the outputs have sent their last ``end`` events.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
 
+from prometheus_client import CollectorRegistry
+
+from camera_app.app import Context, Services
 from camera_app.config import AppConfig, CameraConfig, same_file
 from camera_app.errors import ConfigError
-from camera_app.health import ServiceReadiness
 from camera_app.mqtt.client import MqttClient
 from camera_app.mqtt.publisher import MqttCollector, MqttPublisher
 from camera_app.objects.config import EventsMode, ObjectsConfig
@@ -28,7 +29,7 @@ from camera_app.objects.sink import (
 from camera_app.objects.snapshots import SnapshotStore
 from camera_app.outputs.events import EventsSink
 from camera_app.outputs.live import LiveView
-from camera_app.outputs.web import WebServer
+from camera_app.telemetry import ServiceReadiness
 
 
 def objects_for(cfg: AppConfig, cam: CameraConfig) -> ObjectsConfig | None:
@@ -67,10 +68,13 @@ def mqtt_readiness(client: MqttClient) -> ServiceReadiness:
 
 
 def attach_objects(
-    app: Any, registry: Any = None, live: LiveView | None = None
+    ctx: Context,
+    services: Services,
+    registry: CollectorRegistry | None = None,
+    live: LiveView | None = None,
 ) -> ObjectsSink | None:
-    """``app``: a camera_app.app.App (typed loosely: the App is being restructured)."""
-    cfg: AppConfig = app.cfg
+    """Add the objects sink (and the MQTT client) to ``services``; the sink, or None."""
+    cfg: AppConfig = ctx.cfg
     chosen = [(c, o) for c in cfg.cameras if (o := objects_for(cfg, c)) is not None]
     if not chosen:
         return None
@@ -90,8 +94,8 @@ def attach_objects(
         mqtt = MqttPublisher(client, cfg.mqtt, [c.name for c, _ in chosen])
         for cam, _ in chosen:
             publishers[cam.name].append(mqtt)
-        app.servers.append(client)
-        app.hooks.ready.append(lambda: mqtt_readiness(client))
+        services.before.append(client)
+        ctx.telemetry.hooks.ready.append(lambda: mqtt_readiness(client))
         if registry is not None:
             registry.register(MqttCollector(client))
     stores: dict[str, SnapshotStore] = {}
@@ -105,7 +109,7 @@ def attach_objects(
                 ocfg.snapshots, ocfg.snapshots_max_mb, what=where
             )
             stores[key] = store
-        cams.append(CameraObjects(cam.name, ocfg, app.thresholds[cam.name].score, store))
+        cams.append(CameraObjects(cam.name, ocfg, ctx.thresholds[cam.name].score, store))
         if live is not None and live.has_camera(cam.name) and (ocfg.zones or ocfg.masks):
             zones, masks = [z.zone() for z in ocfg.zones], [m.polygon() for m in ocfg.masks]
             live.overlays[cam.name] = functools.partial(draw_zones, zones=zones, masks=masks)
@@ -113,9 +117,6 @@ def attach_objects(
     if registry is not None:
         registry.register(ObjectsCollector(sink))
     for cam, _ in chosen:
-        app.sinks[cam.name].insert(0, sink)
-    app.hooks.camera_status.append(lambda name: {"objects": sink.view(name)})
-    for server in app.servers:
-        if isinstance(server, WebServer):
-            server.snapshot_files = sink.snapshot_file
+        services.sinks.setdefault(cam.name, []).insert(0, sink)
+    ctx.telemetry.hooks.camera_status.append(lambda name: {"objects": sink.view(name)})
     return sink

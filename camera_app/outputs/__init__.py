@@ -9,5 +9,6 @@ raising into the dispatcher.
     recorder.RecordSink   an annotated video file (mp4v in .mp4, MJPG in .avi)
     window.WindowSink     an OpenCV window per camera, when a display exists
     live.LiveView         the newest frame per camera; JPEG only while someone watches
-    web.WebServer         the status page, /api/status, MJPEG streams and snapshots
+    page                  the status page (its script and stylesheet in static/),
+                          served with MJPEG streams by camera_app.server
 """

@@ -33,7 +33,7 @@ class Retry:
         self.gave_up = True
 
     def health(self) -> tuple[bool, int]:
-        """(working now, failures so far): what ``OutputHealth.health`` reports."""
+        """(working now, failures so far): what ``ResultSink.health`` reports."""
         return not (self.failing or self.gave_up), self.failures
 
     def waiting(self, now_s: float) -> bool:

@@ -72,6 +72,10 @@ class LiveView:
             slot.latest = (result.frame, result.detections)
             self._cond.notify_all()
 
+    def health(self) -> tuple[bool, int]:
+        """Never fails by itself (one that raised is disabled by the dispatcher)."""
+        return True, 0
+
     def close(self) -> None:
         with self._cond:
             self._closed = True

@@ -1,9 +1,9 @@
 """The status page: HTML rendered on the server, refreshed by a small script from /api/status.
 
 Everything shown is escaped here and passed through ``redact_text`` first (the status given to
-us is already credential-free; this is defence in depth). The script and stylesheet are served
-as files of their own so the page's Content-Security-Policy needs no 'unsafe-inline'; the
-script only ever sets ``textContent``.
+us is already credential-free; this is defence in depth). The script and stylesheet are package
+data (``static/``), served as files of their own so the page's Content-Security-Policy needs no
+'unsafe-inline'; the script only ever sets ``textContent``.
 """
 
 from __future__ import annotations
@@ -11,10 +11,19 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Collection, Mapping
+from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
 from camera_app.redact import redact_text
+
+STATIC = ("status.css", "status.js")
+
+
+def static_file(name: str) -> bytes:
+    """One of the page's ``STATIC`` files, read from the package."""
+    return resources.files("camera_app.outputs").joinpath("static", name).read_bytes()
+
 
 SCALARS = (str, int, float, bool, type(None))
 
@@ -134,124 +143,4 @@ def render_page(status: Mapping[str, Any], streams: Collection[str]) -> str:
 {model_html}
 </body>
 </html>
-"""
-
-
-STATUS_CSS = """\
-body { font: 15px/1.4 "Liberation Sans", "DejaVu Sans", Arial, sans-serif; margin: 0;
-       background: #f4f5f7; color: #1d2330; }
-header { display: flex; flex-wrap: wrap; align-items: baseline; gap: 0 24px;
-         padding: 10px 20px; background: #1d2330; color: #f4f5f7; }
-h1 { font-size: 20px; margin: 0; }
-h2 { font-size: 17px; margin: 0 0 8px; }
-header dl, header p { margin: 0; font-size: 13px; }
-#updated { margin-left: auto; opacity: 0.8; }
-dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 8px 0 0; }
-header dl { display: flex; flex-wrap: wrap; gap: 0 6px; }
-header dd { margin: 0 14px 0 0; font-weight: bold; }
-dt { color: #5b6475; }
-dd { margin: 0; overflow-wrap: anywhere; }
-.cameras { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr));
-           gap: 16px; padding: 16px 20px; }
-.camera, .model { background: #fff; border-radius: 6px; padding: 12px 14px;
-                  box-shadow: 0 1px 3px rgba(0, 0, 0, 0.15); }
-.model { margin: 0 20px 20px; }
-.live { display: block; width: 100%; height: auto; min-height: 120px; background: #2b3140;
-        border-radius: 4px; margin-bottom: 4px; }
-.off { color: #5b6475; font-style: italic; }
-[data-field="state"] { font-weight: bold; }
-.camera[data-state="streaming"] [data-field="state"] { color: #137333; }
-.camera[data-state="connecting"] [data-field="state"],
-.camera[data-state="backing_off"] [data-field="state"] { color: #b06000; }
-.camera[data-state="failed"] [data-field="state"],
-[data-field="last_error"], [data-field="outputs_failing"] { color: #b3261e; }
-.objects h3 { font-size: 14px; margin: 10px 0 4px; }
-.objects ul, .objects ol { margin: 0; padding-left: 18px; font-size: 13px; }
-.objects li { margin: 2px 0; }
-.shot { height: 48px; vertical-align: middle; margin-right: 6px; border-radius: 3px; }
-"""
-
-STATUS_JS = """\
-"use strict";
-(function () {
-  function show(v) {
-    if (v === null || v === undefined) return "";
-    if (typeof v === "boolean") return v ? "yes" : "no";
-    if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toFixed(1);
-    if (Array.isArray(v)) return v.map(show).join(", ");
-    if (typeof v === "object") {
-      return Object.values(v).filter(function (x) { return x !== null && x !== ""; })
-        .map(show).join(": ");
-    }
-    return String(v);
-  }
-  function fill(selector, attribute, values) {
-    document.querySelectorAll(selector).forEach(function (el) {
-      var key = el.getAttribute(attribute);
-      if (Object.prototype.hasOwnProperty.call(values, key)) el.textContent = show(values[key]);
-    });
-  }
-  function list(el, rows, empty) {
-    while (el.firstChild) el.removeChild(el.firstChild);
-    if (!rows.length) rows = [[null, empty]];
-    rows.forEach(function (row) {
-      var li = document.createElement("li");
-      if (row[0]) {
-        var img = document.createElement("img");
-        img.className = "shot";
-        img.src = row[0];
-        img.alt = "snapshot";
-        li.appendChild(img);
-      }
-      var span = document.createElement("span");
-      span.textContent = row[1];
-      li.appendChild(span);
-      el.appendChild(li);
-    });
-  }
-  function objects(card, o) {
-    var seen = card.querySelector('[data-objects="in_view"]');
-    var events = card.querySelector('[data-objects="events"]');
-    if (!seen || !events) return;
-    list(seen, (o.objects || []).map(function (x) {
-      var zones = x.zones && x.zones.length ? " in " + show(x.zones) : "";
-      return [null, show(x.label) + " " + show(x.score) + zones + " since " + show(x.since)];
-    }), "nothing");
-    list(events, (o.recent_events || []).map(function (e) {
-      var url = typeof e.snapshot_url === "string" && e.snapshot_url.indexOf("/snapshots/") === 0
-        ? e.snapshot_url : null;
-      return [url, [e.type, e.label, e.score, e.last_seen, e.zones].map(show).join(" ")];
-    }), "none yet");
-  }
-  function update(status) {
-    var byName = {};
-    (status.cameras || []).forEach(function (c) { byName[c.name] = c; });
-    document.querySelectorAll("article[data-camera]").forEach(function (card) {
-      var cam = byName[card.getAttribute("data-camera")];
-      if (!cam) return;
-      card.setAttribute("data-state", show(cam.state));
-      card.querySelectorAll("[data-field]").forEach(function (el) {
-        el.textContent = show(cam[el.getAttribute("data-field")]);
-      });
-      if (cam.objects) objects(card, cam.objects);
-    });
-    fill("[data-summary]", "data-summary", status);
-    fill("[data-model]", "data-model", status.model || {});
-  }
-  function refresh() {
-    var updated = document.getElementById("updated");
-    fetch("/api/status", { cache: "no-store" })
-      .then(function (r) {
-        if (!r.ok) throw new Error("HTTP " + r.status);
-        return r.json();
-      })
-      .then(function (status) {
-        update(status);
-        updated.textContent = "updated " + new Date().toLocaleTimeString();
-      })
-      .catch(function (e) { updated.textContent = "status unavailable (" + e.message + ")"; });
-  }
-  refresh();
-  setInterval(refresh, 2000);
-})();
 """

@@ -108,6 +108,10 @@ class WindowSink:
             # ("NULL guiReceiver"): that window is gone (seen on a real display).
             return False
 
+    def health(self) -> tuple[bool, int]:
+        """Never fails by itself (one that raised is disabled by the dispatcher)."""
+        return True, 0
+
     def close(self) -> None:
         if self._gui_thread is not None and self._gui_thread != threading.get_ident():
             # Not the GUI's thread: a GUI call here could wait forever. The windows go with

@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping, Sequence
 
 from camera_app.pipeline.order import ResultOrder
 from camera_app.pipeline.types import Result, ResultSink
-from camera_app.sources.base import Frame
 from camera_app.threads import ManagedThread
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,6 @@ class Dispatcher(ManagedThread):
         self._drain_s = drain_s
         self._cond = threading.Condition()
         self.dropped = 0
-        self.handled = 0
         self._broken: set[int] = set()
 
     def broken(self, sink: ResultSink) -> bool:
@@ -64,15 +62,6 @@ class Dispatcher(ManagedThread):
             # Under the queue's lock, so results released by two workers enter in order.
             ready = self._order.completed(result) if self._order is not None else [result]
             dropped = self._enqueue(ready)
-        self._report_backlog(dropped)
-
-    def abandon(self, frame: Frame) -> None:
-        """A worker hands back a frame it took but will not run (a newer one replaced it)."""
-        with self._cond:
-            ready = self._order.abandoned(frame) if self._order is not None else []
-            dropped = self._enqueue(ready)
-        if self._on_drop is not None:
-            self._on_drop(frame.camera, "replaced")
         self._report_backlog(dropped)
 
     def _report_backlog(self, dropped: list[Result]) -> None:
@@ -134,7 +123,6 @@ class Dispatcher(ManagedThread):
                     "output %s for camera %s failed; disabled",
                     type(sink).__name__, result.camera,
                 )  # fmt: skip
-        self.handled += 1
         if self._on_render is not None:
             self._on_render(result.camera, time.monotonic() - t0)
 

@@ -51,12 +51,6 @@ class ResultOrder:
                 self.held_total += 1
             return out
 
-    def abandoned(self, frame: Frame) -> list[Result]:
-        """A worker gave ``frame`` up without a result: stop holding newer ones for it."""
-        with self._lock:
-            self._in_flight[frame.camera].discard(frame.sequence)
-            return self._release(frame.camera)
-
     def flush(self) -> list[Result]:
         """Everything still held, each camera in order (at shutdown)."""
         with self._lock:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from camera_app.detect.detections import Detections
 from camera_app.sources.base import Frame
@@ -43,24 +43,17 @@ class ResultSink(Protocol):
     """An output: events, live view, recording, window. Called from the dispatcher thread only.
 
     ``handle`` must not block for long: it runs between inference results. ``close`` flushes
-    and releases files; it is called once, at shutdown.
+    and releases files; it is called once, at shutdown. ``health()`` is read from the
+    telemetry's readers: (working now, failures so far), e.g. a file on a full disk.
     """
+
+    output_name: str  # events, record, stream, window
 
     def handle(self, result: Result) -> None: ...
 
     def close(self) -> None: ...
 
-
-@runtime_checkable
-class OutputHealth(Protocol):
-    """An output that can fail while running (a file on a full disk) and say so, for
-    ``camera_app_output_up`` and ``camera_app_output_failures_total``."""
-
-    output_name: str
-
-    def health(self) -> tuple[bool, int]:
-        """(working now, failures so far); read from the metrics thread."""
-        ...
+    def health(self) -> tuple[bool, int]: ...
 
 
 @dataclass(frozen=True)

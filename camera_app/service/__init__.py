@@ -7,7 +7,7 @@ are in ``docs/SERVICE.md``.
 
 from __future__ import annotations
 
-from camera_app.service.credentials import expand_credentials, read_credential
+from camera_app.service.credentials import read_credential
 from camera_app.service.notify import Notifier, Watchdog, watchdog_interval_s
 
-__all__ = ["Notifier", "Watchdog", "expand_credentials", "read_credential", "watchdog_interval_s"]
+__all__ = ["Notifier", "Watchdog", "read_credential", "watchdog_interval_s"]

@@ -4,18 +4,16 @@ A config value can name a credential instead of holding a password::
 
     source: rtsp://viewer:${credential:camera-password}@192.168.1.20/stream1
 
-``expand_credentials`` replaces each ``${credential:NAME}`` with the content of
-``$CREDENTIALS_DIRECTORY/NAME``. Errors name the credential and the directory, never the content.
-Call it on parsed string values, not on raw YAML text: a password holding ``#`` or ``: `` would
-change how the YAML parses. Pass ``encode`` (e.g. ``urllib.parse.quote`` with ``safe=""``) where
-the value lands in a URL and may hold ``@``, ``:`` or ``/``.
+The config reader fills each ``${credential:NAME}`` with ``read_credential(NAME)``, the content
+of ``$CREDENTIALS_DIRECTORY/NAME``. Errors name the credential and the directory, never the
+content.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from camera_app.errors import ConfigError
@@ -24,7 +22,6 @@ CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
 
 # systemd takes any file name as a credential name; we accept the portable subset.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,254}")
-_PLACEHOLDER = re.compile(r"\$\{credential:([^}]*)\}")
 
 
 def _check_name(name: str) -> None:
@@ -83,24 +80,3 @@ def read_credential(
     if text.endswith("\n"):
         return text[:-1]
     return text
-
-
-def expand_credentials(
-    text: str,
-    *,
-    directory: str | os.PathLike[str] | None = None,
-    environ: Mapping[str, str] | None = None,
-    encode: Callable[[str], str] | None = None,
-) -> str:
-    """``text`` with every ``${credential:NAME}`` replaced by that credential's content.
-
-    ``encode``, when given, is applied to each credential before it is inserted (e.g. percent
-    encoding for URLs). Text without placeholders is returned unchanged and needs no
-    ``$CREDENTIALS_DIRECTORY``. Inserted values are not expanded again.
-    """
-
-    def substitute(match: re.Match[str]) -> str:
-        value = read_credential(match.group(1), directory=directory, environ=environ)
-        return encode(value) if encode is not None else value
-
-    return _PLACEHOLDER.sub(substitute, text)

@@ -1,22 +1,10 @@
 """systemd's sd_notify protocol and a progress-checking watchdog, with the standard library only.
 
-Under ``Type=notify`` systemd passes ``NOTIFY_SOCKET``, a datagram socket (a path, or ``@name`` in
-the abstract namespace) that takes newline-separated ``KEY=VALUE`` lines. Without it every call
-is a no-op, so the pipeline calls these unconditionally::
-
-    notifier = Notifier.from_env()
-    ...  # load the model, open the cameras, start the pipeline
-    notifier.ready(status="starting")
-    watchdog = Watchdog(notifier, progress=lambda: pipeline.frames_processed,
-                        alive=pipeline.healthy, status=pipeline.status_line, stop_event=stop)
-    watchdog.start()
-    stop.wait()  # the SIGTERM handler sets it
-    notifier.stopping()
-    ...  # stop the pipeline
-    watchdog.join(timeout_s=2.0)
-
-``WATCHDOG=1`` is sent only while the pipeline makes progress, so a hung inference or capture lets
-``WatchdogSec=`` expire and systemd kills and restarts the service.
+Under ``Type=notify`` systemd passes ``NOTIFY_SOCKET``, a datagram socket (a path, or ``@name``
+in the abstract namespace) that takes newline-separated ``KEY=VALUE`` lines; without it every
+call is a no-op. ``Watchdog`` sends ``WATCHDOG=1`` only while ``progress()`` advances and
+``alive()`` holds, so a hung inference lets ``WatchdogSec=`` expire and systemd restarts the
+service (``wiring.SystemdNotifier`` feeds it from the telemetry).
 """
 
 from __future__ import annotations
@@ -28,6 +16,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
+
+from camera_app.threads import join_all
 
 log = logging.getLogger(__name__)
 
@@ -179,16 +169,6 @@ class Notifier:
         """The service is shutting down."""
         return self.send("STOPPING=1")
 
-    def reloading(self) -> bool:
-        """The service is reloading its configuration; send ``ready()`` when done."""
-        # MONOTONIC_USEC lets systemd >= 253 (Type=notify-reload) match this to the reload.
-        monotonic_usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
-        return self.send("RELOADING=1", f"MONOTONIC_USEC={monotonic_usec}")
-
-    def mainpid(self, pid: int) -> bool:
-        """Tell systemd which process is the main one (after a fork)."""
-        return self.send(f"MAINPID={int(pid)}")
-
     def close(self) -> None:
         with self._lock:
             if self._sock is not None:
@@ -268,15 +248,12 @@ class Watchdog:
         self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
         self._thread.start()
 
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def join(self, timeout_s: float) -> bool:
         """Wait for the thread after ``stop_event`` was set; False (and a warning) if it hung."""
-        if self._thread is None:
-            return True
-        self._thread.join(timeout_s)
-        if self._thread.is_alive():
-            log.warning("thread %s did not stop within %.1f s", self._name, timeout_s)
-            return False
-        return True
+        return self._thread is None or join_all([self._thread], timeout_s)
 
     def check(self) -> bool:
         """One watchdog check: ping if progress advanced and the pipeline is alive.

@@ -212,7 +212,7 @@ class CaptureThread(ManagedThread):
         self._hung_readers: list[threading.Thread] = []
         self._max_hung_readers = max_hung_readers
 
-    # -- public (start, is_alive, join: ManagedThread) ------------------------------------
+    # -- public (start, alive, stop: ManagedThread) ------------------------------------
 
     def snapshot(self) -> CaptureSnapshot:
         drops = self.latest.drops()

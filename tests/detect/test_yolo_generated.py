@@ -238,7 +238,7 @@ def test_model_info_metric_names_the_family(name: str, layout: str) -> None:
     from camera_app.wiring import _model_info
 
     d = load_detector(str(TEST_MODELS / name))
-    assert _model_info(SimpleNamespace(detectors=[d])).layout == layout
+    assert _model_info(SimpleNamespace(detector=d, interpreters=1)).layout == layout
 
 
 def test_cli_detect_with_a_yolo_model_prints_its_boxes(tmp_path: Path) -> None:

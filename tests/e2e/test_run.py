@@ -41,8 +41,10 @@ def test_demo_run_finds_real_objects(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     r = run_app(["run", "--duration", "12", "--events", str(events), *FREE_PORTS])
     assert r.returncode == 0, r.stderr[-2000:]
+    # How many frames 12 s give depends on the machine; which photos they show does not
+    # (the demo holds each photo for 4 s).
     lines = [json.loads(x) for x in events.read_text().splitlines()]
-    assert len(lines) >= 30  # the demo plays at 15 fps
+    assert lines
     labels = {d["label"] for line in lines for d in line["detections"]}
     # The demo pans across scikit-image's photos: an astronaut, a cat, coffee, a motorcycle.
     assert "person" in labels
@@ -56,7 +58,7 @@ def test_demo_run_finds_real_objects(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_recording_is_cut_into_files_and_kept_under_its_size(tmp_path: Path) -> None:
     """The config's record keys reach the recorder: 1 s files of the demo, the oldest
-    deleted to stay under 2 MB, every file left a playable video."""
+    deleted to keep the others under 2 MB, every file left a playable video."""
     need_shared()
     rec = tmp_path / "rec"
     rec.mkdir()
@@ -64,19 +66,25 @@ def test_recording_is_cut_into_files_and_kept_under_its_size(tmp_path: Path) -> 
     cfg.write_text(
         "cameras:\n"
         "  - name: demo\n"
-        "    fps: 60\n"  # faster than one 1-thread interpreter gives results
+        "    fps: 60\n"
         "    outputs:\n"
         f"      record: {rec / 'demo.avi'}\n"
         "      record_segment_s: 1\n"
-        "      record_max_mb: 20\n"
+        "      record_max_mb: 2\n"
     )
     r = run_app(["run", "--config", str(cfg), "--threads", "1", "--duration", "8", *FREE_PORTS])
     assert r.returncode == 0, r.stderr[-2000:]
     files = sorted(rec.iterdir())
     assert len(files) >= 2, [f.name for f in files]
     assert all(f.name.startswith("demo-") and f.suffix == ".avi" for f in files)
+    # Whenever a file starts, the oldest go while the files take more than record_max_mb
+    # (never the one just finished): so all but the newest two take at most 2 MB, and each
+    # file written is either kept or deleted. (How many go depends on how full the files
+    # got, which depends on the machine's speed.)
+    assert sum(f.stat().st_size for f in files[:-2]) <= 2_000_000, [f.stat() for f in files]
+    started = len(re.findall(r"msg=\"recording \S+/demo-", r.stderr))
     deleted = r.stderr.count("recording: deleted demo-")
-    assert deleted >= 1, r.stderr[-2000:]  # 8 s of 720p MJPG at 60 fps is more than 20 MB
+    assert started == len(files) + deleted, r.stderr[-2000:]
     counts = []
     for f in files:
         cap = cv2.VideoCapture(str(f))
@@ -85,18 +93,19 @@ def test_recording_is_cut_into_files_and_kept_under_its_size(tmp_path: Path) -> 
             ok, frame = cap.read()
             assert ok, f
             assert frame.shape == (720, 1280, 3)  # the demo camera is 720p
+            assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(60)  # plays at the camera's rate
             n = 1
             while cap.read()[0]:
                 n += 1
             counts.append(n)
         finally:
             cap.release()
-    # Each finished 1 s file plays for 1 s at the camera's 60 fps, though results came slower:
-    # pictures are held until the next one's time.
-    assert len(counts) >= 3, counts
-    assert all(58 <= n <= 62 for n in counts[:-1]), counts
-    processed = int(re.findall(r"frames_processed=(\d+)", r.stderr)[-1])
-    assert processed < 0.9 * 60 * 8, processed  # else this run would not show it
+    # No file plays for longer than its 1 s of capture time. How close to 1 s each one comes
+    # depends on how often results came (a picture is held until the next one's time, and
+    # the next file starts at the first frame past the second: tests/outputs/test_recorder.py
+    # checks both with results slower than the camera).
+    assert started >= 3, r.stderr[-2000:]  # 1 s files over 8 s
+    assert all(1 <= n <= 62 for n in counts), counts
 
 
 def _frames_in(path: Path) -> int:
@@ -288,13 +297,14 @@ class NotifySocket:
     def count(self, prefix: str, since: float = 0.0) -> int:
         return sum(1 for t, m in self.messages if m.startswith(prefix) and t >= since)
 
-    def wait_for(self, prefix: str, timeout_s: float) -> bool:
+    def wait_for(self, prefix: str, timeout_s: float, n: int = 1, since: float = 0.0) -> bool:
+        """Until ``prefix`` came ``n`` times since ``since`` (at most ``timeout_s``)."""
         end = time.monotonic() + timeout_s
         while time.monotonic() < end:
-            if self.count(prefix):
+            if self.count(prefix, since) >= n:
                 return True
             self.drain(0.2)
-        return False
+        return self.count(prefix, since) >= n
 
 
 @pytest.mark.slow
@@ -310,9 +320,7 @@ def test_systemd_notify_ready_watchdog_hang_and_stopping(tmp_path: Path) -> None
     )  # fmt: skip
     try:
         assert ns.wait_for("READY=1", 60), ns.messages
-        ns.drain(4)
-        flowing_since = time.monotonic() - 4
-        assert ns.count("WATCHDOG=1", flowing_since) >= 4  # every 0.5 s while frames flow
+        assert ns.wait_for("WATCHDOG=1", 60, n=4), ns.messages  # pings while frames flow
         assert any(m.startswith("STATUS=") and "fps" in m for _, m in ns.messages)
         hang.touch()  # inference now blocks inside invoke
         ns.drain(2)  # let the last in-flight frame finish
@@ -320,8 +328,7 @@ def test_systemd_notify_ready_watchdog_hang_and_stopping(tmp_path: Path) -> None
         ns.drain(4)
         assert ns.count("WATCHDOG=1", hung_since) == 0
         hang.unlink()
-        ns.drain(3)
-        assert ns.count("WATCHDOG=1", hung_since) >= 2  # progress again: pings again
+        assert ns.wait_for("WATCHDOG=1", 60, n=2, since=hung_since)  # progress: pings again
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=15)
         ns.drain(0.5)

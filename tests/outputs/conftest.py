@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from camera_app.outputs.live import LiveView
-from camera_app.outputs.web import WebServer
+from camera_app.server import HttpServer, page_server
 from tests.outputs.builders import RED_BGR, make_result
 
 SECRET = "hunter2"
@@ -85,7 +85,7 @@ class Feeder:
 
 @dataclass
 class Web:
-    server: WebServer
+    server: HttpServer
     live: LiveView
     status: FakeStatus
     feeder: Feeder
@@ -99,7 +99,7 @@ class Web:
 def web() -> Iterator[Web]:
     live = LiveView(CAMERAS)
     status = FakeStatus()
-    server = WebServer("127.0.0.1", 0, live, status, request_timeout_s=5.0)
+    server = page_server("127.0.0.1", 0, live, status, request_timeout_s=5.0)
     feeder = Feeder(live)
     server.start()
     try:

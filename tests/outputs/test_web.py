@@ -15,7 +15,7 @@ import pytest
 
 from camera_app.errors import ConfigError
 from camera_app.outputs.live import LiveView
-from camera_app.outputs.web import BOUNDARY, WebServer
+from camera_app.server import BOUNDARY, page_server
 from tests.outputs.builders import RED_BGR
 from tests.outputs.conftest import SECRET, Feeder, Web
 
@@ -230,7 +230,7 @@ def test_foreign_host_header_is_refused_on_loopback(web: Web) -> None:
 
 def test_streams_past_max_viewers_get_503_and_are_counted() -> None:
     live = LiveView(["door"])
-    server = WebServer("127.0.0.1", 0, live, lambda: {"cameras": []}, max_viewers=2)
+    server = page_server("127.0.0.1", 0, live, lambda: {"cameras": []}, max_viewers=2)
     server.start()
     feeder = Feeder(live)  # frames to write, so that a stream notices its viewer went away
     streams: list[Stream] = []
@@ -263,7 +263,7 @@ def test_failing_status_fn_is_500_and_logged_redacted(
     web: Web, caplog: pytest.LogCaptureFixture
 ) -> None:
     web.status.fail = True
-    with caplog.at_level(logging.ERROR, logger="camera_app.outputs.web"):
+    with caplog.at_level(logging.ERROR, logger="camera_app.server"):
         code, _, body = get(web.base + "/")
     assert code == 500
     assert SECRET not in body.decode()
@@ -275,9 +275,9 @@ def test_failing_status_fn_is_500_and_logged_redacted(
 def test_a_port_in_use_is_a_config_error() -> None:
     live = LiveView([])
     status: Callable[[], dict[str, Any]] = dict
-    first = WebServer("127.0.0.1", 0, live, status)
+    first = page_server("127.0.0.1", 0, live, status)
     try:
-        with pytest.raises(ConfigError, match=f"port {first.port}"):
-            WebServer("127.0.0.1", first.port, live, status)
+        with pytest.raises(ConfigError, match=f"http: cannot listen on 127.0.0.1:{first.port}"):
+            page_server("127.0.0.1", first.port, live, status)
     finally:
         assert first.stop(timeout_s=2.0)  # never started: still closes

@@ -211,7 +211,7 @@ def test_frames_flow_into_the_latest_slot(stop: threading.Event) -> None:
     assert second.sequence > first.sequence
     assert second.capture_monotonic_s >= first.capture_monotonic_s
     stop.set()
-    assert cap.join(5.0)
+    assert cap.stop(5.0)
 
 
 def test_unconsumed_frames_are_counted_as_replaced(stop: threading.Event) -> None:
@@ -225,7 +225,7 @@ def test_unconsumed_frames_are_counted_as_replaced(stop: threading.Event) -> Non
         snap.frames_captured,
     )
     stop.set()
-    assert cap.join(5.0)
+    assert cap.stop(5.0)
 
 
 @pytest.mark.parametrize(
@@ -251,7 +251,7 @@ def test_failed_open_backs_off_counts_and_recovers(
     assert snap.reconnects == 2
     assert snap.last_error_kind is kind
     stop.set()
-    assert cap.join(5.0)
+    assert cap.stop(5.0)
 
 
 def test_state_is_backing_off_with_the_reason(stop: threading.Event) -> None:
@@ -266,7 +266,7 @@ def test_state_is_backing_off_with_the_reason(stop: threading.Event) -> None:
     assert snap.state_since_monotonic_s <= time.monotonic()
     assert snap.alive
     stop.set()
-    assert cap.join(5.0)  # the 30 s backoff wait ends on the stop event
+    assert cap.stop(5.0)  # the 30 s backoff wait ends on the stop event
 
 
 def test_a_hung_read_is_a_stall_and_reconnects(stop: threading.Event) -> None:
@@ -287,7 +287,7 @@ def test_a_hung_read_is_a_stall_and_reconnects(stop: threading.Event) -> None:
         assert cap.snapshot().state is CaptureState.STREAMING  # its late return was discarded
     finally:
         stop.set()
-        assert cap.join(5.0)
+        assert cap.stop(5.0)
         source.release()
 
 
@@ -316,7 +316,7 @@ def test_a_source_that_hangs_every_session_piles_up_no_more_readers(
         assert wait_until(lambda: cap.snapshot().hung_readers == 0)
     finally:
         stop.set()
-        assert cap.join(5.0)  # stop also ends the wait at the limit
+        assert cap.stop(5.0)  # stop also ends the wait at the limit
         source.release()
 
 
@@ -328,7 +328,7 @@ def test_stop_ends_the_wait_at_the_hung_reader_limit(stop: threading.Event) -> N
         assert wait_until(lambda: said in (cap.snapshot().last_error_message or ""))
         time.sleep(0.3)  # inside the wait at the limit, between two of its checks
         stop.set()
-        assert cap.join(2.0)
+        assert cap.stop(2.0)
         assert source.opens == 1
     finally:
         stop.set()
@@ -345,7 +345,7 @@ def test_a_hung_open_is_abandoned(stop: threading.Event) -> None:
         assert snap.reconnects == 1
     finally:
         stop.set()
-        assert cap.join(5.0)
+        assert cap.stop(5.0)
         source.release()
 
 
@@ -362,7 +362,7 @@ def test_read_errors_reconnect_and_streaming_resets_the_backoff(stop: threading.
     assert wait_until(lambda: cap.snapshot().reconnects >= 4)
     assert cap.snapshot().errors_by_kind[ErrorKind.OTHER] >= 4
     stop.set()
-    assert cap.join(5.0)
+    assert cap.stop(5.0)
 
 
 @pytest.mark.parametrize(
@@ -379,12 +379,12 @@ def test_a_malformed_image_is_a_decode_error(stop: threading.Event, image: objec
     assert wait_until(lambda: cap.snapshot().errors_by_kind[ErrorKind.DECODE] >= 1)
     assert cap.snapshot().frames_captured == 0
     stop.set()
-    assert cap.join(5.0)
+    assert cap.stop(5.0)
 
 
 def test_eof_is_final(stop: threading.Event) -> None:
     cap = start("file", FakeSource([Session(frames=4, then="eof")]), stop)
-    assert cap.join(10.0)
+    assert cap.stop(10.0)
     snap = cap.snapshot()
     assert snap.state is CaptureState.FAILED
     assert snap.last_error_kind is ErrorKind.EOF
@@ -410,7 +410,7 @@ def test_a_failing_camera_never_stops_the_others(stop: threading.Event) -> None:
         assert sum(caps[2].snapshot().errors_by_kind.values()) == 0
     finally:
         stop.set()
-        assert all(cap.join(5.0) for cap in caps)
+        assert all(cap.stop(5.0) for cap in caps)
         hanging.release()
 
 
@@ -430,7 +430,7 @@ def test_the_stop_event_ends_every_thread(stop: threading.Event) -> None:
         assert wait_until(lambda: sources[1].hung == 1 and sources[2].hung == 1)
         assert wait_until(lambda: caps[3].snapshot().state is CaptureState.BACKING_OFF)
         stop.set()
-        assert [cap.join(5.0) for cap in caps] == [True] * 4
+        assert [cap.stop(5.0) for cap in caps] == [True] * 4
         assert all(s.closes >= 1 for s in sources)
     finally:
         for s in sources:
@@ -442,11 +442,11 @@ def test_join_reports_a_thread_that_is_still_alive(
 ) -> None:
     cap = start("cam", FakeSource([Session()]), stop)
     with caplog.at_level(logging.WARNING, logger="camera_app.sources.capture"):
-        assert cap.join(0.01) is False
+        assert cap.stop(0.01) is False
     assert "cam" in caplog.text
     assert "still alive" in caplog.text
     stop.set()
-    assert cap.join(5.0) is True
+    assert cap.stop(5.0) is True
 
 
 def test_credentials_never_reach_state_or_logs(
@@ -461,7 +461,7 @@ def test_credentials_never_reach_state_or_logs(
         assert wait_until(lambda: cap.snapshot().errors_by_kind[ErrorKind.UNAUTHORIZED] >= 2)
         snap = cap.snapshot()
         stop.set()
-        assert cap.join(5.0)
+        assert cap.stop(5.0)
     assert secret not in repr(snap)
     assert "10.0.0.9" in snap.description
     assert snap.last_error_message is not None

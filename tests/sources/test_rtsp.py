@@ -76,7 +76,7 @@ def test_frames_arrive_from_a_real_server(
         assert snap.reconnects == 0
     finally:
         stop.set()
-        assert cap.join(10.0)
+        assert cap.stop(10.0)
 
 
 def test_the_capture_reconnects_after_the_server_dies_and_returns(
@@ -122,7 +122,7 @@ def test_the_capture_reconnects_after_the_server_dies_and_returns(
         assert seen[-1] is CaptureState.STREAMING, seen
     finally:
         stop.set()
-        assert cap.join(10.0)
+        assert cap.stop(10.0)
 
 
 def test_failures_are_classified_backed_off_and_never_disturb_a_healthy_camera(
@@ -160,7 +160,7 @@ def test_failures_are_classified_backed_off_and_never_disturb_a_healthy_camera(
             assert sum(good.errors_by_kind.values()) == 0
         finally:
             stop.set()
-            assert all(c.join(10.0) for c in [healthy, *failing.values()])
+            assert all(c.stop(10.0) for c in [healthy, *failing.values()])
     assert "retrying in" in caplog.text
     assert SECRET not in caplog.text
     assert "p4ss" not in caplog.text
@@ -201,7 +201,7 @@ def test_credentials_work_and_never_show(
             snap = cap.snapshot()
         finally:
             stop.set()
-            assert cap.join(10.0)
+            assert cap.stop(10.0)
     for secret in (password, quote(password, safe=""), SECRET, "p4ss"):
         assert secret not in repr(snap)
         assert secret not in caplog.text

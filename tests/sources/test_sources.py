@@ -557,7 +557,7 @@ def test_the_demo_streams_through_a_capture_thread() -> None:
         assert cap.snapshot().state is CaptureState.STREAMING
     finally:
         stop.set()
-        assert cap.join(5.0)
+        assert cap.stop(5.0)
 
 
 def test_a_file_ends_its_capture_thread_with_eof(tmp_path: Path) -> None:
@@ -572,14 +572,14 @@ def test_a_file_ends_its_capture_thread_with_eof(tmp_path: Path) -> None:
     try:
         # Read as fast as possible, a file is lossless: every frame waits to be taken.
         taken = []
-        while cap.is_alive() or taken == []:
+        while cap.alive() or taken == []:
             frame = cap.latest.get(0.2)
             if frame is not None:
                 taken.append(frame.sequence)
                 time.sleep(0.05)  # a consumer slower than the decoder
             if len(taken) > 6:
                 break
-        assert cap.join(20.0)
+        assert cap.stop(20.0)
         snap = cap.snapshot()
         assert (snap.state, snap.last_error_kind) == (CaptureState.FAILED, ErrorKind.EOF)
         assert snap.frames_captured == 6
@@ -613,4 +613,4 @@ def test_a_lossless_file_waits_for_its_consumer_without_stalling(tmp_path: Path)
         assert [f.sequence for f in rest if f is not None] == [1, 2, 3]
     finally:
         stop.set()
-        assert cap.join(5.0)
+        assert cap.stop(5.0)

@@ -1,0 +1,132 @@
+"""The config's value checks and the enums its keys take (read by ``config`` and the CLI).
+
+Each check returns the value or raises ``CheckError`` saying what was expected; the YAML
+reader adds the key path and line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from enum import Enum
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from camera_app._yaml import CheckError, choice, integer, number, optional, string
+from camera_app.modes import StrEnum
+
+E = TypeVar("E", bound=Enum)
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class LogFormat(StrEnum):
+    KV = "kv"
+    JSON = "json"
+
+
+class SourceKind(StrEnum):
+    DEMO = "demo"
+    WEBCAM = "webcam"  # an integer index
+    DEVICE = "device"  # /dev/videoN and other /dev paths
+    RTSP = "rtsp"  # rtsp:// and rtsps://
+    HTTP = "http"  # http:// and https:// (MJPEG)
+    PATH = "path"  # a video file or an image folder
+
+
+# ---- value checks (shared by the YAML reader and apply_overrides) ---------------------------
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_SOURCE_EXPECTED = (
+    "demo, a webcam index, /dev/videoN, an rtsp://, rtsps://, http:// or https:// URL, "
+    "or a video file or image folder path"
+)
+
+
+def classify_source(source: str) -> SourceKind:
+    """What kind of source a (checked) source string is."""
+    match = _SCHEME.match(source)
+    if match:
+        return SourceKind.RTSP if match.group(1).lower().startswith("rtsp") else SourceKind.HTTP
+    if source == "demo":
+        return SourceKind.DEMO
+    if source.isdigit():
+        return SourceKind.WEBCAM
+    return SourceKind.DEVICE if source.startswith("/dev/") else SourceKind.PATH
+
+
+def check_source(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise CheckError(_SOURCE_EXPECTED)
+    match = _SCHEME.match(value)
+    if match:
+        if match.group(1).lower() not in {"rtsp", "rtsps", "http", "https"}:
+            raise CheckError(_SOURCE_EXPECTED)
+        try:
+            host = urlsplit(value).hostname
+        except ValueError:
+            host = None
+        if not host:
+            raise CheckError(f"a URL with a host after {match.group(1).lower()}://")
+    return value
+
+
+def _camera_name(value: object) -> str:
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise CheckError("a name of 1 to 64 letters, digits, '_' or '-'")
+    return value
+
+
+def _fourcc(value: object) -> str:
+    if not isinstance(value, str) or len(value) != 4 or not value.isascii():
+        raise CheckError("a 4-character code such as MJPG")
+    return value
+
+
+def _auto(enum: type[E]) -> Callable[[object], E | None]:
+    """``auto`` (None: worked out from the model or the machine) or one of ``enum``'s values."""
+    named = choice(enum)
+
+    def check(value: object) -> E | None:
+        if value == "auto":
+            return None
+        try:
+            return named(value)
+        except CheckError:
+            raise CheckError("one of: auto, " + ", ".join(str(m.value) for m in enum)) from None
+
+    return check
+
+
+def _auto_bool(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if value != "auto":
+        raise CheckError("auto, true or false")
+    return None
+
+
+def _address(value: object) -> str:
+    if not isinstance(value, str) or not value or re.search(r"[\s/]", value):
+        raise CheckError("a listen address such as 127.0.0.1, 0.0.0.0 or ::")
+    return value
+
+
+_THREADS = integer(1, 64)
+_PORT = integer(0, 65535)
+_PIXELS = integer(1, 16384)
+_POSITIVE = number(0, lo_open=True)
+_FRACTION = number(0, 1, lo_open=True)
+_FPS = number(0, 1000, lo_open=True)
+_TIMEOUT = number(0, 3600, lo_open=True)
+_EVENTS = optional(string("'-' for stdout or a file path"))
+_PATH = string("a non-empty path")
+_CLASS = string("a class name")
