@@ -25,8 +25,7 @@ import socketserver
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -246,7 +245,7 @@ def _stream(h: _Handler, live: LiveView, camera: str) -> None:
     sequence: int | None = None  # of the frame last sent
     last: bytes | None = None
     last_sent_s = time.monotonic()
-    with live.viewer(camera), server.stream_opened():
+    with live.viewer(camera):
         try:
             if not live.has_frame(camera):
                 # Browsers hold the page's load event until each image has a first part.
@@ -298,8 +297,6 @@ class HttpServer(ThreadingHTTPServer):
         self.loopback_only = is_loopback(address)
         self.viewers = ViewerLimit(max_viewers)
         self.stopping = threading.Event()
-        self._streams = 0
-        self._streams_cond = threading.Condition()
         self._thread: threading.Thread | None = None
         try:
             super().__init__((address, port), _Handler)
@@ -330,20 +327,7 @@ class HttpServer(ThreadingHTTPServer):
 
     @property
     def streams_open(self) -> int:
-        with self._streams_cond:
-            return self._streams
-
-    @contextmanager
-    def stream_opened(self) -> Iterator[None]:
-        """Counts one open stream while the block runs; ``stop()`` waits for them."""
-        with self._streams_cond:
-            self._streams += 1
-        try:
-            yield
-        finally:
-            with self._streams_cond:
-                self._streams -= 1
-                self._streams_cond.notify_all()
+        return self.viewers.in_use
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]
@@ -373,14 +357,13 @@ class HttpServer(ThreadingHTTPServer):
             # shutdown() itself waits without a timeout, so it runs in a thread of its own.
             threading.Thread(target=self.shutdown, name=f"{self.name}-stop", daemon=True).start()
             clean = join_all([self._thread], max(0.0, deadline - time.monotonic()))
-        with self._streams_cond:
-            while self._streams and (left := deadline - time.monotonic()) > 0:
-                self._streams_cond.wait(left)
-            if self._streams:
-                log.warning(
-                    "%d live-view streams still open %.1f s after stop", self._streams, timeout_s
-                )
-                clean = False
+        # Streams notice ``stopping`` within STREAM_WAKE_S and give their viewer slot back.
+        while self.viewers.in_use and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if self.viewers.in_use:
+            log.warning("%d live-view streams still open %.1f s after stop",
+                        self.viewers.in_use, timeout_s)  # fmt: skip
+            clean = False
         self.server_close()
         return clean
 
