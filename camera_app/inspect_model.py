@@ -18,7 +18,7 @@ from camera_app.detect.detector import Detector, DetectorOptions
 from camera_app.detect.families import recognise, survey
 from camera_app.detect.family import Miss, ModelView, Refuse
 from camera_app.detect.graph import GraphInfo, TensorInfo, custom_ops, float_islands
-from camera_app.detect.layout import Probe
+from camera_app.detect.layout import Probe, layout_kind
 from camera_app.detect.metadata import read_metadata
 from camera_app.detect.model import (
     LoadedModel,
@@ -155,6 +155,31 @@ def _self_test(model: LoadedModel, detector: Detector) -> list[dict[str, Any]]:
     return checks
 
 
+def _detector_report(
+    report: dict[str, Any], model: LoadedModel, detector: Detector, opts: DetectorOptions
+) -> list[str]:
+    """What the loaded detector makes of the model, into ``report``; the self-test's warnings."""
+    inp = model.input
+    report["layout"]["description"] = model.layout.describe()
+    report["layout"].update(detector.decoder.details())
+    report["labels"] = {
+        "source": detector.labels.source,
+        "count": detector.labels.count,
+        "offset": detector.labels.offset,
+    }
+    report["input_quantization"] = {
+        "dtype": inp.dtype, "scale": inp.scale, "zero_point": inp.zero_point,
+        "normalization": {"mean": detector.input_quant.mean, "std": detector.input_quant.std},
+        "colour_order": opts.colour_order.value, "resize": detector.resize.value,
+        "per_byte": "cv2.transform" if detector.preprocessor.fused else "table",
+    }  # fmt: skip
+    report["input_levels"] = input_levels(detector)
+    report["output_quantization"] = output_quantization(model, detector)
+    checks = _self_test(model, detector)
+    report["self_test"] = checks
+    return [c["detail"] for c in checks if not c["ok"]]
+
+
 def inspect_model(spec: str, opts: DetectorOptions | None = None) -> dict[str, Any]:
     """A JSON-able report. Raises ModelError only when the file cannot be read as a model."""
     opts = opts or DetectorOptions()
@@ -193,9 +218,7 @@ def inspect_model(spec: str, opts: DetectorOptions | None = None) -> dict[str, A
         layout = recognise(view, model=str(path))
         report["layout"] = {
             "family": layout.family,
-            "kind": {"ssd-postprocess": "postprocess", "ssd-raw": "raw"}.get(
-                layout.family, layout.family
-            ),
+            "kind": layout_kind(layout.family),
             "description": layout.describe(),
         }
         if isinstance(layout, PostProcessLayout):
@@ -205,25 +228,7 @@ def inspect_model(spec: str, opts: DetectorOptions | None = None) -> dict[str, A
                 path, content, runtime, interp, graph, inp, layout, probes, opts.threads, meta
             )
         )
-        detector = Detector(model, opts)
-        report["layout"]["description"] = model.layout.describe()
-        report["layout"].update(detector.decoder.details())
-        report["labels"] = {
-            "source": detector.labels.source,
-            "count": detector.labels.count,
-            "offset": detector.labels.offset,
-        }
-        report["input_quantization"] = {
-            "dtype": inp.dtype, "scale": inp.scale, "zero_point": inp.zero_point,
-            "normalization": {"mean": detector.input_quant.mean, "std": detector.input_quant.std},
-            "colour_order": opts.colour_order.value, "resize": detector.resize.value,
-            "per_byte": "cv2.transform" if detector.preprocessor.fused else "table",
-        }  # fmt: skip
-        report["input_levels"] = input_levels(detector)
-        report["output_quantization"] = output_quantization(model, detector)
-        checks = _self_test(model, detector)
-        report["self_test"] = checks
-        warnings += [c["detail"] for c in checks if not c["ok"]]
+        warnings += _detector_report(report, model, Detector(model, opts), opts)
         report["verdict"] = {"runs": True, "reason": "runs on this pipeline"}
     except ModelError as exc:
         report["verdict"] = {"runs": False, "reason": str(exc)}

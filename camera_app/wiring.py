@@ -12,6 +12,7 @@ import logging
 
 from camera_app.app import Context, Services
 from camera_app.config import same_file
+from camera_app.detect.layout import layout_kind
 from camera_app.http_guard import ViewerCollector
 from camera_app.metrics import ModelInfo, PipelineMetrics
 from camera_app.objects.config import EventsMode
@@ -68,9 +69,7 @@ def _model_info(ctx: Context) -> ModelInfo:
         if inp.quantized
         else inp.dtype
     )
-    layout = {"ssd-postprocess": "postprocess", "ssd-raw": "raw"}.get(
-        m.layout.family, m.layout.family
-    )
+    layout = layout_kind(m.layout.family)
     return ModelInfo(
         name=m.name,
         input_dtype=inp.dtype,

@@ -19,6 +19,12 @@ POSTPROCESS_OP = "TFLite_Detection_PostProcess"
 Probe = Mapping[int, npt.NDArray[np.generic]]
 
 
+def layout_kind(family: str) -> str:
+    """The family as ``inspect`` and ``camera_app_model_info{layout}`` name it (the SSD ones
+    by their older names, ``postprocess`` and ``raw``)."""
+    return {"ssd-postprocess": "postprocess", "ssd-raw": "raw"}.get(family, family)
+
+
 def detect_activation(
     graph: GraphInfo, scores: TensorInfo, probes: Sequence[Probe]
 ) -> tuple[Activation, str]:
