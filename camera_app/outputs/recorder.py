@@ -258,21 +258,9 @@ class RecordSink:
         if self.retry.waiting(frame.capture_monotonic_s):
             self.frames_skipped += 1
             return
-        if (
-            self._writer is not None
-            and frame.capture_monotonic_s - self._segment_start_s >= self.segment_s
-        ):
-            self._writer.release()  # the next file starts at this frame, at its size
-            self._writer = None
-            # Released, the file holds every frame it took: a segment shorter than
-            # CHECK_EVERY_S is checked here (OpenCV 4 says nothing of a failed write).
-            ok = self._file_ok(frame.capture_monotonic_s, now=True)
-            if ok is False:
-                self._failed(frame.capture_monotonic_s, self.path, "its file did not grow")
-                self.frames_skipped += 1
-                return
-            if ok and self.retry.recovered():
-                log.info("recording again: %s took frames", self.path)
+        if not self._end_segment_if_due(frame.capture_monotonic_s):
+            self.frames_skipped += 1
+            return
         if self._writer is None and not self._open(
             (w, h), frame.capture_wall_s, frame.capture_monotonic_s
         ):
@@ -314,6 +302,23 @@ class RecordSink:
             if (took or ok) and self.retry.recovered():  # OpenCV 4: at the next file check
                 log.info("recording again: %s takes frames", self.path)
         self._last = fitted
+
+    def _end_segment_if_due(self, mono_s: float) -> bool:
+        """Close the file once its segment is over (the next starts at this frame, at its
+        size); False if the closed file turns out not to have grown (a full disk)."""
+        if self._writer is None or mono_s - self._segment_start_s < self.segment_s:
+            return True
+        self._writer.release()
+        self._writer = None
+        # Released, the file holds every frame it took: a segment shorter than
+        # CHECK_EVERY_S is checked here (OpenCV 4 says nothing of a failed write).
+        ok = self._file_ok(mono_s, now=True)
+        if ok is False:
+            self._failed(mono_s, self.path, "its file did not grow")
+            return False
+        if ok and self.retry.recovered():
+            log.info("recording again: %s took frames", self.path)
+        return True
 
     def _copies(self, mono_s: float) -> int:
         """How many frames to write for a frame captured at ``mono_s`` so that the file plays
