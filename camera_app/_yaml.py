@@ -6,8 +6,8 @@ then get ``${NAME}`` / ``${NAME:-default}`` filled in from the environment (``$$
 ``${``); the result is never parsed as YAML again, and a node that was filled in remembers it,
 so error messages describe it by its variables and never show its value.
 
-A check is a plain function ``value -> typed value`` that raises :class:`CheckError` with what it
-expected; the same checks serve YAML nodes and command-line flags. A config dataclass declares
+A check (``_checks``) is a plain function ``value -> typed value`` that raises :class:`CheckError`
+with what it expected; the same checks serve YAML nodes and command-line flags. A dataclass declares
 how each field is read in the field's metadata (:func:`checked`, :func:`read_with`), so the keys
 a section accepts are exactly its field names; :func:`section` builds one from a mapping node.
 """
@@ -15,7 +15,6 @@ a section accepts are exactly its field names; :func:`section` builds one from a
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, fields
@@ -300,93 +299,6 @@ def _construct(tag: str, text: str) -> object:
         return SafeConstructor().construct_object(yaml.ScalarNode(tag, text))
     except (ConstructorError, ValueError):
         return text
-
-
-# ---- checks: value -> typed value, or CheckError(expected) ------------------------------------
-
-
-def integer(lo: int | None = None, hi: int | None = None) -> Callable[[object], int]:
-    if lo is not None and hi is not None:
-        expected = f"an integer from {lo} to {hi}"
-    elif lo is not None:
-        expected = f"an integer >= {lo}"
-    else:
-        expected = "an integer"
-
-    def check(value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise CheckError(expected)
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise CheckError(expected)
-        return value
-
-    return check
-
-
-def number(
-    lo: float | None = None, hi: float | None = None, *, lo_open: bool = False
-) -> Callable[[object], float]:
-    parts = []
-    if lo is not None:
-        parts.append(f"{'>' if lo_open else '>='} {lo:g}")
-    if hi is not None:
-        parts.append(f"<= {hi:g}")
-    expected = "a number" + (" " + " and ".join(parts) if parts else "")
-
-    def check(value: object) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise CheckError(expected)
-        out = float(value)
-        if not math.isfinite(out):
-            raise CheckError(expected)
-        if lo is not None and (out < lo or (lo_open and out == lo)):
-            raise CheckError(expected)
-        if hi is not None and out > hi:
-            raise CheckError(expected)
-        return out
-
-    return check
-
-
-def boolean(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise CheckError("true or false")
-    return value
-
-
-def string(expected: str = "a non-empty string") -> Callable[[object], str]:
-    def check(value: object) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise CheckError(expected)
-        return value
-
-    return check
-
-
-def choice(enum: type[E]) -> Callable[[object], E]:
-    values = {str(member.value): member for member in enum}
-    expected = "one of: " + ", ".join(values)
-
-    def check(value: object) -> E:
-        if isinstance(value, bool):  # YAML reads true/false/yes/no as booleans
-            value = "true" if value else "false"
-        if not isinstance(value, str) or value not in values:
-            raise CheckError(expected)
-        return values[value]
-
-    return check
-
-
-def optional(check: Callable[[object], T]) -> Callable[[object], T | None]:
-    def optional_check(value: object) -> T | None:
-        if value is None:
-            return None
-        try:
-            return check(value)
-        except CheckError as exc:
-            raise CheckError(f"{exc.expected} or null") from exc
-
-    return optional_check
 
 
 # ---- dataclass sections: each field says how it is read ----------------------------------

@@ -20,21 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TypeVar
 
-from camera_app._yaml import (
-    Context,
-    Node,
-    boolean,
-    checked,
-    choice,
-    integer,
-    listed,
-    nested,
-    number,
-    optional,
-    read_with,
-    section,
-    string,
-)
+from camera_app._checks import boolean, choice, integer, number, optional, string
+from camera_app._yaml import Context, Node, checked, listed, nested, read_with, section
 from camera_app._yaml_limits import MAX_BYTES, compose
 from camera_app.config_values import (
     _CLASS,

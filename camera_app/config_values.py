@@ -12,7 +12,8 @@ from enum import Enum
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from camera_app._yaml import CheckError, choice, integer, number, optional, string
+from camera_app._checks import choice, integer, number, optional, string
+from camera_app._yaml import CheckError
 from camera_app.modes import StrEnum
 
 E = TypeVar("E", bound=Enum)

@@ -8,7 +8,8 @@ from dataclasses import replace
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from camera_app._yaml import CheckError, describe, string
+from camera_app._checks import string
+from camera_app._yaml import CheckError, describe
 from camera_app.config import AppConfig, CameraConfig, events_limits_differ
 from camera_app.config_values import _PATH, _THREADS, check_source
 from camera_app.errors import ConfigError
