@@ -163,3 +163,20 @@ def test_a_running_app_shows_one_fps_on_its_page_and_in_its_metrics() -> None:
     for api, by_metrics in seen:
         assert api == round(by_metrics, 2)
     assert seen[-1][0] > 0
+
+
+def test_health_names_the_pipeline_threads_that_do_not_run() -> None:
+    """/healthz and the watchdog's alive() read this one answer."""
+    stop = threading.Event()
+    t = Telemetry(["door"], {})
+    capture = CaptureThread("door", FakeSource(), stop)
+    dispatcher = Dispatcher({}, stop)
+    t.attach(Parts(workers=[], dispatcher=dispatcher, captures=[capture], sinks={}))
+    assert t.health().dead == ["outputs", "capture-door"]  # built, not started
+    dispatcher.start()
+    try:
+        assert wait_until(lambda: t.health().dead == ["capture-door"])
+        assert not t.health().ok
+    finally:
+        stop.set()
+        assert dispatcher.stop(5.0)
