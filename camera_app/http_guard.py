@@ -1,4 +1,4 @@
-"""Guards shared by the app's two HTTP servers (the live view and the metrics port).
+"""Guards of the HTTP server on both its ports (the live view and the metrics port).
 
 - ``host_allowed``: while a server listens on a loopback address, a request whose ``Host`` is
   not a loopback name is refused. A web page on another site can make the browser send
