@@ -160,7 +160,8 @@ class App:
         ]
         t.attach(Parts(self.workers, self.dispatcher, self.captures, self.sinks))
         self.supervisor = Supervisor(
-            [*extra.before, self.dispatcher, *self.workers, *self.captures, *extra.after]
+            [*extra.before, self.dispatcher, *self.workers, *self.captures, *extra.after],
+            self.stop_event,
         )
 
     def start(self) -> None:
@@ -175,7 +176,6 @@ class App:
 
     def stop(self) -> list[str]:
         """Set the stop event, stop in reverse order; returns the parts that did not end."""
-        self.stop_event.set()
         hung = self.supervisor.stop(STOP_TIMEOUT_S)
         if not hung:
             log.info("pipeline stopped frames_processed=%d", self.telemetry.frames_processed)

@@ -8,6 +8,7 @@ each part that did not end in time, so a hung shutdown says what hung.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -29,11 +30,17 @@ class Component(Protocol):
 
 
 class Supervisor:
-    """Owns the ordered list; ``start()`` is all-or-nothing, ``stop()`` reverses it."""
+    """Owns the ordered list; ``start()`` is all-or-nothing, ``stop()`` reverses it.
 
-    def __init__(self, components: Iterable[Component] = ()) -> None:
+    ``stop()`` sets ``stop_event`` first (the one event every thread of the pipeline ends on),
+    also when it undoes a failed start."""
+
+    def __init__(
+        self, components: Iterable[Component] = (), stop_event: threading.Event | None = None
+    ) -> None:
         self._components: list[Component] = list(components)
         self._started: list[Component] = []
+        self._stop_event = stop_event if stop_event is not None else threading.Event()
 
     def add(self, component: Component) -> None:
         if self._started:
@@ -57,6 +64,7 @@ class Supervisor:
     def stop(self, timeout_s: float = 5.0) -> list[str]:
         """Stop what was started, in reverse order, each within ``timeout_s``; returns the
         names of those that did not end in time (also logged)."""
+        self._stop_event.set()
         hung: list[str] = []
         for part in reversed(self._started):
             try:

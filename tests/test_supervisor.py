@@ -48,12 +48,14 @@ def test_starts_in_order_and_stops_reversed() -> None:
     assert sup.stop(2.0) == []  # nothing left to stop
 
 
-def test_a_failed_start_stops_what_was_started_and_raises() -> None:
+def test_a_failed_start_sets_the_stop_event_stops_what_was_started_and_raises() -> None:
     log: list[str] = []
     parts = [Part("http", log), Part("outputs", log, fails=True), Part("capture-a", log)]
-    sup = Supervisor(parts)
+    stop = threading.Event()
+    sup = Supervisor(parts, stop)
     with pytest.raises(OSError, match="outputs cannot start"):
         sup.start()
+    assert stop.is_set()  # threads already running end on it
     assert log == ["start http", "stop http 5.0"]
     assert not any(p.alive() for p in parts)
 
