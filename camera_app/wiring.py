@@ -24,6 +24,7 @@ from camera_app.outputs.window import WindowSink
 from camera_app.pipeline.types import ResultSink
 from camera_app.server import metrics_server, page_server
 from camera_app.service.notify import Notifier, Watchdog
+from camera_app.supervisor import Component
 from camera_app.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -140,15 +141,16 @@ def services(ctx: Context) -> Services:
     sinks, live = outputs_for(ctx)
     found = Services(sinks=sinks, after=[SystemdNotifier(ctx, Notifier.from_env())])
     objects = attach_objects(ctx, found, metrics.registry, live)  # MQTT: one of ``before``
+    servers: list[Component] = []
     if cfg.metrics.enabled:
         m = cfg.metrics
-        probes = metrics_server(m.address, m.port, metrics.registry, t.health, t.readiness)
-        found.before.append(probes)
+        servers.append(metrics_server(m.address, m.port, metrics.registry, t.health, t.readiness))
     if live is not None:
         web = page_server(
             cfg.http.address, cfg.http.port, live, t.status, max_viewers=cfg.http.max_viewers,
             snapshot_files=None if objects is None else objects.snapshot_file,
         )  # fmt: skip
         metrics.registry.register(ViewerCollector(web.viewers))
-        found.before.append(web)
+        servers.append(web)
+    found.before[:0] = servers  # then MQTT: started after the servers, stopped before them
     return found

@@ -19,20 +19,8 @@ import re
 import socket
 from dataclasses import dataclass, field
 
-from camera_app._yaml import (
-    CheckError,
-    Node,
-    boolean,
-    checked,
-    integer,
-    listed,
-    nested,
-    number,
-    optional,
-    read_with,
-    section,
-    string,
-)
+from camera_app._checks import boolean, integer, number, optional, string
+from camera_app._yaml import CheckError, Node, checked, listed, nested, read_with, section
 
 _TOPIC_PART = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
 

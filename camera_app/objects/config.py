@@ -21,18 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from camera_app._yaml import (
-    Node,
-    boolean,
-    checked,
-    integer,
-    listed,
-    number,
-    optional,
-    read_with,
-    section,
-    string,
-)
+from camera_app._checks import boolean, integer, number, optional, string
+from camera_app._yaml import Node, checked, listed, read_with, section
 from camera_app.modes import StrEnum
 from camera_app.objects.zones import Polygon, Zone
 

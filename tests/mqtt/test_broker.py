@@ -220,8 +220,8 @@ def test_collector_reports_state(broker: Broker) -> None:
 
 
 def test_readiness_names_the_class_and_never_the_password(broker: Broker) -> None:
-    from camera_app.health import Readiness
     from camera_app.objects.wiring import mqtt_readiness
+    from camera_app.telemetry import Readiness
 
     wrong = "Wr0ng-Passw0rd-xyz"
     client = MqttClient(config(broker, password=wrong))

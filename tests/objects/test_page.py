@@ -18,7 +18,7 @@ from camera_app.objects.sink import CameraObjects, ObjectsSink
 from camera_app.objects.snapshots import SnapshotStore
 from camera_app.outputs.live import LiveView
 from camera_app.outputs.page import render_page
-from camera_app.outputs.web import WebServer
+from camera_app.server import HttpServer, page_server
 from tests.objects.builders import dets
 from tests.outputs.builders import make_result
 from tests.outputs.test_browser import run_chromium
@@ -44,7 +44,7 @@ def objects(tmp_path: Path) -> ObjectsSink:
 
 
 @pytest.fixture
-def server(objects: ObjectsSink) -> Iterator[WebServer]:
+def server(objects: ObjectsSink) -> Iterator[HttpServer]:
     live = LiveView(["door"])
 
     def status() -> dict[str, Any]:
@@ -52,8 +52,7 @@ def server(objects: ObjectsSink) -> Iterator[WebServer]:
             "cameras": [{"name": "door", "state": "streaming", "objects": objects.view("door")}]
         }
 
-    web = WebServer("127.0.0.1", 0, live, status)
-    web.snapshot_files = objects.snapshot_file
+    web = page_server("127.0.0.1", 0, live, status, snapshot_files=objects.snapshot_file)
     web.start()
     yield web
     web.stop(5)
@@ -73,7 +72,7 @@ def test_view_lists_what_is_in_view_and_links_written_snapshots(objects: Objects
     assert f'src="/snapshots/door/{start["snapshot"]}"' in html
 
 
-def test_snapshot_route_serves_only_our_files(server: WebServer, objects: ObjectsSink) -> None:
+def test_snapshot_route_serves_only_our_files(server: HttpServer, objects: ObjectsSink) -> None:
     view = objects.view("door")
     assert view is not None
     name = view["recent_events"][0]["snapshot"]
@@ -91,7 +90,7 @@ def test_snapshot_route_serves_only_our_files(server: WebServer, objects: Object
 
 
 @pytest.mark.slow
-def test_card_in_headless_chromium(server: WebServer, tmp_path: Path) -> None:
+def test_card_in_headless_chromium(server: HttpServer, tmp_path: Path) -> None:
     dom, screenshot = run_chromium(f"http://127.0.0.1:{server.port}/", tmp_path)
     # rebuilt by the script: a <span> in each item, which the server's HTML has not
     assert '<ul data-objects="in_view"><li><span>person 0.9 since ' in dom

@@ -12,8 +12,8 @@ from camera_app.errors import ConfigError
 from camera_app.mqtt.client import MqttClient
 from camera_app.objects.sink import JsonLines, ObjectsSink
 from camera_app.outputs.events import EventsSink
-from camera_app.outputs.web import WebServer
-from camera_app.wiring import attach_services
+from camera_app.server import HttpServer
+from camera_app.wiring import services
 from tests.outputs.builders import make_result
 from tests.shared import TEST_MODELS
 
@@ -24,14 +24,12 @@ HEAD = (
 
 
 def build(text: str) -> App:
-    app = App(parse_config(HEAD + text, "cfg.yaml", env={}))
-    attach_services(app)
-    return app
+    return App(parse_config(HEAD + text, "cfg.yaml", env={}), services=services)
 
 
 def close(app: App) -> None:
-    for server in app.servers:  # bound, never started
-        if hasattr(server, "server_close"):
+    for server in app.supervisor.components:  # bound, never started
+        if isinstance(server, HttpServer):
             server.server_close()
 
 
@@ -49,16 +47,19 @@ def test_objects_mqtt_page_and_metrics_are_attached(tmp_path: Path) -> None:
         assert isinstance(a[0], ObjectsSink)
         assert a[0] is b[0]  # one sink for every camera, first in each
         assert not any(isinstance(s, EventsSink) for s in a)  # no per-frame lines in this mode
-        clients = [s for s in app.servers if isinstance(s, MqttClient)]
+        parts = list(app.supervisor.components)
+        clients = [s for s in parts if isinstance(s, MqttClient)]
         assert len(clients) == 1
-        assert app.servers.index(clients[0]) > 0  # after the HTTP servers, stopped before them
-        web = next(s for s in app.servers if isinstance(s, WebServer))
-        assert web.snapshot_files is not None
-        assert "a" in web.live.overlays  # zones on a's live view
-        assert "b" not in web.live.overlays
-        ready = [f() for f in app.hooks.ready]
+        web = next(s for s in parts if isinstance(s, HttpServer) and s.page is not None)
+        assert parts.index(clients[0]) > parts.index(web)  # after the servers, stopped before
+        assert parts.index(clients[0]) < parts.index(app.dispatcher)  # stopped after outputs
+        assert web.page is not None
+        assert web.page.snapshot_files is not None
+        assert "a" in web.page.live.overlays  # zones on a's live view
+        assert "b" not in web.page.live.overlays
+        ready = [f() for f in app.telemetry.hooks.ready]
         assert [(r.name, r.up, r.reason) for r in ready] == [("mqtt", False, "connecting")]
-        status = app.status()["cameras"][0]
+        status = app.telemetry.status()["cameras"][0]
         assert status["objects"] == {"in_view": {}, "objects": [], "recent_events": []}
         a[0].handle(make_result("a", 1))
         a[0].close()
