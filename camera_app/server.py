@@ -3,12 +3,11 @@
     GET /                        the status page (HTML; refreshed by /static/status.js)
     GET /api/status              the telemetry's status document, every string redacted
     GET /stream/<camera>.mjpg    multipart/x-mixed-replace JPEGs, one part per new frame
-    GET /snapshot/<camera>.jpg   the newest frame (503 before the first one)
-    GET /snapshots/<camera>/<name>.jpg   an object event's best snapshot (camera_app.objects)
+    GET /snapshot/<camera>.jpg   the newest frame (503 before the first one); /snapshots/
+                                 <camera>/<name>.jpg: an object event's (camera_app.objects)
     GET /metrics                 prometheus_client's exposition (text or OpenMetrics, gzip)
     GET /healthz                 200 "ok" while every pipeline thread lives, else 503 + names
     GET /readyz                  JSON; 200 once the model is loaded and every camera streams
-
 Built with the page, the metrics or both, it binds when built (a taken port is a clear error
 before anything starts). A thread and a socket timeout per connection; on a loopback address a
 non-loopback Host is refused (DNS rebinding); request lines are logged through ``redact_text``.
