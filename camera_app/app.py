@@ -23,6 +23,7 @@ from camera_app.errors import ConfigError
 from camera_app.options import detector_options
 from camera_app.pipeline.board import FrameBoard
 from camera_app.pipeline.dispatch import Dispatcher
+from camera_app.pipeline.gating import camera_gates
 from camera_app.pipeline.order import ResultOrder
 from camera_app.pipeline.types import ResultSink
 from camera_app.pipeline.worker import InferenceWorker
@@ -135,9 +136,13 @@ class App:
         names = [c.name for c in cfg.cameras]
         self.telemetry = Telemetry(names, model_status(first.model, len(self.detectors)))
         self.order = ResultOrder()
-        self.board = FrameBoard(names, max_age_s=None, order=self.order)
+        policies, motion = camera_gates(cfg)
+        self.board = FrameBoard(names, max_age_s=None, order=self.order,
+                                policies=policies, motion=motion)  # fmt: skip
         opener = source_for or (lambda cam: open_source(source_spec(cam)))
         self.captures = [_capture(c, opener(c), self.board, self.stop_event) for c in cfg.cameras]
+        for cap in self.captures:  # a lossless file goes on past frames the gate leaves out
+            self.board.slots[cap.camera].lossless = cap.lossless
         ctx = Context(cfg, self.telemetry, first, len(self.detectors), self.stop_event, thresholds)
         extra = services(ctx) if services is not None else Services()
         self.sinks: Mapping[str, Sequence[ResultSink]] = {

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TypeVar
 
 from camera_app._checks import boolean, choice, integer, number, optional, string
 from camera_app._yaml import Context, Node, checked, listed, nested, read_with, section
 from camera_app._yaml_limits import MAX_BYTES, compose
+from camera_app.config_motion import MotionConfig, motion_over
 from camera_app.config_values import (
     _CLASS,
     _EVENTS,
@@ -52,6 +53,9 @@ from camera_app.objects.config import EventsMode, ObjectsConfig, read_objects
 from camera_app.redact import redact_url
 
 T = TypeVar("T")
+
+
+_DETECT_FPS = number(0, 1000)  # 0: as often as the model can
 
 
 # ---- sections: each field says how its key is read (see camera_app._yaml) --------------------
@@ -132,6 +136,8 @@ class DetectionConfig:
     max_detections: int = field(default=20, metadata=checked(integer(1)))
     # label names; empty: all classes
     classes: tuple[str, ...] = field(default=(), metadata=read_with(listed(_CLASS)))
+    # Results per second per camera at most (README: Detection rate); 0: as often as the model can
+    detect_fps: float = field(default=5.0, metadata=checked(_DETECT_FPS))
 
 
 @dataclass(frozen=True)
@@ -191,6 +197,9 @@ class CameraConfig:
     max_frame_megapixels: float = field(default=40.0, metadata=checked(_POSITIVE))
     stall_timeout_s: float = field(default=10.0, metadata=checked(_TIMEOUT))
     backoff: BackoffConfig = field(default_factory=BackoffConfig, metadata=read_with(_backoff))
+    # None: detection.detect_fps / the top-level motion settings (read key by key under these)
+    detect_fps: float | None = field(default=None, metadata=checked(optional(_DETECT_FPS)))
+    motion: MotionConfig | None = field(default=None, metadata=nested(MotionConfig))
     outputs: OutputsConfig = field(default_factory=OutputsConfig, metadata=nested(OutputsConfig))
     # tracking, zones, masks, object events (camera_app/objects/config.py)
     objects: ObjectsConfig | None = field(default=None, metadata=read_with(read_objects))
@@ -298,6 +307,7 @@ class AppConfig:
         default_factory=DetectionConfig, metadata=nested(DetectionConfig)
     )
     cameras: tuple[CameraConfig, ...] = field(default=(), metadata=read_with(_cameras))
+    motion: MotionConfig = field(default_factory=MotionConfig, metadata=nested(MotionConfig))
     http: HttpConfig = field(default_factory=HttpConfig, metadata=nested(HttpConfig))
     metrics: MetricsConfig = field(default_factory=MetricsConfig, metadata=nested(MetricsConfig))
     logging: LoggingConfig = field(default_factory=LoggingConfig, metadata=nested(LoggingConfig))
@@ -344,7 +354,21 @@ def parse_config(
         where = children.get("cameras", root)
         raise where.error("expected at least one camera under 'cameras:', got none")
     _check_ports(cfg, root, children)
-    return cfg
+    return _motion_per_camera(cfg, children.get("cameras"))
+
+
+def _motion_per_camera(cfg: AppConfig, node: Node | None) -> AppConfig:
+    """Each camera's ``motion:`` read again over the top-level ``motion:``, key by key."""
+    if node is None or node.is_null:
+        return cfg
+    keys = [f.name for f in fields(CameraConfig)]
+    cameras = []
+    for cam, item in zip(cfg.cameras, node.items(), strict=True):
+        motion = item.mapping(keys).get("motion")
+        if motion is not None:
+            cam = replace(cam, motion=motion_over(motion, cfg.motion))
+        cameras.append(cam)
+    return replace(cfg, cameras=tuple(cameras))
 
 
 def _check_ports(cfg: AppConfig, root: Node, children: Mapping[str, Node]) -> None:

@@ -326,7 +326,7 @@ class _SnapshotCollector(_ReadAtScrape[CaptureSnapshot]):
             seen.add(cam)
             captured.add_metric([cam], snap.frames_captured)
             ours = m.pipeline_drops(cam)
-            from_slot = {
+            from_slot = {r.value: n for r, n in snap.drops.items()} or {
                 DropReason.REPLACED.value: snap.frames_replaced,
                 DropReason.TOO_OLD.value: snap.frames_too_old,
             }

@@ -62,8 +62,9 @@ def _e(value: Any) -> str:
     return html.escape(redact_text(show(value)), quote=True)
 
 
-_CAMERA_FIELDS = (("state", "state"), ("source", "source"), ("fps", "fps"),
-                  ("last_error", "last error"),
+_CAMERA_FIELDS = (("state", "state"), ("source", "source"), ("fps", "detect fps"),
+                  ("detect_fps_limit", "detect fps limit"), ("motion", "motion"),
+                  ("skipped", "runs skipped"), ("last_error", "last error"),
                   ("outputs_failing", "outputs failing"))  # fmt: skip
 
 

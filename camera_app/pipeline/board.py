@@ -2,33 +2,60 @@
 
 Each camera's capture thread writes into its own one-frame slot (the newest frame wins; a
 frame replaced before anyone took it is counted). Workers ``take()`` round-robin across the
-cameras that have a frame, so a fast camera cannot starve a slow one, and wait on one shared
-condition when no camera has anything. A ``ResultOrder``, when given, learns of every take
-under the same lock, so the results of one camera can be put back in capture order.
+cameras whose frame may run now, so a fast camera cannot starve a slow one, and wait on one
+shared condition when no camera has anything. A ``ResultOrder``, when given, learns of every
+take under the same lock, so the results of one camera can be put back in capture order.
+
+Each camera has a ``CameraGate`` (``camera_app.pipeline.gate``): its ``detect_fps`` and, with
+motion gating, whether it is active. A camera's motion check (``moving``) runs in ``put``, on
+its capture thread, before the frame is kept, so it never waits for inference and the first
+frame with motion can be taken at once. A frame that came while its camera could not run, and
+was replaced before it could, is counted with the gate's reason (``rate_limit``,
+``no_motion``), not as ``replaced``; a lossless
+source's frame that may not run is dropped at once (with that reason), so the file goes on.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
+
+from camera_app.pipeline.gate import CameraGate, GatePolicy, GateSnapshot
 from camera_app.pipeline.order import ResultOrder
 from camera_app.sources.base import Frame
-from camera_app.sources.capture import LatestFrame
+from camera_app.sources.capture import DropReason, LatestFrame
+
+MotionCheck = Callable[[np.ndarray], bool]  # a camera's next image -> does it move?
+_POLL_S = 0.05  # the longest a waiting take() goes without looking again
 
 
 class BoardSlot(LatestFrame):
-    """A camera's slot that also wakes the workers waiting on the board."""
+    """A camera's slot that runs its motion check, asks its gate, and wakes the workers."""
 
-    def __init__(self, board_cond: threading.Condition) -> None:
+    def __init__(self, board: FrameBoard, camera: str, moving: MotionCheck | None) -> None:
         super().__init__()
-        self._board_cond = board_cond
+        self._board = board
+        self.camera = camera
+        self.moving = moving
+        self.lossless = False  # set for a source that waits for each frame to be taken
+        self._waiting_reason: DropReason | None = None  # why the frame in the slot waits
 
-    def put(self, frame: Frame) -> None:
-        super().put(frame)
-        with self._board_cond:
-            self._board_cond.notify()
+    def put(self, frame: Frame, replaced: DropReason = DropReason.REPLACED) -> None:
+        """Check ``frame`` for motion and keep it. Only the capture thread calls this."""
+        moving = None if self.moving is None else self.moving(frame.image_bgr)
+        reason = self._board._arrived(self.camera, moving)
+        if self.lossless and reason is not None:
+            self.count(reason)
+            return
+        # A frame replaced before its turn counts with the reason it had to wait, if any.
+        super().put(frame, self._waiting_reason or replaced)
+        self._waiting_reason = reason
+        with self._board._cond:
+            self._board._cond.notify()
 
 
 class FrameBoard:
@@ -37,29 +64,72 @@ class FrameBoard:
         cameras: Sequence[str],
         max_age_s: float | None = None,
         order: ResultOrder | None = None,
+        *,
+        policies: Mapping[str, GatePolicy] | None = None,
+        motion: Mapping[str, MotionCheck] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not cameras:
             raise ValueError("a frame board needs at least one camera")
+        policies = policies or {}
+        motion = motion or {}
+        for c in cameras:
+            if policies.get(c, GatePolicy()).gated and c not in motion:
+                raise ValueError(f"camera {c}: motion gating needs a motion check")
         self._cond = threading.Condition()
-        self.slots: dict[str, BoardSlot] = {c: BoardSlot(self._cond) for c in cameras}
+        self.slots: dict[str, BoardSlot] = {c: BoardSlot(self, c, motion.get(c)) for c in cameras}
+        self.gates = {c: CameraGate(c, policies.get(c, GatePolicy())) for c in cameras}
         self._order = list(cameras)
         self._next = 0
         self._turn = threading.Lock()
+        self._clock = clock
         self.max_age_s = max_age_s
         self.order = order
 
-    def _try_take(self) -> Frame | None:
+    def _arrived(self, camera: str, moving: bool | None) -> DropReason | None:
+        """A new frame of ``camera`` (with its motion verdict): why it may not run now."""
         with self._turn:
+            now = self._clock()
+            gate = self.gates[camera]
+            if moving is not None:
+                gate.saw(moving, now)
+            return gate.reason(now)
+
+    def set_keep_active(self, camera: str, keep_active: Callable[[], bool] | None) -> None:
+        """Keep ``camera`` running at its rate while ``keep_active()`` (e.g. live tracks);
+        called under the board's lock, so it must be quick and must not use the board."""
+        with self._turn:
+            self.gates[camera].keep_active = keep_active
+
+    def gate_snapshots(self) -> list[GateSnapshot]:
+        with self._turn:
+            now = self._clock()
+            return [self.gates[c].snapshot(now) for c in self._order]
+
+    def _try_take(self) -> tuple[Frame | None, float]:
+        """The next camera's frame that may run now; else None and when one may (inf: none
+        is waiting)."""
+        with self._turn:
+            now = self._clock()
+            due_s = math.inf
             n = len(self._order)
             for i in range(n):
                 idx = (self._next + i) % n
-                frame = self.slots[self._order[idx]].get(0.0, self.max_age_s)
+                camera = self._order[idx]
+                slot, gate = self.slots[camera], self.gates[camera]
+                if not slot.has_frame():
+                    continue
+                if gate.reason(now) is not None:
+                    due_s = min(due_s, gate.due_s(now))
+                    continue
+                frame = slot.get(0.0, self.max_age_s)
                 if frame is not None:
+                    gate.ran(now)
                     self._next = (idx + 1) % n
                     if self.order is not None:
                         self.order.taken(frame)
-                    return frame
-        return None
+                    return frame, 0.0
+        return None, due_s - now
 
     def has_frame(self, camera: str) -> bool:
         """Whether ``camera``'s slot holds a frame nobody has taken yet."""
@@ -77,7 +147,7 @@ class FrameBoard:
         """The newest frame of the next camera in turn that has one; None after timeout_s."""
         deadline = time.monotonic() + timeout_s
         while True:
-            frame = self._try_take()
+            frame, wait_s = self._try_take()
             if frame is not None:
                 return frame
             remaining = deadline - time.monotonic()
@@ -85,5 +155,6 @@ class FrameBoard:
                 return None
             with self._cond:
                 # A put between _try_take and here would be missed by wait(): wait briefly
-                # and look again rather than sleep the whole remaining time.
-                self._cond.wait(min(remaining, 0.05))
+                # and look again rather than sleep the whole remaining time; a camera whose
+                # rate or keep-alive comes due is looked at when it does.
+                self._cond.wait(max(0.0, min(remaining, _POLL_S, wait_s)))

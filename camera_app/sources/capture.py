@@ -28,7 +28,7 @@ import random
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
 
@@ -70,6 +70,8 @@ class CaptureState(str, Enum):
 class DropReason(str, Enum):
     REPLACED = "replaced"  # a newer frame arrived before anyone took this one
     TOO_OLD = "too_old"  # taken from the slot, but older than the consumer's max age
+    RATE_LIMIT = "rate_limit"  # not run: the camera's detect_fps was reached
+    NO_MOTION = "no_motion"  # not run: motion gating, nothing moved and no keep-alive was due
 
 
 class LatestFrame:
@@ -80,12 +82,18 @@ class LatestFrame:
         self._frame: Frame | None = None
         self._drops = dict.fromkeys(DropReason, 0)
 
-    def put(self, frame: Frame) -> None:
+    def put(self, frame: Frame, replaced: DropReason = DropReason.REPLACED) -> None:
+        """Keep ``frame``; the one it replaces, if any, is counted as ``replaced``."""
         with self._cond:
             if self._frame is not None:
-                self._drops[DropReason.REPLACED] += 1
+                self._drops[replaced] += 1
             self._frame = frame
             self._cond.notify_all()
+
+    def count(self, reason: DropReason) -> None:
+        """Count a frame that was dropped before it reached the slot."""
+        with self._cond:
+            self._drops[reason] += 1
 
     def get(self, timeout_s: float, max_age_s: float | None = None) -> Frame | None:
         """The newest unconsumed frame, waiting up to ``timeout_s``; None if none came in time.
@@ -149,6 +157,8 @@ class CaptureSnapshot:
     last_frame_monotonic_s: float | None
     alive: bool  # the capture thread runs
     hung_readers: int = 0  # abandoned reader threads still blocked inside the source
+    # Every reason (those above too); empty in snapshots made without a slot
+    drops: Mapping[DropReason, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
 class _Session:
@@ -192,7 +202,7 @@ class CaptureThread(ManagedThread):
         self._source = source
         # A lossless source (a file read with realtime: false) waits for each frame to be
         # taken instead of replacing it: nothing is skipped, and no decoding is wasted.
-        self._lossless = bool(getattr(source, "lossless", False))
+        self.lossless = bool(getattr(source, "lossless", False))
         self._description = redact_text(source.description)
         self._stop = stop
         self._open_timeout_s = open_timeout_s
@@ -235,6 +245,7 @@ class CaptureThread(ManagedThread):
                 last_frame_monotonic_s=self._last_frame_s,
                 alive=self._thread.is_alive(),
                 hung_readers=hung,
+                drops=MappingProxyType(drops),
             )
 
     # -- supervisor -------------------------------------------------------------------------
@@ -389,7 +400,7 @@ class CaptureThread(ManagedThread):
             session.last_progress_s = time.monotonic()
             session.opened.set()
             while not (self._stop.is_set() or session.abandoned.is_set()):
-                if self._lossless and not self.latest.wait_empty(_POLL_S):
+                if self.lossless and not self.latest.wait_empty(_POLL_S):
                     session.last_progress_s = time.monotonic()  # waiting on us is no stall
                     continue
                 image = self._source.read(self._read_timeout_s)

@@ -1,0 +1,108 @@
+"""The detect_fps and motion keys: defaults, per-camera values read key by key over the
+defaults, masks, and errors that name the key and the line."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from camera_app.config import AppConfig, parse_config
+from camera_app.config_motion import MotionConfig, Polygon, Units
+from camera_app.errors import ConfigError
+from camera_app.pipeline.gating import camera_gates
+
+
+def parse(text: str) -> AppConfig:
+    return parse_config(textwrap.dedent(text), "cfg.yaml", env={})
+
+
+def test_defaults_detect_fps_and_motion_on() -> None:
+    cfg = parse("cameras:\n  - {name: a, source: demo}\n")
+    assert cfg.detection.detect_fps == 5.0
+    assert cfg.motion == MotionConfig()
+    assert cfg.motion.enabled
+    policies, checks = camera_gates(cfg)
+    assert policies["a"].detect_fps == 5.0
+    assert policies["a"].gated
+    assert policies["a"].keepalive_s == cfg.motion.keepalive_s
+    assert set(checks) == {"a"}
+
+
+def test_a_camera_reads_its_motion_keys_over_the_defaults() -> None:
+    cfg = parse(
+        """
+        detection: {detect_fps: 2}
+        motion: {threshold: 30, keepalive_s: 5}
+        cameras:
+          - name: yard
+            detect_fps: 0
+            motion:
+              min_area: 0.01
+              masks:
+                - name: tree
+                  points: [[0, 0], [0.5, 0], [0.5, 0.5]]
+                - {name: street, units: pixels, points: [[0, 600], [1920, 600], [1920, 1080]]}
+          - name: hall
+            motion: {enabled: false}
+          - name: door
+        """
+    )
+    yard, hall, door = cfg.cameras
+    assert yard.motion is not None
+    assert hall.motion is not None
+    assert door.motion is None
+    assert (yard.motion.threshold, yard.motion.min_area, yard.motion.keepalive_s) == (30, 0.01, 5)
+    assert yard.motion.masks == (
+        Polygon("tree", ((0, 0), (0.5, 0), (0.5, 0.5)), Units.NORMALIZED),
+        Polygon("street", ((0, 600), (1920, 600), (1920, 1080)), Units.PIXELS),
+    )
+    assert not hall.motion.enabled
+    assert hall.motion.threshold == 30
+    policies, checks = camera_gates(cfg)
+    assert policies["yard"].detect_fps is None  # 0: as often as the model can
+    assert policies["door"].detect_fps == 2
+    assert policies["door"].keepalive_s == 5
+    assert not policies["hall"].gated
+    assert "hall" not in checks
+    assert set(checks) == {"yard", "door"}
+
+
+CAM = "cameras:\n  - name: a\n    motion:\n      masks:\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("motion: {threshold: 0}\n", 1, "motion.threshold: expected an integer"),
+        ("motion: {sensitivity: 3}\n", 1, "unknown key 'sensitivity' in motion"),
+        ("detection: {detect_fps: -1}\n", 1, "detection.detect_fps: expected a number"),
+        (
+            CAM + "        - {name: m, points: [[0, 0], [1, 1]]}\n",
+            5,
+            "cameras[0].motion.masks[0].points: expected at least 3 points",
+        ),
+        (
+            CAM + "        - name: m\n          points: [[0, 0], [2, 0], [1, 1]]\n",
+            6,
+            "expected normalized coordinates in 0..1, got [2, 0]; for pixels say units: pixels",
+        ),
+        (
+            CAM + "        - {points: [[0, 0], [1, 0], [1, 1]]}\n",
+            5,
+            "cameras[0].motion.masks[0]: a mask needs 'name'",
+        ),
+        (
+            CAM + "        - {name: m, units: inches, points: [[0, 0], [1, 0], [1, 1]]}\n",
+            5,
+            "units: expected one of",
+        ),
+    ],
+)
+def test_errors_name_the_key_and_line(text: str, line: int, message: str) -> None:
+    if "cameras" not in text:
+        text += "cameras:\n  - {name: a}\n"
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "cfg.yaml", env={})
+    assert message in str(info.value), str(info.value)
+    assert info.value.line == line
