@@ -77,6 +77,7 @@ class Context:
     interpreters: int
     stop_event: threading.Event
     thresholds: Mapping[str, Thresholds]  # each camera's
+    board: FrameBoard  # each camera's slot and gate
 
 
 @dataclass
@@ -143,7 +144,8 @@ class App:
         self.captures = [_capture(c, opener(c), self.board, self.stop_event) for c in cfg.cameras]
         for cap in self.captures:  # a lossless file goes on past frames the gate leaves out
             self.board.slots[cap.camera].lossless = cap.lossless
-        ctx = Context(cfg, self.telemetry, first, len(self.detectors), self.stop_event, thresholds)
+        ctx = Context(cfg, self.telemetry, first, len(self.detectors), self.stop_event, thresholds,
+                      self.board)  # fmt: skip
         extra = services(ctx) if services is not None else Services()
         self.sinks: Mapping[str, Sequence[ResultSink]] = {
             n: tuple(extra.sinks.get(n, ())) for n in names

@@ -15,12 +15,14 @@ from camera_app.config import same_file
 from camera_app.detect.layout import layout_kind
 from camera_app.http_guard import ViewerCollector
 from camera_app.metrics import ModelInfo, PipelineMetrics
+from camera_app.motion_metrics import GateCollector
 from camera_app.objects.config import EventsMode
 from camera_app.objects.wiring import attach_objects, check_modes
 from camera_app.outputs.events import EventsSink
 from camera_app.outputs.live import LiveView
 from camera_app.outputs.recorder import RecordSink
 from camera_app.outputs.window import WindowSink
+from camera_app.pipeline.gating import longest_result_gap_s
 from camera_app.pipeline.types import ResultSink
 from camera_app.server import metrics_server, page_server
 from camera_app.service.notify import Notifier, Watchdog
@@ -95,6 +97,7 @@ def metrics_for(ctx: Context) -> PipelineMetrics:
         fps=t.fps,
     )
     metrics.set_model_info(_model_info(ctx))
+    metrics.registry.register(GateCollector(ctx.board.gate_snapshots))
     t.hooks.on_result.append(metrics.observe_result)
     t.hooks.on_render.append(metrics.observe_render)
     t.hooks.on_drop.append(metrics.count_dropped)
@@ -123,10 +126,12 @@ def outputs_for(ctx: Context) -> tuple[dict[str, list[ResultSink]], LiveView | N
                 fps_hint=cam.fps or 15.0,
                 segment_s=out.record_segment_s,
                 max_mb=out.record_max_mb,
+                max_hold_s=1.0 + longest_result_gap_s(cfg, cam),
             )
             mine.append(rec)
         if live is not None and out.stream:
             mine.append(live)
+            ctx.board.slots[cam.name].observers.append(live.show)  # every frame, run or not
         if out.window:
             window = window or WindowSink()
             mine.append(window)
