@@ -187,6 +187,9 @@ def app_config(
     cfg = default_config()
     return replace(
         cfg,
+        # Every frame the model can take: no detect_fps limit, no motion gating (a still photo).
+        detection=replace(cfg.detection, detect_fps=0.0),
+        motion=replace(cfg.motion, enabled=False),
         model=replace(
             cfg.model,
             path=MODEL,

@@ -59,6 +59,7 @@ class Camera:
     jpeg_quality: int | None = 75  # None: no JPEG round trip
     brightness: Callable[[int], float] = lambda n: 1.0  # a gain per frame
     seed: int = 0
+    noise_bank: int = 0  # > 0: reuse this many noise images in turn (long clips render faster)
 
 
 def brightness_step(at: int, gain: float, ramp: int = 3) -> Callable[[int], float]:
@@ -87,6 +88,7 @@ class SceneClip:
         self.camera = camera
         self.background = cv2.resize(photo(background), size_wh, interpolation=cv2.INTER_AREA)
         self._photos = {e.photo: photo(e.photo) for e in self.entries}
+        self._noise: dict[int, np.ndarray] = {}
 
     def truth(self, n: int) -> list[tuple[Entry, tuple[int, ...]]]:
         out = []
@@ -107,14 +109,23 @@ class SceneClip:
         cam = self.camera
         out = img.astype(np.float32) * cam.brightness(n)
         if cam.noise_sigma > 0:
-            rng = np.random.default_rng((cam.seed, n))
-            out += rng.normal(0.0, cam.noise_sigma, out.shape).astype(np.float32)
+            out += self._noise_for(n, out.shape)
         frame = np.clip(out, 0, 255).astype(np.uint8)
         if cam.jpeg_quality is not None:
             ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, cam.jpeg_quality])
             assert ok
             frame = cv2.imdecode(data, cv2.IMREAD_COLOR)
         return frame
+
+    def _noise_for(self, n: int, shape: tuple[int, ...]) -> np.ndarray:
+        key = n % self.camera.noise_bank if self.camera.noise_bank > 0 else n
+        noise = self._noise.get(key)
+        if noise is None:
+            rng = np.random.default_rng((self.camera.seed, key))
+            noise = rng.standard_normal(shape, dtype=np.float32) * self.camera.noise_sigma
+            if self.camera.noise_bank > 0:
+                self._noise[key] = noise
+        return noise
 
     def frames(self, count: int, start: int = 0) -> list[Image]:
         return [self.frame(n) for n in range(start, start + count)]

@@ -77,3 +77,19 @@ def test_objects_benchmark_prints_its_figures() -> None:
     assert float(aware[1]) > 0
     # a still scene: two starts and two ends, against a line per frame
     assert 0 < float(objects[1]) < float(frames[1])
+
+
+def test_motion_detector_benchmark_times_still_and_moving_frames() -> None:
+    r = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "motion_gate.py"), "detector", "--frames", "20"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "WARNING" not in r.stdout  # every frame with the person walking showed motion
+    for name in ("still", "moving", "cv2.resize to 300x300"):
+        lines = [x for x in r.stdout.splitlines() if x.strip().startswith(f"{name}:")]
+        assert len(lines) == 2, r.stdout  # with OpenCV's threads and with one
+        for line in lines:
+            m = re.search(r"p50 ([\d.]+) +p99 ([\d.]+) +mean ([\d.]+)", line)
+            assert m, line
+            assert 0 < float(m[1]) <= float(m[2])

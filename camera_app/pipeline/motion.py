@@ -86,7 +86,7 @@ class MotionDetector:
         """The small, blurred grey copy of ``image`` the detector compares."""
         small = cv2.resize(image, self._size_wh, interpolation=cv2.INTER_NEAREST)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        return cv2.blur(grey, (3, 3)).astype(np.float32)
+        return np.asarray(cv2.boxFilter(grey, cv2.CV_32F, (3, 3)), np.float32)
 
     def detect(self, image: npt.NDArray[np.uint8]) -> Motion:
         h, w = image.shape[:2]
@@ -99,24 +99,28 @@ class MotionDetector:
             self._bg = grey
             return Motion(False, _NO_REGIONS, 0.0)
         # Match the mean brightness to the background's (a global change is no difference),
-        # over the pixels that cannot be clipped white.
+        # over the pixels that cannot be clipped white. Few calls: each costs more than its
+        # pixels on a copy this small.
         bright = grey >= _BRIGHT
-        unclipped = keep & ~bright.view(np.uint8) if bright.any() else keep
-        mean_now = cv2.mean(grey, mask=unclipped)[0]
-        gain = cv2.mean(bg, mask=unclipped)[0] / mean_now if mean_now > 1.0 else 1.0
-        grey *= gain
-        t = self.cfg.threshold
-        # A bright pixel may be clipped, so brighter than it reads: darker than the background
-        # is no change there (a brighter exposure clips much of a scene, which is no motion).
-        changed = ((grey > bg + t) | ((grey < bg - t) & ~bright)).view(np.uint8) & keep
-        fraction = int(np.count_nonzero(changed)) / self._keep_count
+        any_bright = bool(bright.any())
+        valid = keep & ~bright.view(np.uint8) if any_bright else keep
+        mean_now = cv2.mean(grey, mask=valid)[0]
+        gain = cv2.mean(bg, mask=valid)[0] / mean_now if mean_now > 1.0 else 1.0
+        diff = cv2.scaleAdd(grey, gain, -bg)  # gain * grey - bg
+        changed = np.abs(diff) > self.cfg.threshold
+        if any_bright:
+            # A bright pixel may be clipped, so brighter than it reads: darker than the
+            # background is no change there (a brighter exposure clips much of a scene).
+            changed &= ~(bright & (diff < 0))
+        changed_u8 = changed.view(np.uint8) & keep
+        fraction = int(np.count_nonzero(changed_u8)) / self._keep_count
         if fraction > self.cfg.lighting_area:
-            self._bg = grey
+            self._bg = diff + bg
             return Motion(False, _NO_REGIONS, fraction, lighting=True)
-        cv2.accumulateWeighted(grey, bg, self.cfg.alpha)
+        cv2.scaleAdd(diff, self.cfg.alpha, bg, dst=bg)  # bg += alpha * (gain * grey - bg)
         if fraction == 0.0:
             return Motion(False, _NO_REGIONS, 0.0)
-        blobs = cv2.dilate(cv2.morphologyEx(changed, cv2.MORPH_OPEN, _OPEN), _DILATE)
+        blobs = cv2.dilate(cv2.morphologyEx(changed_u8, cv2.MORPH_OPEN, _OPEN), _DILATE)
         contours, _ = cv2.findContours(blobs, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         small_w, small_h = self._size_wh
         least = self.cfg.min_area * small_w * small_h
