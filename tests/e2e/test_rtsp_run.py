@@ -78,7 +78,8 @@ def test_rtsp_cameras_reconnect_classify_and_keep_secrets(
         cfg = tmp_path / "config.yaml"
         cfg.write_text(
             f"""
-detection: {{threshold: 0.4}}
+detection: {{threshold: 0.4, detect_fps: 0}}  # every frame: the rate checked below is capture's
+motion: {{enabled: false}}
 metrics: {{address: 127.0.0.1, port: {metrics_port}}}
 http: {{address: 127.0.0.1, port: {http_port}}}
 x-fast: &fast {{open_timeout_s: 3, read_timeout_s: 3, stall_timeout_s: 4,
