@@ -66,7 +66,8 @@ class MotionDetector:
     def __init__(self, cfg: MotionConfig, height: int = HEIGHT) -> None:
         self.cfg = cfg
         self.height = height
-        self._bg: npt.NDArray[np.float32] | None = None
+        self._nbg: npt.NDArray[np.float32] | None = None
+        self._masked = bool(cfg.masks)
         self._frame_wh: tuple[int, int] | None = None
         self._size_wh = (0, 0)
         self._keep: npt.NDArray[np.uint8] | None = None
@@ -80,7 +81,7 @@ class MotionDetector:
         self._size_wh = (small_w, small_h)
         self._keep = mask_image(self.cfg.masks, self._size_wh, self._frame_wh)
         self._keep_count = max(1, int(np.count_nonzero(self._keep)))
-        self._bg = None
+        self._nbg = None
 
     def grey(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """The small, blurred grey copy of ``image`` the detector compares."""
@@ -94,33 +95,36 @@ class MotionDetector:
             self._start(image)
         grey = self.grey(image)
         keep = self._keep
-        bg = self._bg
-        if bg is None or keep is None:
-            self._bg = grey
+        nbg = self._nbg  # the background, negated: one array less to make per frame
+        if nbg is None or keep is None:
+            self._nbg = -grey
             return Motion(False, _NO_REGIONS, 0.0)
         # Match the mean brightness to the background's (a global change is no difference),
-        # over the pixels that cannot be clipped white. Few calls: each costs more than its
-        # pixels on a copy this small.
+        # over the pixels that cannot be clipped white. Few calls: on a copy this small each
+        # costs more than its pixels.
         bright = grey >= _BRIGHT
         any_bright = bool(bright.any())
-        valid = keep & ~bright.view(np.uint8) if any_bright else keep
+        valid = (~bright).view(np.uint8) if any_bright else keep
+        if any_bright and self._masked:
+            valid &= keep
         mean_now = cv2.mean(grey, mask=valid)[0]
-        gain = cv2.mean(bg, mask=valid)[0] / mean_now if mean_now > 1.0 else 1.0
-        diff = cv2.scaleAdd(grey, gain, -bg)  # gain * grey - bg
-        changed = np.abs(diff) > self.cfg.threshold
+        gain = -cv2.mean(nbg, mask=valid)[0] / mean_now if mean_now > 1.0 else 1.0
+        diff = cv2.scaleAdd(grey, gain, nbg)  # gain * grey - background
         if any_bright:
             # A bright pixel may be clipped, so brighter than it reads: darker than the
             # background is no change there (a brighter exposure clips much of a scene).
-            changed &= ~(bright & (diff < 0))
-        changed_u8 = changed.view(np.uint8) & keep
-        fraction = int(np.count_nonzero(changed_u8)) / self._keep_count
+            np.maximum(diff, 0.0, out=diff, where=bright)
+        changed = (np.abs(diff) > self.cfg.threshold).view(np.uint8)
+        if self._masked:
+            changed &= keep
+        fraction = int(np.count_nonzero(changed)) / self._keep_count
         if fraction > self.cfg.lighting_area:
-            self._bg = diff + bg
+            self._nbg = nbg - diff  # the background is the frame, as it is now
             return Motion(False, _NO_REGIONS, fraction, lighting=True)
-        cv2.scaleAdd(diff, self.cfg.alpha, bg, dst=bg)  # bg += alpha * (gain * grey - bg)
+        cv2.scaleAdd(diff, -self.cfg.alpha, nbg, dst=nbg)  # bg += alpha * (gain * grey - bg)
         if fraction == 0.0:
             return Motion(False, _NO_REGIONS, 0.0)
-        blobs = cv2.dilate(cv2.morphologyEx(changed_u8, cv2.MORPH_OPEN, _OPEN), _DILATE)
+        blobs = cv2.dilate(cv2.morphologyEx(changed, cv2.MORPH_OPEN, _OPEN), _DILATE)
         contours, _ = cv2.findContours(blobs, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         small_w, small_h = self._size_wh
         least = self.cfg.min_area * small_w * small_h
