@@ -67,3 +67,24 @@ def test_a_failing_gate_source_does_not_break_the_scrape() -> None:
     metrics = PipelineMetrics()
     metrics.registry.register(GateCollector(broken))  # type: ignore[arg-type]
     assert "camera_app_detect_active" in generate_latest(metrics.registry).decode()
+
+
+def test_status_page_fields_of_a_gate() -> None:
+    from types import MappingProxyType
+
+    from camera_app.pipeline.gate import GateSnapshot
+    from camera_app.pipeline.gating import gate_status
+    from camera_app.sources.capture import DropReason
+
+    snap = CaptureThread("yard", FakeSource(), threading.Event()).snapshot()
+    snap = type(snap)(**{**snap.__dict__, "drops": MappingProxyType(
+        {DropReason.NO_MOTION: 12, DropReason.RATE_LIMIT: 3})})  # fmt: skip
+    gated = GateSnapshot("yard", 5.0, True, False, 100, 25, 0.25)
+    assert gate_status(gated, snap) == {
+        "detect_fps_limit": 5.0,
+        "motion": "still, 25% of recent frames",
+        "skipped": "no_motion 12, rate_limit 3",
+    }
+    free = GateSnapshot("yard", 0.0, False, True, 0, 0, 0.0)
+    assert gate_status(free, snap)["motion"] == "off"
+    assert gate_status(free, snap)["detect_fps_limit"] is None  # no limit: shown empty
