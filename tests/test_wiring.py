@@ -78,3 +78,30 @@ def test_outputs_up_follow_the_real_sinks(tmp_path: Path) -> None:
     assert failures == 1.0
     for sink in app.sinks["a"]:
         sink.close()
+
+
+@pytest.mark.parametrize(
+    ("settings", "hold_s"),
+    [
+        ("", 3.0),  # motion gating: the 2 s keep-alive, plus the 1 s any camera gets
+        ("detection: {detect_fps: 0.25}\nmotion: {enabled: false}\n", 5.0),  # one result in 4 s
+        ("detection: {detect_fps: 0}\nmotion: {enabled: false}\n", 1.0),
+    ],
+)
+def test_a_recording_holds_pictures_as_long_as_the_camera_goes_between_results(
+    tmp_path: Path, settings: str, hold_s: float
+) -> None:
+    from camera_app.outputs.recorder import RecordSink
+
+    cfg = parse_config(
+        f"model: {{path: {TEST_MODELS / 'blobs_uint8_postprocess'}}}\n"
+        "http: {enabled: false}\nmetrics: {enabled: false}\n" + settings + "cameras:\n"
+        f"  - {{name: a, source: demo, fps: 10, outputs: {{record: {tmp_path / 'a.avi'}}}}}\n",
+        "cfg.yaml",
+        env={},
+    )
+    app = App(cfg)
+    attach_outputs(app)
+    (sink,) = [s for s in app.sinks["a"] if isinstance(s, RecordSink)]
+    assert sink._max_copies == round(10 * hold_s)
+    sink.close()

@@ -10,8 +10,9 @@ file); other files are never touched.
 
 Each file plays in real time at ``fps_hint`` frames per second, whatever rate results come at:
 a picture is held (written again) until the next one's capture time, frames coming faster
-than that rate are left out, and a gap of over a second (a camera that was down) is skipped
-rather than filled with a frozen picture.
+than that rate are left out, and a gap of over ``max_hold_s`` (1 s, or longer for a camera
+whose results come less often: a low detect_fps, or motion gating's keep-alive while nothing
+moves) is skipped (a camera that was down) rather than filled with a frozen picture.
 
 The container and codec follow the extension: ``.mkv`` -> Matroska with mp4v (MPEG-4 part 2),
 ``.avi`` -> MJPG, ``.mp4`` -> mp4v. Matroska and AVI files are written front to back, so one
@@ -83,6 +84,7 @@ class RecordSink:
         segment_s: float = SEGMENT_S,
         max_mb: float | None = None,
         writer_factory: Callable[[str, int, float, tuple[int, int]], Any] = cv2.VideoWriter,
+        max_hold_s: float = 1.0,
     ) -> None:
         target = check_output_path(path, "outputs.record")
         fourcc = FOURCC_BY_EXTENSION.get(target.suffix.lower())
@@ -129,7 +131,9 @@ class RecordSink:
         self.frames_left_out = 0  # faster than the file's frame rate
         self._timeline_s = 0.0  # capture time of the current file's first frame, less gaps
         self._segment_frames = 0  # frames in the current file, copies included
-        self._max_copies = max(1, math.ceil(fps_hint))  # up to 1 s of a held frame
+        # A picture is held up to max_hold_s (a gated camera's results come only at its
+        # keep-alive while nothing moves: its picture is what the camera saw meanwhile).
+        self._max_copies = max(1, math.ceil(fps_hint * max_hold_s))
         self._last: npt.NDArray[np.uint8] | None = None  # the picture last written
         self._check_at_s = 0.0  # capture time of the next growth check
         self._checked_size = 0

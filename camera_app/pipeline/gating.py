@@ -8,26 +8,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from camera_app.config import AppConfig
+from camera_app.config import AppConfig, CameraConfig
+from camera_app.config_motion import MotionConfig
 from camera_app.pipeline.board import MotionCheck
 from camera_app.pipeline.gate import GatePolicy, GateSnapshot
 from camera_app.pipeline.motion import MotionDetector
 from camera_app.sources.capture import CaptureSnapshot, DropReason
 
-__all__ = ["camera_gates", "gate_status"]
+__all__ = ["camera_gates", "camera_policy", "gate_status", "longest_result_gap_s"]
+
+
+def camera_policy(cfg: AppConfig, cam: CameraConfig) -> tuple[GatePolicy, MotionConfig]:
+    """A camera's detect_fps and motion settings: its own, else the defaults for all."""
+    motion = cam.motion if cam.motion is not None else cfg.motion
+    fps = cam.detect_fps if cam.detect_fps is not None else cfg.detection.detect_fps
+    return GatePolicy(fps or None, motion.enabled, motion.keepalive_s), motion
 
 
 def camera_gates(cfg: AppConfig) -> tuple[dict[str, GatePolicy], dict[str, MotionCheck]]:
-    """Each camera's detect_fps and motion settings (its own, else the defaults for all)."""
+    """Each camera's gate policy, and a motion check for each camera with motion enabled."""
     policies: dict[str, GatePolicy] = {}
     checks: dict[str, MotionCheck] = {}
     for cam in cfg.cameras:
-        motion = cam.motion if cam.motion is not None else cfg.motion
-        fps = cam.detect_fps if cam.detect_fps is not None else cfg.detection.detect_fps
-        policies[cam.name] = GatePolicy(fps or None, motion.enabled, motion.keepalive_s)
+        policies[cam.name], motion = camera_policy(cfg, cam)
         if motion.enabled:
             checks[cam.name] = MotionDetector(motion).moving
     return policies, checks
+
+
+def longest_result_gap_s(cfg: AppConfig, cam: CameraConfig) -> float:
+    """The longest a healthy camera may go between two results: its keep-alive while nothing
+    moves (with motion gating), else one detect_fps interval; 0 without either."""
+    policy = camera_policy(cfg, cam)[0]
+    return max(policy.keepalive_s if policy.gated else 0.0, policy.interval_s)
 
 
 def gate_status(gate: GateSnapshot, snap: CaptureSnapshot) -> dict[str, Any]:

@@ -507,3 +507,18 @@ def test_the_file_plays_in_real_time_whatever_rate_results_come_at(tmp_path: Pat
     seen = [min(names, key=lambda c: int(np.abs(f[60, 80].astype(int) - c).sum())) for f in frames]
     assert [names[c] for c in seen] == ["red"] * 4 + ["green"] * 6 + ["blue", "red"]
     assert (sink.frames_written, sink.frames_left_out) == (12, 2)
+
+
+@pytest.mark.parametrize(("max_hold_s", "held"), [(1.0, False), (3.0, True)])
+def test_a_picture_is_held_up_to_max_hold_s(tmp_path: Path, max_hold_s: float, held: bool) -> None:
+    """A gated camera's results come only at its keep-alive while nothing moves: with
+    ``max_hold_s`` past that gap its picture fills the file; with 1 s the gap is skipped."""
+    red, blue = (0, 0, 255), (255, 0, 0)
+    sink = RecordSink(str(tmp_path / "door.avi"), fps_hint=10.0, max_hold_s=max_hold_s)
+    for t, colour in [(0.0, red), (2.0, blue)]:  # a keep-alive 2 s after the last result
+        sink.handle(make_result(size_wh=SIZE_WH, colour_bgr=colour, capture_monotonic_s=t))
+    sink.close()
+    assert sink.path is not None
+    frames, _ = read_video(sink.path)
+    reds = sum(int(np.abs(f[60, 80].astype(int) - red).sum()) < 60 for f in frames)
+    assert (reds, len(frames)) == ((20, 21) if held else (1, 2))
