@@ -1,6 +1,9 @@
 """The live view's frame store: the newest frame per camera, JPEG-encoded only on demand.
 
-``handle()`` (the dispatcher thread) only swaps a reference: no copy, no drawing, no encoding.
+``handle()`` (the dispatcher thread) and ``show()`` (a camera's capture thread, for every frame
+it captures) only swap references: no copy, no drawing, no encoding. A captured frame is shown
+with the camera's newest detections, so the view keeps the camera's frame rate when results
+come less often (a ``detect_fps`` limit, motion gating); a result's boxes replace them at once.
 A viewer (an HTTP thread serving a stream or a snapshot) asks for the JPEG; the first viewer
 to ask for a new frame draws the boxes on a copy and encodes it, the others get the cached
 bytes. With nobody watching, nothing is ever encoded (``jpeg_encodes_total`` stays 0).
@@ -40,6 +43,7 @@ class Jpeg:
 class _Slot:
     def __init__(self) -> None:
         self.latest: tuple[Frame, Detections] | None = None
+        self.detections = Detections.empty()  # the newest result's, drawn on newer frames
         self.jpeg: Jpeg | None = None
         self.encode_lock = threading.Lock()  # one encoder per camera at a time
         self.encodes = 0
@@ -69,7 +73,25 @@ class LiveView:
         if slot is None:
             return
         with self._cond:
-            slot.latest = (result.frame, result.detections)
+            slot.detections = result.detections
+            latest = slot.latest
+            if latest is None or latest[0].sequence <= result.frame.sequence:
+                slot.latest = (result.frame, result.detections)
+            else:  # a newer captured frame is on show: it gets these boxes
+                slot.latest = (latest[0], result.detections)
+            slot.jpeg = None  # the frame on show may be the one encoded, with other boxes
+            self._cond.notify_all()
+
+    def show(self, frame: Frame) -> None:
+        """A frame just captured (the camera's capture thread), shown with the newest boxes."""
+        slot = self._slots.get(frame.camera)
+        if slot is None:
+            return
+        with self._cond:
+            latest = slot.latest
+            if latest is not None and latest[0].sequence >= frame.sequence:
+                return
+            slot.latest = (frame, slot.detections)
             self._cond.notify_all()
 
     def health(self) -> tuple[bool, int]:

@@ -17,6 +17,7 @@ source's frame that may not run is dropped at once (with that reason), so the fi
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -28,6 +29,8 @@ from camera_app.pipeline.gate import CameraGate, GatePolicy, GateSnapshot
 from camera_app.pipeline.order import ResultOrder
 from camera_app.sources.base import Frame
 from camera_app.sources.capture import DropReason, LatestFrame
+
+log = logging.getLogger(__name__)
 
 MotionCheck = Callable[[np.ndarray], bool]  # a camera's next image -> does it move?
 _POLL_S = 0.05  # the longest a waiting take() goes without looking again
@@ -43,11 +46,18 @@ class BoardSlot(LatestFrame):
         self.moving = moving
         self.lossless = False  # set for a source that waits for each frame to be taken
         self._waiting_reason: DropReason | None = None  # why the frame in the slot waits
+        # Called with every frame, run or not (the live view); quick, on the capture thread.
+        self.observers: list[Callable[[Frame], None]] = []
 
     def put(self, frame: Frame, replaced: DropReason = DropReason.REPLACED) -> None:
         """Check ``frame`` for motion and keep it. Only the capture thread calls this."""
         moving = None if self.moving is None else self.moving(frame.image_bgr)
         reason = self._board._arrived(self.camera, moving)
+        for observe in self.observers:
+            try:
+                observe(frame)
+            except Exception:  # an observer's bug must not end the camera's session
+                log.exception("camera %s: a frame observer failed", self.camera)
         if self.lossless and reason is not None:
             self.count(reason)
             return

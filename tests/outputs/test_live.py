@@ -137,3 +137,30 @@ def test_a_frame_that_cannot_be_encoded_is_skipped_not_retried(
     jpeg = live.latest_jpeg("door")
     assert jpeg is not None
     assert jpeg.sequence == 2
+
+
+def test_captured_frames_are_shown_with_the_newest_boxes() -> None:
+    """Between results (a detect_fps limit, motion gating) the view keeps the camera's rate:
+    each captured frame is shown with the last result's boxes, and a late result's boxes go on
+    the newer frame on show, not back to its own older frame."""
+    live = LiveView(["door"])
+    boxes = make_detections([[20, 30, 140, 110]])
+    live.handle(make_result("door", 1, size_wh=(160, 120), detections=boxes))
+    live.show(make_result("door", 2, size_wh=(160, 120), colour_bgr=(0, 255, 0)).frame)
+    shown = live.latest_jpeg("door")
+    assert shown is not None
+    assert shown.sequence == 2
+    image = decode(shown.data)
+    assert np.abs(image[60, 80].astype(int) - (0, 255, 0)).max() < 30  # the new frame
+    assert (image[..., 2].astype(int) - image[..., 0] > 50)[40:110, 18:23].any()  # old boxes
+    live.show(make_result("door", 1).frame)  # older than what is on show: ignored
+    assert live.latest_jpeg("door") is shown
+    live.handle(make_result("door", 2, size_wh=(160, 120), colour_bgr=(0, 255, 0)))
+    assert live.latest_jpeg("door") is not shown  # same frame, its own (no) boxes: encoded anew
+    live.show(make_result("door", 5, size_wh=(160, 120), colour_bgr=(0, 255, 0)).frame)
+    live.handle(make_result("door", 3, size_wh=(160, 120), detections=boxes))  # a late result
+    late = live.latest_jpeg("door")
+    assert late is not None
+    assert late.sequence == 5  # still the newest frame, now with the late result's boxes
+    assert (decode(late.data)[..., 2].astype(int) - decode(late.data)[..., 0] > 50).any()
+    assert live.jpeg_encodes_total("door") == 3

@@ -304,3 +304,23 @@ def test_results_keep_their_frames_sequence_through_a_gated_pipeline() -> None:
     # FakeSource fills frame n (from 1) with n % 256; the capture thread numbers from 0.
     assert all(pixel == (seq + 1) % 256 for seq, pixel in seen), seen
     assert [seq for seq, _ in seen] == sorted({seq for seq, _ in seen})  # each once, in order
+
+
+def test_observers_see_every_frame_run_or_not_and_cannot_break_the_camera(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()
+    board = FrameBoard(["a"], policies={"a": GatePolicy(gated=True, keepalive_s=10)},
+                       motion={"a": Motion()}, clock=clock)  # fmt: skip
+    slot = board.slots["a"]
+    seen: list[int] = []
+
+    def broken(f: Frame) -> None:
+        raise RuntimeError("viewer bug")
+
+    slot.observers += [lambda f: seen.append(f.sequence), broken]
+    for seq in range(4):
+        slot.put(frame("a", seq))
+    assert seen == [0, 1, 2, 3]  # the live view gets frames the gate holds back
+    assert board.take(0.0) is not None  # the broken observer did not stop the frames
+    assert "a frame observer failed" in caplog.text
