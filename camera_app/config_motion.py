@@ -2,9 +2,9 @@
 
 A camera's ``motion:`` mapping is read over the top-level one, key by key: a camera that says
 only ``masks: [...]`` keeps the default ``threshold``. A mask is a polygon where motion is
-ignored: ``{name, points: [[x, y], ...], units: normalized | pixels}``; normalized points are
-fractions of the frame's width and height (0..1), pixel points are scaled when the frame size is
-known. The detection masks of the events (issue 17) take the same shape.
+ignored, in the shape of the objects' masks (``camera_app.objects.config``, the same reader):
+``{points: [[x, y], ...], normalized: false}``: pixels of the camera's frame, or fractions of
+its width and height (0..1) with ``normalized: true``.
 """
 
 from __future__ import annotations
@@ -12,71 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from camera_app._yaml import (
-    Node,
-    boolean,
-    checked,
-    choice,
-    integer,
-    number,
-    read_with,
-    section,
-    string,
-)
-from camera_app.modes import StrEnum
+from camera_app._yaml import Node, boolean, checked, integer, number, read_with, section
+from camera_app.objects.config import MaskConfig, read_masks
 
-__all__ = ["MotionConfig", "Polygon", "Units", "motion_over"]
-
-
-class Units(StrEnum):
-    NORMALIZED = "normalized"  # fractions of the frame's width and height
-    PIXELS = "pixels"  # pixels of the camera's frame
-
-
-@dataclass(frozen=True)
-class Polygon:
-    """A named polygon of at least three (x, y) points, in ``units``."""
-
-    name: str
-    points: tuple[tuple[float, float], ...]
-    units: Units = Units.NORMALIZED
-
-    def __post_init__(self) -> None:
-        if len(self.points) < 3:
-            n = len(self.points)
-            raise ValueError(f"mask {self.name}: expected at least 3 points, got {n}")
-
-
-def _polygon(node: Node) -> Polygon:
-    readers = ("name", "points", "units")
-    children = node.mapping(readers)
-    for key in ("name", "points"):
-        if key not in children:
-            raise node.error(f"a mask needs '{key}'")
-    name = children["name"].check(string("a mask name"))
-    units = children["units"].check(choice(Units)) if "units" in children else Units.NORMALIZED
-    items = children["points"].items()
-    if len(items) < 3:
-        raise children["points"].error(f"expected at least 3 points [x, y], got {len(items)}")
-    points = []
-    for item in items:
-        pair = item.items()
-        if len(pair) != 2:
-            raise item.error(f"expected a point [x, y], got {len(pair)} numbers")
-        x, y = (p.check(number(0)) for p in pair)
-        if units is Units.NORMALIZED and (x > 1 or y > 1):
-            raise item.error(
-                f"expected normalized coordinates in 0..1, got [{x:g}, {y:g}]; "
-                "for pixels say units: pixels"
-            )
-        points.append((x, y))
-    return Polygon(name, tuple(points), units)
-
-
-def _masks(node: Node) -> tuple[Polygon, ...]:
-    if node.is_null:
-        return ()
-    return tuple(_polygon(item) for item in node.items())
+__all__ = ["MaskConfig", "MotionConfig", "motion_over"]
 
 
 @dataclass(frozen=True)
@@ -94,7 +33,8 @@ class MotionConfig:
     alpha: float = field(default=0.1, metadata=checked(number(0, 1, lo_open=True)))
     # With no motion, inference still runs this often, so an object that stopped is still seen
     keepalive_s: float = field(default=2.0, metadata=checked(number(0, 3600, lo_open=True)))
-    masks: tuple[Polygon, ...] = field(default=(), metadata=read_with(_masks))
+    # Where motion is ignored: the objects' masks' shape, {points, normalized}
+    masks: tuple[MaskConfig, ...] = field(default=(), metadata=read_with(read_masks))
 
 
 def motion_over(node: Node, base: MotionConfig) -> MotionConfig:

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from camera_app.config import AppConfig, parse_config
-from camera_app.config_motion import MotionConfig, Polygon, Units
+from camera_app.config_motion import MaskConfig, MotionConfig
 from camera_app.errors import ConfigError
 from camera_app.pipeline.gating import camera_gates
 
@@ -40,9 +40,9 @@ def test_a_camera_reads_its_motion_keys_over_the_defaults() -> None:
             motion:
               min_area: 0.01
               masks:
-                - name: tree
-                  points: [[0, 0], [0.5, 0], [0.5, 0.5]]
-                - {name: street, units: pixels, points: [[0, 600], [1920, 600], [1920, 1080]]}
+                - points: [[0, 0], [0.5, 0], [0.5, 0.5]]
+                  normalized: true
+                - {points: [[0, 600], [1920, 600], [1920, 1080]]}
           - name: hall
             motion: {enabled: false}
           - name: door
@@ -54,8 +54,8 @@ def test_a_camera_reads_its_motion_keys_over_the_defaults() -> None:
     assert door.motion is None
     assert (yard.motion.threshold, yard.motion.min_area, yard.motion.keepalive_s) == (30, 0.01, 5)
     assert yard.motion.masks == (
-        Polygon("tree", ((0, 0), (0.5, 0), (0.5, 0.5)), Units.NORMALIZED),
-        Polygon("street", ((0, 600), (1920, 600), (1920, 1080)), Units.PIXELS),
+        MaskConfig(((0, 0), (0.5, 0), (0.5, 0.5)), normalized=True),
+        MaskConfig(((0, 600), (1920, 600), (1920, 1080))),
     )
     assert not hall.motion.enabled
     assert hall.motion.threshold == 30
@@ -78,24 +78,19 @@ CAM = "cameras:\n  - name: a\n    motion:\n      masks:\n"
         ("motion: {sensitivity: 3}\n", 1, "unknown key 'sensitivity' in motion"),
         ("detection: {detect_fps: -1}\n", 1, "detection.detect_fps: expected a number"),
         (
-            CAM + "        - {name: m, points: [[0, 0], [1, 1]]}\n",
+            CAM + "        - {points: [[0, 0], [1, 1]]}\n",
             5,
-            "cameras[0].motion.masks[0].points: expected at least 3 points",
+            "cameras[0].motion.masks[0].points: expected at least 3 [x, y] points",
         ),
         (
-            CAM + "        - name: m\n          points: [[0, 0], [2, 0], [1, 1]]\n",
+            CAM + "        - normalized: true\n          points: [[0, 0], [2, 0], [1, 1]]\n",
             6,
-            "expected normalized coordinates in 0..1, got [2, 0]; for pixels say units: pixels",
+            "cameras[0].motion.masks[0].points: expected points in [0, 1] with normalized: true",
         ),
         (
-            CAM + "        - {points: [[0, 0], [1, 0], [1, 1]]}\n",
+            CAM + "        - {name: m, points: [[0, 0], [1, 0], [1, 1]]}\n",
             5,
-            "cameras[0].motion.masks[0]: a mask needs 'name'",
-        ),
-        (
-            CAM + "        - {name: m, units: inches, points: [[0, 0], [1, 0], [1, 1]]}\n",
-            5,
-            "units: expected one of",
+            "unknown key 'name' in cameras[0].motion.masks[0]",
         ),
     ],
 )

@@ -122,6 +122,9 @@ def _masks(node: Node) -> tuple[MaskConfig, ...]:
     return tuple(out)
 
 
+read_masks = _masks  # the motion masks take the same shape (camera_app.config_motion)
+
+
 def _filters(node: Node) -> tuple[LabelFilter, ...]:
     out: list[LabelFilter] = []
     for item in node.items():

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from camera_app.config_motion import MotionConfig, Polygon, Units
+from camera_app.config_motion import MaskConfig, MotionConfig
 
 __all__ = ["HEIGHT", "Motion", "MotionDetector", "mask_image"]
 
@@ -46,16 +46,14 @@ class Motion:
 
 
 def mask_image(
-    masks: tuple[Polygon, ...], size_wh: tuple[int, int], frame_wh: tuple[int, int]
+    masks: tuple[MaskConfig, ...], size_wh: tuple[int, int], frame_wh: tuple[int, int]
 ) -> npt.NDArray[np.uint8]:
     """1 where motion counts, 0 inside the masks, at ``size_wh`` (the small copy's size)."""
     w, h = size_wh
     keep = np.ones((h, w), np.uint8)
-    for poly in masks:
-        pts = np.asarray(poly.points, np.float64)
-        if poly.units is Units.PIXELS:
-            pts = pts / np.asarray(frame_wh, np.float64)
-        pts = np.round(pts * np.asarray((w, h), np.float64)).astype(np.int32)
+    to_small = np.asarray((w / frame_wh[0], h / frame_wh[1]), np.float64)
+    for mask in masks:
+        pts = np.round(mask.polygon().pixels(frame_wh) * to_small).astype(np.int32)
         cv2.fillPoly(keep, [pts], 0)
     return keep
 

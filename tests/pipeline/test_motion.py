@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from camera_app.config_motion import MotionConfig, Polygon, Units
+from camera_app.config_motion import MaskConfig, MotionConfig
 from camera_app.pipeline.board import FrameBoard
 from camera_app.pipeline.gate import GatePolicy
 from camera_app.pipeline.motion import MotionDetector, mask_image
@@ -71,15 +71,15 @@ def test_an_object_that_stops_is_taken_into_the_background() -> None:
     assert not any(moving[100:])  # still since frame 15: background by now
 
 
-@pytest.mark.parametrize("units", [Units.NORMALIZED, Units.PIXELS])
-def test_motion_inside_a_mask_is_ignored(units: Units) -> None:
+@pytest.mark.parametrize("normalized", [True, False])
+def test_motion_inside_a_mask_is_ignored(normalized: bool) -> None:
     entry = Entry(5, 40, height=0.4, x0=0.1, speed=0.005, y=0.3)
     clip = SceneClip(entries=[entry], camera=Camera(6.0, 60))
     # The whole left half, where the person walks (in the clip's 640x360 pixels, or 0..1).
     corners = [(0.0, 0.0), (0.55, 0.0), (0.55, 1.0), (0.0, 1.0)]
-    if units is Units.PIXELS:
+    if not normalized:
         corners = [(x * 640, y * 360) for x, y in corners]
-    mask = Polygon("left half", tuple(corners), units)
+    mask = MaskConfig(tuple(corners), normalized=normalized)
     det = MotionDetector(MotionConfig(masks=(mask,)))
     assert not any(det.detect(clip.frame(n)).moving for n in range(30))
     unmasked = MotionDetector(MotionConfig())
@@ -87,13 +87,13 @@ def test_motion_inside_a_mask_is_ignored(units: Units) -> None:
 
 
 def test_mask_image_scales_pixel_and_normalized_polygons_alike() -> None:
-    norm = Polygon("m", ((0.25, 0.25), (0.75, 0.25), (0.75, 0.75), (0.25, 0.75)))
-    px = Polygon("m", ((160, 90), (480, 90), (480, 270), (160, 270)), Units.PIXELS)
+    norm = MaskConfig(((0.25, 0.25), (0.75, 0.25), (0.75, 0.75), (0.25, 0.75)), normalized=True)
+    px = MaskConfig(((160, 90), (480, 90), (480, 270), (160, 270)))
     a = mask_image((norm,), (64, 36), (640, 360))
     b = mask_image((px,), (64, 36), (640, 360))
     assert np.array_equal(a, b)
     assert a[18, 32] == 0
-    assert a[0, 0] == 1
+    assert a[0, 0] == 1  # 0 inside the mask: motion does not count there
     assert 0.2 < 1 - a.mean() < 0.3  # about a quarter of the frame
 
 
