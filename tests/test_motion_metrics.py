@@ -82,9 +82,13 @@ def test_status_page_fields_of_a_gate() -> None:
     gated = GateSnapshot("yard", 5.0, True, False, 100, 25, 0.25)
     assert gate_status(gated, snap) == {
         "detect_fps_limit": 5.0,
-        "motion": "still, 25% of recent frames",
-        "skipped": "no_motion 12, rate_limit 3",
+        "motion_active": False,
+        "motion_fraction": 0.25,
+        "skipped": {"no_motion": 12, "rate_limit": 3},
+        "gate": "at most 5/s; motion still, 25% of recent frames; skipped no_motion 12, "
+        "rate_limit 3",
     }
-    free = GateSnapshot("yard", 0.0, False, True, 0, 0, 0.0)
-    assert gate_status(free, snap)["motion"] == "off"
-    assert gate_status(free, snap)["detect_fps_limit"] is None  # no limit: shown empty
+    free = gate_status(GateSnapshot("yard", 0.0, False, True, 0, 0, 0.0), snap)
+    assert free["gate"] == "no rate limit; motion gating off; skipped no_motion 12, rate_limit 3"
+    assert free["detect_fps_limit"] is None  # no limit: shown empty
+    assert free["motion_active"] is None

@@ -63,8 +63,7 @@ def _e(value: Any) -> str:
 
 
 _CAMERA_FIELDS = (("state", "state"), ("source", "source"), ("fps", "detect fps"),
-                  ("detect_fps_limit", "detect fps limit"), ("motion", "motion"),
-                  ("skipped", "runs skipped"), ("last_error", "last error"),
+                  ("gate", "detection"), ("last_error", "last error"),
                   ("outputs_failing", "outputs failing"))  # fmt: skip
 
 

@@ -44,11 +44,20 @@ def longest_result_gap_s(cfg: AppConfig, cam: CameraConfig) -> float:
 
 
 def gate_status(gate: GateSnapshot, snap: CaptureSnapshot) -> dict[str, Any]:
-    """A camera's detect limit, motion and skipped runs, as the status page shows them."""
-    motion = "off"
+    """A camera's detect limit, motion and skipped runs for /api/status, and the one line the
+    status page shows of them (``gate``)."""
+    skipped = {r.value: snap.drops.get(r, 0) for r in (DropReason.NO_MOTION, DropReason.RATE_LIMIT)}
+    parts = [f"at most {gate.detect_fps:g}/s" if gate.detect_fps else "no rate limit"]
     if gate.gated:
-        share = f"{gate.recent_motion_fraction:.0%} of recent frames"
-        motion = f"{'active' if gate.active else 'still'}, {share}"
-    skipped = ", ".join(f"{r.value} {snap.drops.get(r, 0)}"
-                        for r in (DropReason.NO_MOTION, DropReason.RATE_LIMIT))  # fmt: skip
-    return {"detect_fps_limit": gate.detect_fps or None, "motion": motion, "skipped": skipped}
+        state = "active" if gate.active else "still"
+        parts.append(f"motion {state}, {gate.recent_motion_fraction:.0%} of recent frames")
+    else:
+        parts.append("motion gating off")
+    parts.append("skipped " + ", ".join(f"{k} {n}" for k, n in skipped.items()))
+    return {
+        "detect_fps_limit": gate.detect_fps or None,
+        "motion_active": gate.active if gate.gated else None,
+        "motion_fraction": round(gate.recent_motion_fraction, 3) if gate.gated else None,
+        "skipped": skipped,
+        "gate": "; ".join(parts),
+    }

@@ -91,7 +91,8 @@ def test_snapshot_route_serves_only_our_files(server: HttpServer, objects: Objec
 
 @pytest.mark.slow
 def test_card_in_headless_chromium(server: HttpServer, tmp_path: Path) -> None:
-    dom, screenshot = run_chromium(f"http://127.0.0.1:{server.port}/", tmp_path)
+    # Tall enough for the whole card (the live view, its rows, the objects and the snapshot).
+    dom, screenshot = run_chromium(f"http://127.0.0.1:{server.port}/", tmp_path, (1280, 1000))
     # rebuilt by the script: a <span> in each item, which the server's HTML has not
     assert '<ul data-objects="in_view"><li><span>person 0.9 since ' in dom
     assert '<img class="shot" src="/snapshots/door/door-' in dom

@@ -20,8 +20,10 @@ BROWSER_TIMEOUT_S = 90.0
 pytestmark = pytest.mark.slow
 
 
-def run_chromium(url: str, workdir: Path) -> tuple[str, Path]:
-    """Loads ``url``; returns the DOM after the scripts ran, and a 1280x800 screenshot."""
+def run_chromium(
+    url: str, workdir: Path, size_wh: tuple[int, int] = (1280, 800)
+) -> tuple[str, Path]:
+    """Loads ``url``; returns the DOM after the scripts ran, and a screenshot of ``size_wh``."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium; see .ci/apt-packages.txt)")
     screenshot = workdir / "page.png"
@@ -31,7 +33,7 @@ def run_chromium(url: str, workdir: Path) -> tuple[str, Path]:
         "--disable-sync", f"--user-data-dir={workdir / 'profile'}",
         # Virtual time runs once the page has loaded: every <img> needs a first part by then.
         "--virtual-time-budget=3000", f"--screenshot={screenshot}", "--dump-dom",
-        "--window-size=1280,800", url,
+        f"--window-size={size_wh[0]},{size_wh[1]}", url,
     ]  # fmt: skip
     env = {**os.environ, "HOME": str(workdir)}
     with subprocess.Popen(
