@@ -64,9 +64,9 @@ def test_recording_is_cut_into_files_and_kept_under_its_size(tmp_path: Path) -> 
     rec.mkdir()
     cfg = tmp_path / "config.yaml"
     cfg.write_text(
-        # Every result the model can give: a file ends at its last result's picture, so at
-        # detect_fps 5 a 1 s file could be up to 0.2 s short.
-        "detection: {detect_fps: 0}\n"
+        # Results at half the camera's rate, whatever the machine: pictures must be held. A file
+        # ends at its last result's picture, so a 1 s file may be 1/30 s (2 frames) short.
+        "detection: {detect_fps: 30}\n"
         "motion: {enabled: false}\n"
         "cameras:\n"
         "  - name: demo\n"
