@@ -53,9 +53,8 @@ from camera_app.config import (
 from camera_app.config_motion import MotionConfig
 from camera_app.pipeline.motion import MotionDetector
 from camera_app.pipeline.types import Result
-from camera_app.sources.backoff import BackoffPolicy
 from camera_app.sources.base import Pacer
-from camera_app.sources.capture import CaptureThread, DropReason
+from camera_app.sources.capture import DropReason
 from tests.clips import Camera, Entry, SceneClip
 
 MODEL = "ssd_mobilenet_v1_coco_quant"
@@ -143,15 +142,14 @@ class Arm:
 
 
 def one_round(arm: Arm, frames: list[np.ndarray], clip: SceneClip, seconds: float) -> None:
-    app = App(app_config(arm.name == "gating", limited=arm.name != "today"))
-    sources = []
-    for i, cam in enumerate(app.cfg.cameras):
-        src = ClipSource(frames, offset=i * len(frames) // CAMERAS)
+    sources: list[ClipSource] = []
+
+    def source_for(cam: CameraConfig) -> ClipSource:
+        src = ClipSource(frames, offset=len(sources) * len(frames) // CAMERAS)
         sources.append(src)
-        app.captures[i] = CaptureThread(
-            cam.name, src, app.stop_event, backoff=BackoffPolicy(),
-            latest=app.board.slots[cam.name],
-        )  # fmt: skip
+        return src
+
+    app = App(app_config(arm.name == "gating", limited=arm.name != "today"), source_for=source_for)
     results: dict[str, list[Result]] = {c.name: [] for c in app.cfg.cameras}
     lock = threading.Lock()
 
@@ -159,14 +157,14 @@ def one_round(arm: Arm, frames: list[np.ndarray], clip: SceneClip, seconds: floa
         with lock:
             results[r.camera].append(r)
 
-    app.hooks.on_result.append(observe)
+    app.telemetry.hooks.on_result.append(observe)
     app.start()
     try:
         time.sleep(WARMUP_S)
-        t0, c0, runs0 = time.monotonic(), cpu_s(), app.frames_processed
+        t0, c0, runs0 = time.monotonic(), cpu_s(), app.telemetry.frames_processed
         drops0 = [c.snapshot().drops for c in app.captures]
         time.sleep(seconds)
-        t1, c1, runs1 = time.monotonic(), cpu_s(), app.frames_processed
+        t1, c1, runs1 = time.monotonic(), cpu_s(), app.telemetry.frames_processed
         drops1 = [c.snapshot().drops for c in app.captures]
     finally:
         hung = app.stop()

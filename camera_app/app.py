@@ -23,7 +23,7 @@ from camera_app.errors import ConfigError
 from camera_app.options import detector_options
 from camera_app.pipeline.board import FrameBoard
 from camera_app.pipeline.dispatch import Dispatcher
-from camera_app.pipeline.gating import camera_gates
+from camera_app.pipeline.gating import camera_gates, gate_status_of
 from camera_app.pipeline.order import ResultOrder
 from camera_app.pipeline.types import ResultSink
 from camera_app.pipeline.worker import InferenceWorker
@@ -144,6 +144,7 @@ class App:
         self.captures = [_capture(c, opener(c), self.board, self.stop_event) for c in cfg.cameras]
         for cap in self.captures:  # a lossless file goes on past frames the gate leaves out
             self.board.slots[cap.camera].lossless = cap.lossless
+        self.telemetry.hooks.camera_status.append(gate_status_of(self.board))
         ctx = Context(cfg, self.telemetry, first, len(self.detectors), self.stop_event, thresholds,
                       self.board)  # fmt: skip
         extra = services(ctx) if services is not None else Services()

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from camera_app._yaml import Node, boolean, checked, integer, number, read_with, section
+from camera_app._checks import boolean, integer, number
+from camera_app._yaml import Node, checked, read_with, section
 from camera_app.objects.config import MaskConfig, read_masks
 
 __all__ = ["MaskConfig", "MotionConfig", "motion_over"]

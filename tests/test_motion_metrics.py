@@ -76,9 +76,7 @@ def test_status_page_fields_of_a_gate() -> None:
     from camera_app.pipeline.gating import gate_status
     from camera_app.sources.capture import DropReason
 
-    snap = CaptureThread("yard", FakeSource(), threading.Event()).snapshot()
-    snap = type(snap)(**{**snap.__dict__, "drops": MappingProxyType(
-        {DropReason.NO_MOTION: 12, DropReason.RATE_LIMIT: 3})})  # fmt: skip
+    snap = MappingProxyType({DropReason.NO_MOTION: 12, DropReason.RATE_LIMIT: 3})
     gated = GateSnapshot("yard", 5.0, True, False, 100, 25, 0.25)
     assert gate_status(gated, snap) == {
         "detect_fps_limit": 5.0,

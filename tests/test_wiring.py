@@ -100,8 +100,7 @@ def test_a_recording_holds_pictures_as_long_as_the_camera_goes_between_results(
         "cfg.yaml",
         env={},
     )
-    app = App(cfg)
-    attach_outputs(app)
+    app = App(cfg, services=services)
     (sink,) = [s for s in app.sinks["a"] if isinstance(s, RecordSink)]
     assert sink._max_copies == round(10 * hold_s)
     sink.close()

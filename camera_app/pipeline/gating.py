@@ -6,16 +6,17 @@ camera's own settings fall back on the defaults for all cameras.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from camera_app.config import AppConfig, CameraConfig
 from camera_app.config_motion import MotionConfig
-from camera_app.pipeline.board import MotionCheck
+from camera_app.pipeline.board import FrameBoard, MotionCheck
 from camera_app.pipeline.gate import GatePolicy, GateSnapshot
 from camera_app.pipeline.motion import MotionDetector
-from camera_app.sources.capture import CaptureSnapshot, DropReason
+from camera_app.sources.capture import DropReason
 
-__all__ = ["camera_gates", "camera_policy", "gate_status", "longest_result_gap_s"]
+__all__ = ["camera_gates", "camera_policy", "gate_status", "gate_status_of", "longest_result_gap_s"]
 
 
 def camera_policy(cfg: AppConfig, cam: CameraConfig) -> tuple[GatePolicy, MotionConfig]:
@@ -43,10 +44,20 @@ def longest_result_gap_s(cfg: AppConfig, cam: CameraConfig) -> float:
     return max(policy.keepalive_s if policy.gated else 0.0, policy.interval_s)
 
 
-def gate_status(gate: GateSnapshot, snap: CaptureSnapshot) -> dict[str, Any]:
+def gate_status_of(board: FrameBoard) -> Callable[[str], dict[str, Any]]:
+    """A telemetry ``camera_status`` hook: a camera's gate fields, read from ``board``."""
+
+    def status(camera: str) -> dict[str, Any]:
+        gate = next(g for g in board.gate_snapshots() if g.camera == camera)
+        return gate_status(gate, board.slots[camera].drops())
+
+    return status
+
+
+def gate_status(gate: GateSnapshot, drops: Mapping[DropReason, int]) -> dict[str, Any]:
     """A camera's detect limit, motion and skipped runs for /api/status, and the one line the
     status page shows of them (``gate``)."""
-    skipped = {r.value: snap.drops.get(r, 0) for r in (DropReason.NO_MOTION, DropReason.RATE_LIMIT)}
+    skipped = {r.value: drops.get(r, 0) for r in (DropReason.NO_MOTION, DropReason.RATE_LIMIT)}
     parts = [f"at most {gate.detect_fps:g}/s" if gate.detect_fps else "no rate limit"]
     if gate.gated:
         state = "active" if gate.active else "still"

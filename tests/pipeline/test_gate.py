@@ -300,7 +300,7 @@ def test_results_keep_their_frames_sequence_through_a_gated_pipeline() -> None:
     assert wait_until(lambda: len(seen) >= 10)
     stop.set()
     for t in (cap, w, d):
-        assert t.join(5)
+        assert t.stop(5)
     # FakeSource fills frame n (from 1) with n % 256; the capture thread numbers from 0.
     assert all(pixel == (seq + 1) % 256 for seq, pixel in seen), seen
     assert [seq for seq, _ in seen] == sorted({seq for seq, _ in seen})  # each once, in order
