@@ -8,13 +8,13 @@
     GET /metrics                 prometheus_client's exposition (text or OpenMetrics, gzip)
     GET /healthz                 200 "ok" while every pipeline thread lives, else 503 + names
     GET /readyz                  JSON; 200 once the model is loaded and every camera streams
-Built with the page, the metrics or both, it binds when built (a taken port is a clear error
-before anything starts). A thread and a socket timeout per connection; on a loopback address a
-non-loopback Host is refused (DNS rebinding); request lines are logged through ``redact_text``.
+It binds when built (a taken port is a clear error before anything starts). A thread and a
+socket timeout per connection; a loopback address refuses non-loopback Hosts (DNS rebinding).
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import logging
@@ -338,9 +338,8 @@ class HttpServer(ThreadingHTTPServer):
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError(f"{self.name}: start() called twice")
-        self._thread = threading.Thread(
-            target=self.serve_forever, kwargs={"poll_interval": 0.2}, name=self.name, daemon=True
-        )
+        serve = functools.partial(self.serve_forever, poll_interval=0.2)
+        self._thread = threading.Thread(target=serve, name=self.name, daemon=True)
         self._thread.start()
         log.info("%s on %s (%s)", self.name, self.url, " ".join(self.paths))
 
@@ -353,9 +352,10 @@ class HttpServer(ThreadingHTTPServer):
         self.stopping.set()
         clean = True
         if self._thread is not None:
-            # shutdown() itself waits without a timeout, so it runs in a thread of its own.
-            threading.Thread(target=self.shutdown, name=f"{self.name}-stop", daemon=True).start()
-            clean = join_all([self._thread], max(0.0, deadline - time.monotonic()))
+            # shutdown() waits without a timeout: in a thread of its own, joined with one.
+            stopper = threading.Thread(target=self.shutdown, name=f"{self.name}-stop", daemon=True)
+            stopper.start()
+            clean = join_all([self._thread, stopper], max(0.0, deadline - time.monotonic()))
         # Streams notice ``stopping`` within STREAM_WAKE_S and give their viewer slot back.
         while self.viewers.in_use and time.monotonic() < deadline:
             time.sleep(0.02)

@@ -135,7 +135,8 @@ def test_a_running_app_shows_one_fps_on_its_page_and_in_its_metrics() -> None:
     cfg = parse_config(
         f"model: {{path: {TEST_MODELS / 'blobs_uint8_postprocess'}, threads: 1}}\n"
         "http: {address: 127.0.0.1, port: 0}\nmetrics: {address: 127.0.0.1, port: 0}\n"
-        "cameras:\n  - {name: door, source: demo}\n",
+        # Every frame the camera sends is run (no rate limit, no motion gate): none is held.
+        "cameras:\n  - {name: door, source: demo, detect_fps: 0, motion: {enabled: false}}\n",
         "cfg.yaml",
         env={},
     )
