@@ -174,20 +174,6 @@ def suppress(c: Candidates, th: Thresholds) -> Candidates:
     return Candidates(c.boxes_yxyx[keep_idx], c.scores[keep_idx], c.class_ids[keep_idx])
 
 
-def decode_raw(
-    encodings: npt.NDArray[Any],
-    encodings_quant: tuple[float, int] | None,
-    scores_raw: npt.NDArray[Any],
-    fmt: ScoreFormat,
-    anchors: Anchors,
-    coder: CenterSizeCoder | CornerOffsetCoder,
-    th: Thresholds,
-) -> Candidates:
-    """Raw [N,4] encodings + [N,C] scores -> suppressed candidates, highest score first."""
-    c = raw_candidates(encodings, encodings_quant, scores_raw, fmt, anchors, coder, th)
-    return suppress(c, th)
-
-
 def best_first(c: Candidates, max_detections: int) -> Candidates:
     """Candidates sorted by score (stable), at most ``max_detections``: for heads whose NMS
     already ran (PostProcess op, end-to-end exports)."""
