@@ -15,12 +15,10 @@ import numpy as np
 import numpy.typing as npt
 
 from camera_app.detect.anchors import Anchors
-from camera_app.detect.boxes import CenterSizeCoder, CornerOffsetCoder
+from camera_app.detect.boxes import F32, CenterSizeCoder, CornerOffsetCoder
 from camera_app.detect.layout import Activation
 from camera_app.detect.nms import nms_class_aware
 from camera_app.detect.quantization import dequantize, quantized_threshold
-
-F32 = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from camera_app.detect.decode import F32, Candidates, Thresholds, keep_allowed, top_k
+from camera_app.detect.boxes import F32
+from camera_app.detect.decode import Candidates, Thresholds, keep_allowed, top_k
 from camera_app.detect.family import (
     DecoderContext,
     InputConvention,
