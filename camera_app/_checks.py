@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from enum import Enum
 from typing import TypeVar
@@ -66,6 +67,18 @@ def boolean(value: object) -> bool:
 def string(expected: str = "a non-empty string") -> Callable[[object], str]:
     def check(value: object) -> str:
         if not isinstance(value, str) or not value.strip():
+            raise CheckError(expected)
+        return value
+
+    return check
+
+
+def matching(pattern: str, expected: str) -> Callable[[object], str]:
+    """A string the regular expression ``pattern`` matches in full."""
+    compiled = re.compile(pattern)
+
+    def check(value: object) -> str:
+        if not isinstance(value, str) or not compiled.fullmatch(value):
             raise CheckError(expected)
         return value
 

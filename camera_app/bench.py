@@ -150,7 +150,7 @@ def bench_decode(det: Detector, frame: npt.NDArray[np.uint8], repeat: int) -> di
 
 def run_bench(args: argparse.Namespace) -> int:
     repeat = int(args.repeat)
-    frame = test_frame(getattr(args, "image", None))
+    frame = test_frame(args.image)
     print(f"frame 1280x720, repeat {repeat}, cv2 threads {cv2.getNumThreads()}")
     bench_preprocess(frame, repeat)
     for name in args.model or DEFAULT_MODELS:

@@ -170,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--model", "-m", action="append", help="model(s) to measure (repeatable)")
     b.add_argument("--repeat", type=int, default=200)
     b.add_argument("--threads", type=int, default=2)
+    b.add_argument("--image", default=None, help="frame to measure on (default: a shared image)")
     b.set_defaults(func=cmd_bench)
 
     from camera_app.runner import add_commands

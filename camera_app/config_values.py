@@ -12,7 +12,7 @@ from enum import Enum
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from camera_app._checks import choice, integer, number, optional, string
+from camera_app._checks import choice, integer, matching, number, optional, string
 from camera_app._yaml import CheckError
 from camera_app.modes import StrEnum
 
@@ -43,7 +43,6 @@ class SourceKind(StrEnum):
 # ---- value checks (shared by the YAML reader and apply_overrides) ---------------------------
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
-_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _SOURCE_EXPECTED = (
     "demo, a webcam index, /dev/videoN, an rtsp://, rtsps://, http:// or https:// URL, "
     "or a video file or image folder path"
@@ -80,16 +79,8 @@ def check_source(value: object) -> str:
     return value
 
 
-def _camera_name(value: object) -> str:
-    if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise CheckError("a name of 1 to 64 letters, digits, '_' or '-'")
-    return value
-
-
-def _fourcc(value: object) -> str:
-    if not isinstance(value, str) or len(value) != 4 or not value.isascii():
-        raise CheckError("a 4-character code such as MJPG")
-    return value
+_camera_name = matching(r"[A-Za-z0-9_-]{1,64}", "a name of 1 to 64 letters, digits, '_' or '-'")
+_fourcc = matching(r"[\x00-\x7f]{4}", "a 4-character code such as MJPG")
 
 
 def _auto(enum: type[E]) -> Callable[[object], E | None]:
@@ -115,12 +106,7 @@ def _auto_bool(value: object) -> bool | None:
     return None
 
 
-def _address(value: object) -> str:
-    if not isinstance(value, str) or not value or re.search(r"[\s/]", value):
-        raise CheckError("a listen address such as 127.0.0.1, 0.0.0.0 or ::")
-    return value
-
-
+_address = matching(r"[^\s/]+", "a listen address such as 127.0.0.1, 0.0.0.0 or ::")
 _THREADS = integer(1, 64)
 _PORT = integer(0, 65535)
 _PIXELS = integer(1, 16384)

@@ -16,7 +16,7 @@ import numpy as np
 
 from camera_app.detect.detector import Detector, DetectorOptions
 from camera_app.detect.families import recognise, survey
-from camera_app.detect.family import Miss, ModelView, Refuse
+from camera_app.detect.family import Layout, Miss, ModelView, Refuse
 from camera_app.detect.graph import GraphInfo, TensorInfo, custom_ops, float_islands
 from camera_app.detect.layout import Probe, layout_kind
 from camera_app.detect.metadata import read_metadata
@@ -59,12 +59,12 @@ def _ops_summary(graph: GraphInfo) -> dict[str, Any]:
     }
 
 
-def _verdict(name: str, v: object) -> dict[str, Any]:
+def _verdict(name: str, v: Layout | Miss | Refuse) -> dict[str, Any]:
     if isinstance(v, Refuse):
         return {"family": name, "verdict": "refuses", "why": v.reason}
     if isinstance(v, Miss):
         return {"family": name, "verdict": "no", "why": v.reason}
-    return {"family": name, "verdict": "recognises", "why": getattr(v, "describe", str)()}
+    return {"family": name, "verdict": "recognises", "why": v.describe()}
 
 
 def input_levels(detector: Detector) -> dict[str, Any] | None:

@@ -15,12 +15,10 @@ import numpy as np
 import numpy.typing as npt
 
 from camera_app.detect.anchors import Anchors
-from camera_app.detect.boxes import CenterSizeCoder, CornerOffsetCoder
+from camera_app.detect.boxes import F32, CenterSizeCoder, CornerOffsetCoder
 from camera_app.detect.layout import Activation
 from camera_app.detect.nms import nms_class_aware
 from camera_app.detect.quantization import dequantize, quantized_threshold
-
-F32 = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
@@ -172,20 +170,6 @@ def suppress(c: Candidates, th: Thresholds) -> Candidates:
         c.boxes_yxyx, c.scores, c.class_ids, iou_threshold=th.iou, max_detections=th.max_detections
     )
     return Candidates(c.boxes_yxyx[keep_idx], c.scores[keep_idx], c.class_ids[keep_idx])
-
-
-def decode_raw(
-    encodings: npt.NDArray[Any],
-    encodings_quant: tuple[float, int] | None,
-    scores_raw: npt.NDArray[Any],
-    fmt: ScoreFormat,
-    anchors: Anchors,
-    coder: CenterSizeCoder | CornerOffsetCoder,
-    th: Thresholds,
-) -> Candidates:
-    """Raw [N,4] encodings + [N,C] scores -> suppressed candidates, highest score first."""
-    c = raw_candidates(encodings, encodings_quant, scores_raw, fmt, anchors, coder, th)
-    return suppress(c, th)
 
 
 def best_first(c: Candidates, max_detections: int) -> Candidates:

@@ -7,7 +7,7 @@ so it is tested without LiteRT.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 INTEGER_DTYPES = frozenset({"uint8", "int8", "int16", "int32", "int64"})
@@ -68,8 +68,11 @@ class GraphInfo:
         """Signature output name when there is one (more meaningful), else the tensor name."""
         return self.signature_outputs.get(t.index, t.name)
 
-    def find_activation(self, tensor: int) -> OpInfo | None:
-        """The LOGISTIC/SOFTMAX op behind ``tensor``, looking through reshapes and requantizes."""
+    def walk_back(
+        self, tensor: int, through: Callable[[OpInfo], Iterable[int]]
+    ) -> Iterator[OpInfo]:
+        """The ops met walking from ``tensor`` back through producers, each tensor once;
+        ``through(op)`` names the inputs of ``op`` the walk goes on to (-1: no tensor)."""
         seen: set[int] = set()
         frontier = [tensor]
         while frontier:
@@ -80,10 +83,14 @@ class GraphInfo:
             op = self.producer(t)
             if op is None:
                 continue
+            yield op
+            frontier.extend(i for i in through(op) if i >= 0)
+
+    def find_activation(self, tensor: int) -> OpInfo | None:
+        """The LOGISTIC/SOFTMAX op behind ``tensor``, looking through reshapes and requantizes."""
+        for op in self.walk_back(tensor, lambda op: op.inputs if op.name in _PASSTHROUGH else ()):
             if op.name in ("LOGISTIC", "SOFTMAX"):
                 return op
-            if op.name in _PASSTHROUGH:
-                frontier.extend(i for i in op.inputs if i >= 0)
         return None
 
 
@@ -154,6 +161,13 @@ def _is_constant(graph: GraphInfo, tensor: int) -> bool:
     return graph.producer(tensor) is None and tensor not in {t.index for t in graph.inputs}
 
 
+def _float_inputs(graph: GraphInfo, op: OpInfo) -> list[int]:
+    """The float32 inputs of ``op``; none for a DEQUANTIZE, where a float island begins."""
+    if op.name == "DEQUANTIZE":
+        return []
+    return [i for i in op.inputs if (t := graph.tensors.get(i)) and t.dtype == "float32"]
+
+
 def float_islands(graph: GraphInfo) -> list[FloatIsland]:
     """Every QUANTIZE fed (through float ops) by DEQUANTIZE of a quantized activation."""
     islands: list[FloatIsland] = []
@@ -165,22 +179,11 @@ def float_islands(graph: GraphInfo) -> list[FloatIsland]:
             continue
         float_ops: dict[int, OpInfo] = {}
         dequants: dict[int, OpInfo] = {}
-        frontier = [q.inputs[0]]
-        seen: set[int] = set()
-        while frontier:
-            t = frontier.pop()
-            if t in seen:
-                continue
-            seen.add(t)
-            op = graph.producer(t)
-            if op is None:
-                continue
-            if op.name == "DEQUANTIZE":
-                if op.inputs and not _is_constant(graph, op.inputs[0]):
-                    dequants[op.index] = op
-                continue
-            float_ops[op.index] = op
-            frontier.extend(i for i in op.inputs if i >= 0 and graph.tensors[i].dtype == "float32")
+        for op in graph.walk_back(q.inputs[0], lambda op: _float_inputs(graph, op)):
+            if op.name != "DEQUANTIZE":
+                float_ops[op.index] = op
+            elif op.inputs and not _is_constant(graph, op.inputs[0]):
+                dequants[op.index] = op
         if dequants and float_ops:
             islands.append(
                 FloatIsland(

@@ -15,6 +15,11 @@ _TASKS = {"segment": "segmentation", "pose": "pose", "classify": "classification
 _DETECT = "export a detection model (Ultralytics: a plain yolo*n.pt, not -seg/-pose/-cls)"
 
 
+def _refuse(export: str, why: str) -> Refuse:
+    """The one sentence a refused export gets: what it is, how that shows, what to run."""
+    return Refuse(f"this is a {export} export ({why}); camera_app runs detection models: {_DETECT}")
+
+
 def _task(view: ModelView) -> str | None:
     task = view.metadata.get("task")
     return task if isinstance(task, str) else None
@@ -30,10 +35,7 @@ class Segmentation:
         ]  # fmt: skip
         if _task(view) == "segment" or (protos and len(view.graph.outputs) >= 2):
             what = f"mask prototypes {protos[0].describe()}" if protos else "metadata task"
-            return Refuse(
-                f"this is a segmentation export ({what} beside the detection head); camera_app "
-                f"runs detection models: {_DETECT}"
-            )
+            return _refuse("segmentation", f"{what} beside the detection head")
         return Miss("no mask prototypes [1, 160, 160, 32]")
 
 
@@ -41,10 +43,9 @@ class Pose:
     name = "pose"
 
     def recognise(self, view: ModelView) -> Refuse | Miss:
-        outs = view.graph.outputs
         cells = yolo_grid_cells(view.input_hw)
         meta_kpt = "kpt_shape" in view.metadata
-        for t in outs:
+        for t in view.graph.outputs:
             if len(t.shape) == 3 and t.shape[0] == 1 and cells in t.shape[1:]:
                 features = t.shape[1] if t.shape[2] == cells else t.shape[2]
                 named = metadata_names_count(view.metadata)
@@ -52,11 +53,8 @@ class Pose:
                 # itself says it names 52 classes for detection.
                 plain_52 = named == 52 and _task(view) == "detect"
                 if (features == 56 and not plain_52) or meta_kpt or _task(view) == "pose":
-                    return Refuse(
-                        f"this is a pose export (keypoints in {t.describe()}: 4 box + 1 score + "
-                        f"17 x 3 keypoint values per anchor); camera_app runs detection "
-                        f"models: {_DETECT}"
-                    )
+                    keypoints = "4 box + 1 score + 17 x 3 keypoint values per anchor"
+                    return _refuse("pose", f"keypoints in {t.describe()}: {keypoints}")
         return Miss("no [1, 56, N] keypoint head")
 
 
@@ -67,10 +65,7 @@ class Classifier:
         outs = view.graph.outputs
         task = _task(view)
         if task in _TASKS and task not in ("segment", "pose"):
-            return Refuse(
-                f"this is a {_TASKS[task]} export (its metadata says task '{task}'); "
-                f"camera_app runs detection models: {_DETECT}"
-            )
+            return _refuse(_TASKS[task], f"its metadata says task '{task}'")
         if len(outs) == 1 and len(outs[0].shape) == 2 and outs[0].shape[0] == 1:
             t = outs[0]
             return Refuse(

@@ -11,15 +11,24 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from camera_app.detect.decode import F32, Candidates, Thresholds, keep_allowed, top_k
-from camera_app.detect.family import InputConvention
+from camera_app.detect.boxes import F32
+from camera_app.detect.decode import Candidates, Thresholds, keep_allowed, top_k
+from camera_app.detect.family import (
+    DecoderContext,
+    InputConvention,
+    Layout,
+    Miss,
+    ModelView,
+    yolo_grid_cells,
+)
 from camera_app.detect.graph import TensorInfo
+from camera_app.detect.labels import check_fits
 from camera_app.detect.quantization import dequantize, quantized_threshold
 from camera_app.modes import ResizeMode
 
@@ -124,13 +133,21 @@ def finish(
     return Candidates(spec.boxes(feat, cols), scores, class_ids)
 
 
+L = TypeVar("L", bound="OneHead")
+
+
+@dataclass(frozen=True)
 class OneHead:
-    """What the single-head YOLO layouts share: the head, and its int8/uint8 source once the
-    loader exposed it (``model.expose_quantized_scores``: a float32 head that is the DEQUANTIZE
-    of an int8 one is read from that, a quarter of the bytes)."""
+    """What the single-head YOLO layouts share: the head, its classes and box units, and its
+    int8/uint8 source once the loader exposed it (``model.expose_quantized_scores``: a float32
+    head that is the DEQUANTIZE of an int8 one is read from that, a quarter of the bytes)."""
 
     output: TensorInfo
-    source: TensorInfo | None
+    num_classes: int
+    units: BoxUnits
+    evidence: str
+    source: TensorInfo | None = field(default=None, kw_only=True)
+    input_convention: ClassVar[InputConvention] = YOLO_INPUT
 
     @property
     def float_output(self) -> TensorInfo | None:
@@ -145,17 +162,33 @@ class OneHead:
         """The tensor the decoder reads."""
         return self.source or self.output
 
+    def with_source(self: L, src: TensorInfo) -> L:
+        return replace(self, source=src)
+
     def read_from(self) -> str:
         """What the description adds when the head is read from its source."""
         src = self.source
         return f"; read from its {src.dtype} source {src.name}" if src else ""
 
+    def head_spec(self, ctx: DecoderContext, channels_first: bool, first_class: int) -> HeadSpec:
+        """The head as its decoder reads it, once the labels are known to fit its classes."""
+        check_fits(ctx.labels, self.num_classes, ctx.model)
+        t = self.read
+        return HeadSpec(
+            channels_first=channels_first, first_class=first_class, num_classes=self.num_classes,
+            quant=(t.scale, t.zero_point) if t.quantized else None,
+            box_scale=self.units.scale(ctx.input_hw),
+        )  # fmt: skip
 
+
+@dataclass(frozen=True)
 class OneHeadDecoder:
-    """What the single-head YOLO decoders share."""
+    """What the single-head YOLO decoders share: one head, centre-size boxes, NMS by the app."""
 
     index: int
     spec: HeadSpec
+    units: BoxUnits
+    suppress: ClassVar[bool] = True
 
     @property
     def reads(self) -> frozenset[int]:
@@ -168,6 +201,34 @@ class OneHeadDecoder:
     @property
     def score_tensor(self) -> int:
         return self.index
+
+    def scores_how(self) -> str:
+        """How the scores are read, for ``details``."""
+        raise NotImplementedError
+
+    def details(self) -> dict[str, object]:
+        return {
+            "box_format": f"cxcywh, {self.units.describe()}",
+            "scores": self.scores_how(),
+            "nms": "class-aware, by the app",
+        }
+
+
+class OneHeadFamily:
+    """A YOLO family whose models have one 3-D output with a batch of 1: ``head`` tells
+    whether that output is the family's, given the anchor-free grid's cell count."""
+
+    name: str
+    expected: str  # the output's shape, as a miss names it
+
+    def recognise(self, view: ModelView) -> Layout | Miss:
+        outs = view.graph.outputs
+        if len(outs) != 1 or len(outs[0].shape) != 3 or outs[0].shape[0] != 1:
+            return Miss(f"not one {self.expected} output")
+        return self.head(view, outs[0], yolo_grid_cells(view.input_hw))
+
+    def head(self, view: ModelView, t: TensorInfo, cells: int) -> Layout | Miss:
+        raise NotImplementedError
 
 
 def metadata_names_count(metadata: Mapping[str, Any]) -> int | None:

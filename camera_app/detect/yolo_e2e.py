@@ -20,7 +20,6 @@ from camera_app.detect.family import (
     ModelView,
     NoSource,
     Outputs,
-    yolo_grid_cells,
 )
 from camera_app.detect.graph import TensorInfo
 from camera_app.detect.labels import check_fits
@@ -28,6 +27,7 @@ from camera_app.detect.quantization import dequantize, quantized_threshold
 from camera_app.detect.yolo_common import (
     YOLO_INPUT,
     BoxUnits,
+    OneHeadFamily,
     box_units,
     metadata_names_count,
     score_like,
@@ -103,17 +103,13 @@ class YoloE2EDecoder:
         return Candidates(boxes[order], scores[order], class_ids[order])
 
 
-class YoloEndToEnd:
+class YoloEndToEnd(OneHeadFamily):
     name = "yolo-end-to-end"
+    expected = "[1, K, 6]"
 
-    def recognise(self, view: ModelView) -> YoloE2ELayout | Miss:
-        outs = view.graph.outputs
-        if len(outs) != 1 or len(outs[0].shape) != 3 or outs[0].shape[:1] != (1,):
-            return Miss("not one [1, K, 6] output")
-        t = outs[0]
+    def head(self, view: ModelView, t: TensorInfo, cells: int) -> YoloE2ELayout | Miss:
         if t.shape[2] != 6:
             return Miss(f"{list(t.shape)} has not 6 values per detection")
-        cells = yolo_grid_cells(view.input_hw)
         if t.shape[1] in (cells, 3 * cells):
             return Miss(f"K = {t.shape[1]} is a grid's anchor count: a 2-class YOLOv8/v5 head")
         vals = view.values(t)  # [probes, K, 6]

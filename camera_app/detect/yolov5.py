@@ -8,30 +8,21 @@ row out, so only the few rows left are dequantized.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
 from camera_app.detect.decode import Candidates, Thresholds
-from camera_app.detect.family import (
-    DecoderContext,
-    InputConvention,
-    Miss,
-    ModelView,
-    Outputs,
-    yolo_grid_cells,
-)
+from camera_app.detect.family import DecoderContext, Miss, ModelView, Outputs
 from camera_app.detect.graph import TensorInfo
-from camera_app.detect.labels import check_fits
 from camera_app.detect.quantization import dequantize
 from camera_app.detect.yolo_common import (
-    YOLO_INPUT,
-    BoxUnits,
     HeadSpec,
     OneHead,
     OneHeadDecoder,
+    OneHeadFamily,
     box_units,
     finish,
     score_like,
@@ -40,16 +31,7 @@ from camera_app.detect.yolo_common import (
 
 @dataclass(frozen=True)
 class YoloV5Layout(OneHead):
-    output: TensorInfo
-    num_classes: int
-    units: BoxUnits
-    evidence: str
-    source: TensorInfo | None = None  # see OneHead
     family: ClassVar[str] = "yolov5"
-    input_convention: ClassVar[InputConvention] = YOLO_INPUT
-
-    def with_source(self, src: TensorInfo) -> YoloV5Layout:
-        return replace(self, source=src)
 
     def describe(self) -> str:
         return (
@@ -59,14 +41,8 @@ class YoloV5Layout(OneHead):
         )
 
     def decoder(self, ctx: DecoderContext) -> YoloV5Decoder:
-        check_fits(ctx.labels, self.num_classes, ctx.model)
-        t = self.read
-        spec = HeadSpec(
-            channels_first=False, first_class=5, num_classes=self.num_classes,
-            quant=(t.scale, t.zero_point) if t.quantized else None,
-            box_scale=self.units.scale(ctx.input_hw),
-        )  # fmt: skip
-        return YoloV5Decoder(t.index, spec, self.units, t.dtype)
+        spec = self.head_spec(ctx, channels_first=False, first_class=5)
+        return YoloV5Decoder(self.read.index, spec, self.units, self.read.dtype)
 
 
 def objectness_reach(dtype: str, scale: float, zero_point: int) -> npt.NDArray[np.float32]:
@@ -84,26 +60,18 @@ def objectness_reach(dtype: str, scale: float, zero_point: int) -> npt.NDArray[n
 
 @dataclass(frozen=True)
 class YoloV5Decoder(OneHeadDecoder):
-    index: int
-    spec: HeadSpec
-    units: BoxUnits
     dtype: str
-    suppress: ClassVar[bool] = True
     reach: npt.NDArray[np.float32] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.spec.quant is not None and self.reach is None:
             object.__setattr__(self, "reach", objectness_reach(self.dtype, *self.spec.quant))
 
-    def details(self) -> dict[str, object]:
+    def scores_how(self) -> str:
         domain = (
             "objectness filtered in the quantized domain" if self.reach is not None else "float"
         )
-        return {
-            "box_format": f"cxcywh, {self.units.describe()}",
-            "scores": f"objectness x best class ({domain})",
-            "nms": "class-aware, by the app",
-        }
+        return f"objectness x best class ({domain})"
 
     def candidates(self, outputs: Outputs, th: Thresholds) -> Candidates:
         return v5_candidates(outputs[self.index][0], self.spec, th, self.reach)
@@ -133,16 +101,13 @@ def v5_candidates(
     return finish(spec, feat, cols[keep], best[keep], scores[keep], th)
 
 
-class YoloV5:
+class YoloV5(OneHeadFamily):
     name = "yolov5"
+    expected = "[1, N, 5+C]"
 
-    def recognise(self, view: ModelView) -> YoloV5Layout | Miss:
-        outs = view.graph.outputs
-        if len(outs) != 1 or len(outs[0].shape) != 3 or outs[0].shape[0] != 1:
-            return Miss("not one [1, N, 5+C] output")
-        t = outs[0]
+    def head(self, view: ModelView, t: TensorInfo, cells: int) -> YoloV5Layout | Miss:
+        anchors = 3 * cells
         h, w = view.input_hw
-        anchors = 3 * yolo_grid_cells((h, w))
         if t.shape[1] != anchors or t.shape[2] < 6:
             return Miss(
                 f"{list(t.shape)} is not [1, {anchors}, 5+C] (3 anchors per stride 8/16/32 "

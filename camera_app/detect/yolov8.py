@@ -9,28 +9,19 @@ dequantized and decoded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
 from camera_app.detect.decode import Candidates, Thresholds
-from camera_app.detect.family import (
-    DecoderContext,
-    InputConvention,
-    Miss,
-    ModelView,
-    Outputs,
-    yolo_grid_cells,
-)
+from camera_app.detect.family import DecoderContext, Miss, ModelView, Outputs
 from camera_app.detect.graph import TensorInfo
-from camera_app.detect.labels import check_fits
 from camera_app.detect.yolo_common import (
-    YOLO_INPUT,
-    BoxUnits,
     HeadSpec,
     OneHead,
     OneHeadDecoder,
+    OneHeadFamily,
     box_units,
     finish,
     score_like,
@@ -39,17 +30,8 @@ from camera_app.detect.yolo_common import (
 
 @dataclass(frozen=True)
 class YoloV8Layout(OneHead):
-    output: TensorInfo
-    channels_first: bool
-    num_classes: int
-    units: BoxUnits
-    evidence: str
-    source: TensorInfo | None = None  # see OneHead
+    channels_first: bool  # [1, 4+C, N]; False: transposed [1, N, 4+C]
     family: ClassVar[str] = "yolov8"
-    input_convention: ClassVar[InputConvention] = YOLO_INPUT
-
-    def with_source(self, src: TensorInfo) -> YoloV8Layout:
-        return replace(self, source=src)
 
     def describe(self) -> str:
         shape = "[1, 4+C, N]" if self.channels_first else "[1, N, 4+C] (transposed)"
@@ -60,30 +42,15 @@ class YoloV8Layout(OneHead):
         )
 
     def decoder(self, ctx: DecoderContext) -> YoloV8Decoder:
-        check_fits(ctx.labels, self.num_classes, ctx.model)
-        t = self.read
-        spec = HeadSpec(
-            channels_first=self.channels_first, first_class=4, num_classes=self.num_classes,
-            quant=(t.scale, t.zero_point) if t.quantized else None,
-            box_scale=self.units.scale(ctx.input_hw),
-        )  # fmt: skip
-        return YoloV8Decoder(t.index, spec, self.units)
+        spec = self.head_spec(ctx, self.channels_first, first_class=4)
+        return YoloV8Decoder(self.read.index, spec, self.units)
 
 
 @dataclass(frozen=True)
 class YoloV8Decoder(OneHeadDecoder):
-    index: int
-    spec: HeadSpec
-    units: BoxUnits
-    suppress: ClassVar[bool] = True
-
-    def details(self) -> dict[str, object]:
+    def scores_how(self) -> str:
         domain = "quantized domain" if self.spec.quant else "float"
-        return {
-            "box_format": f"cxcywh, {self.units.describe()}",
-            "scores": f"best class per anchor, thresholded in the {domain}",
-            "nms": "class-aware, by the app",
-        }
+        return f"best class per anchor, thresholded in the {domain}"
 
     def candidates(self, outputs: Outputs, th: Thresholds) -> Candidates:
         return v8_candidates(outputs[self.index][0], self.spec, th)
@@ -111,17 +78,13 @@ def _axes(t: TensorInfo, cells: int) -> tuple[bool, int] | None:
     return None
 
 
-class YoloV8:
+class YoloV8(OneHeadFamily):
     name = "yolov8"
+    expected = "[1, 4+C, N]"
 
-    def recognise(self, view: ModelView) -> YoloV8Layout | Miss:
-        outs = view.graph.outputs
-        if len(outs) != 1 or len(outs[0].shape) != 3 or outs[0].shape[0] != 1:
-            return Miss("not one [1, 4+C, N] output")
-        t = outs[0]
-        h, w = view.input_hw
-        cells = yolo_grid_cells((h, w))
+    def head(self, view: ModelView, t: TensorInfo, cells: int) -> YoloV8Layout | Miss:
         axes = _axes(t, cells)
+        h, w = view.input_hw
         if axes is None:
             return Miss(
                 f"neither axis of {list(t.shape)} is the {cells} grid cells of a {h}x{w} input"
@@ -137,4 +100,4 @@ class YoloV8:
             "values within [0, 1] on the probe runs"
         )
         units = box_units(feat[:, :4], "boxes")
-        return YoloV8Layout(t, channels_first, features - 4, units, evidence)
+        return YoloV8Layout(t, features - 4, units, evidence, channels_first)

@@ -19,22 +19,14 @@ import re
 import socket
 from dataclasses import dataclass, field
 
-from camera_app._checks import boolean, integer, number, optional, string
-from camera_app._yaml import CheckError, Node, checked, listed, nested, read_with, section
+from camera_app._checks import boolean, integer, matching, number, optional, string
+from camera_app._yaml import Node, checked, listed, nested, read_with, section
 
-_TOPIC_PART = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
-
-
-def _topic_prefix(value: object) -> str:
-    if not isinstance(value, str) or not _TOPIC_PART.fullmatch(value):
-        raise CheckError("a topic prefix of letters, digits, '_', '-' and '/' (no + or #)")
-    return value
-
-
-def _host(value: object) -> str:
-    if not isinstance(value, str) or not value or re.search(r"[\s/@]", value):
-        raise CheckError("a host name or address (no scheme, no user)")
-    return value
+_topic_prefix = matching(
+    r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*",
+    "a topic prefix of letters, digits, '_', '-' and '/' (no + or #)",
+)
+_host = matching(r"[^\s/@]+", "a host name or address (no scheme, no user)")
 
 
 def default_client_id() -> str:

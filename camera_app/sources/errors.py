@@ -248,13 +248,6 @@ def probe_rtsp(url: str, timeout_s: float) -> ProbeResult:
             status, head = _rtsp_exchange(sock, request, deadline)
             if status != 401:
                 break
-    except TimeoutError as exc:
-        raise source_error(
-            url,
-            f"the RTSP server did not answer within {timeout_s:g} s",
-            ErrorKind.TIMEOUT,
-            _ADVICE[ErrorKind.TIMEOUT],
-        ) from exc
     except ValueError as exc:
         raise source_error(
             url,
@@ -262,14 +255,23 @@ def probe_rtsp(url: str, timeout_s: float) -> ProbeResult:
             ErrorKind.OTHER,
             "check the port and the scheme",
         ) from exc
-    except OSError as exc:
-        kind = classify(exc)
-        raise source_error(
-            url, f"the RTSP exchange failed ({exc.strerror or kind})", kind, _ADVICE.get(kind, "")
-        ) from exc
+    except OSError as exc:  # TimeoutError included
+        raise _no_answer(url, "RTSP", exc, timeout_s) from exc
     finally:
         sock.close()
     return _judge(url, status, head, user is not None)
+
+
+def _no_answer(url: str, protocol: str, exc: Exception, timeout_s: float) -> SourceError:
+    """The error of a probe whose exchange with the server timed out or failed."""
+    if isinstance(exc, TimeoutError):
+        kind = ErrorKind.TIMEOUT
+        what = f"the {protocol} server did not answer within {timeout_s:g} s"
+    else:
+        kind = classify(exc)
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else kind
+        what = f"the {protocol} exchange failed ({detail})"
+    return source_error(url, what, kind, _ADVICE.get(kind, ""))
 
 
 def _challenges(head: str) -> str:
@@ -316,18 +318,8 @@ def probe_http(url: str, timeout_s: float) -> ProbeResult:
             head = "\n".join(f"{k}: {v}" for k, v in response.getheaders())
         finally:
             response.close()  # owns the socket once the server said it will close
-    except TimeoutError as exc:
-        raise source_error(
-            url,
-            f"the HTTP server did not answer within {timeout_s:g} s",
-            ErrorKind.TIMEOUT,
-            _ADVICE[ErrorKind.TIMEOUT],
-        ) from exc
-    except (OSError, http.client.HTTPException) as exc:
-        kind = classify(exc)
-        raise source_error(
-            url, f"the HTTP request failed ({kind})", kind, _ADVICE.get(kind, "")
-        ) from exc
+    except (OSError, http.client.HTTPException) as exc:  # TimeoutError included
+        raise _no_answer(url, "HTTP", exc, timeout_s) from exc
     finally:
         conn.close()
     return _judge(url, status, head, user is not None)

@@ -52,15 +52,12 @@ class VideoFileSource(VideoCaptureSource):
                 ErrorKind.UNAUTHORIZED,
                 "check the file's permissions",
             )
-        cap = cv2.VideoCapture(self._path, cv2.CAP_FFMPEG)
-        if not cap.isOpened():
-            cap.release()
-            raise source_error(
-                self.description,
-                "OpenCV cannot decode this file",
-                ErrorKind.DECODE,
-                "convert it to H.264 MP4 or MJPEG AVI",
-            )
+        cap = self._opened(
+            cv2.VideoCapture(self._path, cv2.CAP_FFMPEG),
+            "OpenCV cannot decode this file",
+            ErrorKind.DECODE,
+            "convert it to H.264 MP4 or MJPEG AVI",
+        )
         fps = self.spec.fps or cap.get(cv2.CAP_PROP_FPS)
         if not (fps and math.isfinite(fps) and 0 < fps <= 1000):
             log.warning("%s: no usable frame rate in the file; pacing at 25 fps", self.description)

@@ -145,6 +145,13 @@ class VideoCaptureSource:
     def _after_open(self, cap: Any) -> None:
         """Hook: configure the opened capture (size, fps...)."""
 
+    def _opened(self, cap: Any, what: str, kind: ErrorKind, advice: str) -> Any:
+        """``cap`` when OpenCV opened it; else released, and ``what`` raised as a SourceError."""
+        if not cap.isOpened():
+            cap.release()
+            raise source_error(self.description, what, kind, advice)
+        return cap
+
     def open(self, timeout_s: float) -> None:
         with self._lock:
             self._generation += 1
@@ -338,15 +345,9 @@ class WebcamSource(VideoCaptureSource):
             cap = cv2.VideoCapture(path, cv2.CAP_V4L2)
         else:
             cap = cv2.VideoCapture(device, cv2.CAP_ANY)
-        if not cap.isOpened():
-            cap.release()
-            raise source_error(
-                self.description,
-                "OpenCV could not open the camera",
-                ErrorKind.OTHER,
-                "is another program using it?",
-            )
-        return cap
+        return self._opened(
+            cap, "OpenCV could not open the camera", ErrorKind.OTHER, "is another program using it?"
+        )
 
     def _after_open(self, cap: Any) -> None:
         spec = self.spec

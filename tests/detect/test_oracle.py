@@ -15,7 +15,13 @@ import pytest
 
 from camera_app.detect.anchors import AnchorConfig, generate_anchors
 from camera_app.detect.boxes import CenterSizeCoder, iou_xyxy
-from camera_app.detect.decode import ScoreFormat, Thresholds, decode_postprocess, decode_raw
+from camera_app.detect.decode import (
+    ScoreFormat,
+    Thresholds,
+    decode_postprocess,
+    raw_candidates,
+    suppress,
+)
 from camera_app.detect.layout import Activation
 from camera_app.detect.model import load_model, new_interpreter, read_graph, run_interpreter
 from camera_app.detect.preprocess import Preprocessor
@@ -51,7 +57,7 @@ def test_raw_decoder_reproduces_the_postprocess_op(image: str) -> None:
     x, _ = pre(read_image(image))
     outs = run_interpreter(interp, graph, x)
     th = Thresholds(score=0.3, iou=0.6, max_detections=10)
-    ours = decode_raw(
+    raw = raw_candidates(
         interp.get_tensor(enc_t.index)[0],
         (enc_t.scale, enc_t.zero_point),
         interp.get_tensor(score_t.index)[0],
@@ -60,6 +66,7 @@ def test_raw_decoder_reproduces_the_postprocess_op(image: str) -> None:
         CenterSizeCoder(),
         th,
     )
+    ours = suppress(raw, th)
     theirs = decode_postprocess(
         outs[layout.boxes.index][0], outs[layout.classes.index][0],
         outs[layout.scores.index][0], float(outs[layout.count.index][0]), th,
