@@ -90,6 +90,7 @@ class ClipSource:
     """Plays the rendered clip from ``offset`` at 15 fps, remembering when each frame was read."""
 
     description = "clip"
+    lossless = False
 
     def __init__(self, frames: list[np.ndarray], offset: int) -> None:
         self._frames = frames

@@ -246,6 +246,7 @@ class MemorySource:
     """A FrameSource returning one in-memory image at ``fps``: a camera that costs no decode."""
 
     description = "memory"
+    lossless = False
 
     def __init__(self, image: ImageBGR, fps: float) -> None:
         self._image = image

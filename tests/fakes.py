@@ -60,6 +60,7 @@ class FakeSource:
         if not sessions:
             raise ValueError("FakeSource needs at least one Session")
         self.description = description
+        self.lossless = False
         self._sessions = list(sessions)
         self._lock = threading.Lock()
         self._released = threading.Event()

@@ -102,6 +102,7 @@ class GatedCamera:
     """A camera that sends a frame (at most 20 a second) only when the test allows one."""
 
     description = "gated"
+    lossless = False
 
     def __init__(self) -> None:
         self._cond = threading.Condition()

@@ -11,9 +11,8 @@ A ``FrameSource`` is opened, read and closed by exactly one ``CaptureThread``
   blocks (an open that returns after it must release what it opened); ``open`` after ``close``
   starts afresh;
 - ``description`` names the source without credentials;
-- an optional ``lossless`` attribute, when true, makes the capture thread wait until each
-  frame is taken before reading the next (files read as fast as possible), instead of keeping
-  only the newest.
+- ``lossless``, when true, makes the capture thread wait until each frame is taken before
+  reading the next (files read as fast as possible), instead of keeping only the newest.
 """
 
 from __future__ import annotations
@@ -61,6 +60,12 @@ class FrameSource(Protocol):
     @property
     def description(self) -> str:
         """A short, credential-free name for logs and status, e.g. ``rtsp://host:554/path``."""
+        ...
+
+    @property
+    def lossless(self) -> bool:
+        """True for a source whose every frame must be processed (a file read as fast as
+        possible): the capture thread waits for each frame to be taken."""
         ...
 
     def open(self, timeout_s: float) -> None: ...

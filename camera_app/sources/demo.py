@@ -58,6 +58,7 @@ class DemoSource:
     """Frames of the demo clip at ``spec.width`` x ``spec.height`` (1280x720), ``spec.fps`` (15)."""
 
     description = "demo"
+    lossless = False  # like a camera, it keeps only the newest frame
 
     def __init__(self, spec: SourceSpec | None = None) -> None:
         spec = spec or SourceSpec()

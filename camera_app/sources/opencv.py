@@ -132,6 +132,7 @@ class VideoCaptureSource:
     """Shared open/read/close over ``_Capture``; subclasses build the ``VideoCapture``."""
 
     description: str = "source"
+    lossless: bool = False  # live streams keep only their newest frame
 
     def __init__(self, spec: SourceSpec) -> None:
         self.spec = spec
