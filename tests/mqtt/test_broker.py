@@ -64,8 +64,8 @@ def test_events_counts_snapshot_status_and_discovery(broker: Broker) -> None:
         pub.event(make_event(1), 0.0)
         pub.counts("door", {"person": 2})
         pub.snapshot("door", "person", b"\xff\xd8jpeg")
-        wait_for(lambda: len(ids(sub)) == 1 and sub.on("camera_app/door/person/snapshot"), 10,
-                 "the messages")  # fmt: skip
+        wait_for(lambda: len(ids(sub)) == 1 and sub.on("camera_app/door/person/snapshot")
+                 and len(sub.on("camera_app/door/person")) == 2, 10, "the messages")  # fmt: skip
     finally:
         assert client.stop(10)
     wait_for(lambda: [m.payload for m in sub.on("camera_app/status")] == [b"online", b"offline"],
@@ -89,7 +89,9 @@ def test_events_counts_snapshot_status_and_discovery(broker: Broker) -> None:
     sub.close()
     # Retained: a newcomer sees status, counts, snapshot and discovery at once.
     late = Subscriber(broker.port)
-    wait_for(lambda: late.on("camera_app/status"), 10, "retained status")
+    # Retained messages of different topics come one by one: wait for all three kinds.
+    retained = ("camera_app/status", "camera_app/door/person", "camera_app/door/person/snapshot")
+    wait_for(lambda: all(late.on(t) for t in retained), 10, "retained status, count, snapshot")
     assert [m.payload for m in late.on("camera_app/status")] == [b"offline"]
     assert [m.payload for m in late.on("camera_app/door/person")] == [b"2"]
     assert late.on("camera_app/door/events") == []
