@@ -30,7 +30,9 @@ def main() -> None:
         sys.path.insert(0, str(REPO))
     from camera_app.app import App
     from camera_app.config import parse_config
-    from camera_app.wiring import attach_services
+    from camera_app.mqtt.client import MqttClient
+    from camera_app.objects.sink import ObjectsSink
+    from camera_app.wiring import services
     from tests.mqtt.broker import USERS, Broker, Subscriber
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -39,15 +41,15 @@ def main() -> None:
         sub = Subscriber(broker.port)
         cfg = parse_config(f"""
 cameras:
-  - {{name: demo, source: demo, realtime: false, loop: true, outputs: {{stream: false}}}}
+  - {{name: demo, source: demo, realtime: false, loop: true, outputs: {{stream: false}},
+      detect_fps: 0, motion: {{enabled: false}}}}
 http: {{enabled: false}}
 metrics: {{enabled: false}}
 mqtt: {{host: 127.0.0.1, port: {broker.port}, username: camera, password: "{USERS["camera"]}",
         backoff_initial_s: 0.2, backoff_max_s: 1.0}}
 """)
-        app = App(cfg)
-        attach_services(app)
-        client = next(s for s in app.servers if type(s).__name__ == "MqttClient")
+        app = App(cfg, services=services)
+        client = next(c for c in app.supervisor.components if isinstance(c, MqttClient))
         print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
         app.start()
         rates = []
@@ -58,14 +60,15 @@ mqtt: {{host: 127.0.0.1, port: {broker.port}, username: camera, password: "{USER
                     broker.kill()
                 if step == "back":
                     broker.start()
-                f0, t0 = app.frames_processed, time.monotonic()
+                f0, t0 = app.telemetry.frames_processed, time.monotonic()
                 time.sleep(args.window_s)
-                rates.append((step, (app.frames_processed - f0) / (time.monotonic() - t0)))
+                done = app.telemetry.frames_processed - f0
+                rates.append((step, done / (time.monotonic() - t0)))
             time.sleep(3.0)  # let the queue drain
         finally:
             app.stop()
         state = client.state()
-        objects = next(s for s in app.sinks["demo"] if type(s).__name__ == "ObjectsSink")
+        objects = next(s for s in app.sinks["demo"] if isinstance(s, ObjectsSink))
         made = sum(n for (_, kind), n in objects.events_total.items() if kind == "start")
         sent = {json.loads(m.payload)["event_id"] for m in sub.on("camera_app/demo/events")}
         sub.close()

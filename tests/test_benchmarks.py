@@ -93,3 +93,22 @@ def test_motion_detector_benchmark_times_still_and_moving_frames() -> None:
             m = re.search(r"p50 ([\d.]+) +p99 ([\d.]+) +mean ([\d.]+)", line)
             assert m, line
             assert 0 < float(m[1]) <= float(m[2])
+
+
+@pytest.mark.slow
+@pytest.mark.realmodel
+def test_mqtt_outage_benchmark_runs_on_the_app_as_built() -> None:
+    """The benchmark builds the real App with its services: it must follow the App's API."""
+    need_shared()
+    r = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "mqtt_outage.py"), "--window-s", "1"],
+        capture_output=True, text=True, timeout=180, check=False,
+        env={**os.environ, "CAMERA_APP_MODEL_PATH": str(MODELS)},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    rates = re.findall(r"broker (up|killed|back) +([\d.]+) results/s", r.stdout)
+    assert [step for step, _ in rates] == ["up", "killed", "back"], r.stdout
+    assert all(float(rate) > 0 for _, rate in rates), r.stdout
+    m = re.search(r"objects started (\d+); distinct event ids at the subscriber (\d+)", r.stdout)
+    assert m, r.stdout
+    assert int(m[2]) <= int(m[1])
