@@ -1,7 +1,7 @@
 """A hostile client against the metrics port: the demo camera's fps before and during, one run.
 
     python benchmarks/request_flood.py [--seconds 10] [--clients 2] [--chars 65000]
-                                       [--log-level info|debug]
+                                       [--log-level info|debug] [--config FILE]
 
 Starts ``camera-app run`` on the demo source, counts frames processed (from ``/metrics``) for
 ``--seconds``, then again while ``--clients`` threads send ``GET /`` followed by ``--chars``
@@ -64,10 +64,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--chars", type=int, default=65000)
     parser.add_argument("--log-level", default="info", choices=["info", "debug"])
+    parser.add_argument("--config", help="camera-app config (default: the demo camera)")
     args = parser.parse_args()
 
     port = free_port()
     cmd = [sys.executable, "-m", "camera_app", "--log-level", args.log_level, "run"]
+    cmd += ["--config", args.config] if args.config else []
     cmd += ["--metrics-address", f"127.0.0.1:{port}", "--http-address", f"127.0.0.1:{free_port()}"]
     quiet = subprocess.DEVNULL
     app = subprocess.Popen(cmd, stdout=quiet, stderr=quiet, env=os.environ)
