@@ -41,13 +41,13 @@ from camera_app.config_values import (
     _camera_name,
     _fourcc,
 )
-from camera_app.config_values import LogFormat as LogFormat  # re-exported, as the enums below
-from camera_app.config_values import LogLevel as LogLevel
-from camera_app.config_values import SourceKind as SourceKind
 from camera_app.config_values import check_source as check_source
 from camera_app.config_values import classify_source as classify_source
 from camera_app.errors import ConfigError
 from camera_app.modes import Activation, ColourOrder, ResizeMode, RuntimeName, Transport
+from camera_app.modes import LogFormat as LogFormat  # re-exported, as the enums below
+from camera_app.modes import LogLevel as LogLevel
+from camera_app.modes import SourceKind as SourceKind
 from camera_app.mqtt.config import MqttConfig, read_mqtt
 from camera_app.objects.config import EventsMode, ObjectsConfig, read_objects
 from camera_app.redact import redact_url

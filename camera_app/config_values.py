@@ -1,4 +1,4 @@
-"""The config's value checks and the enums its keys take (read by ``config`` and the CLI).
+"""The config's value checks (read by ``config`` and the CLI).
 
 Each check returns the value or raises ``CheckError`` saying what was expected; the YAML
 reader adds the key path and line.
@@ -14,30 +14,9 @@ from urllib.parse import urlsplit
 
 from camera_app._checks import choice, integer, matching, number, optional, string
 from camera_app._yaml import CheckError
-from camera_app.modes import StrEnum
+from camera_app.modes import SourceKind
 
 E = TypeVar("E", bound=Enum)
-
-
-class LogLevel(StrEnum):
-    DEBUG = "debug"
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
-
-
-class LogFormat(StrEnum):
-    KV = "kv"
-    JSON = "json"
-
-
-class SourceKind(StrEnum):
-    DEMO = "demo"
-    WEBCAM = "webcam"  # an integer index
-    DEVICE = "device"  # /dev/videoN and other /dev paths
-    RTSP = "rtsp"  # rtsp:// and rtsps://
-    HTTP = "http"  # http:// and https:// (MJPEG)
-    PATH = "path"  # a video file or an image folder
 
 
 # ---- value checks (shared by the YAML reader and apply_overrides) ---------------------------

@@ -49,3 +49,30 @@ class RuntimeName(StrEnum):
 
     LITERT = "litert"
     TFLITE_RUNTIME = "tflite-runtime"
+
+
+class LogLevel(StrEnum):
+    """The logging threshold."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class LogFormat(StrEnum):
+    """Log lines as key=value text or as JSON objects."""
+
+    KV = "kv"
+    JSON = "json"
+
+
+class SourceKind(StrEnum):
+    """What a camera's `source` string names; decides which reader opens it."""
+
+    DEMO = "demo"
+    WEBCAM = "webcam"  # an integer index
+    DEVICE = "device"  # /dev/videoN and other /dev paths
+    RTSP = "rtsp"  # rtsp:// and rtsps://
+    HTTP = "http"  # http:// and https:// (MJPEG)
+    PATH = "path"  # a video file or an image folder
