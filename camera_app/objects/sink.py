@@ -113,6 +113,9 @@ class CameraObjects:
         default_factory=lambda: collections.deque(maxlen=RECENT_EVENTS)
     )
     last_clock: FrameClock | None = None
+    # Live tracks (tentative ones too) after the last result: read by the camera's gate from
+    # other threads (one bool, written only here on the outputs thread).
+    live: bool = False
 
     def __post_init__(self) -> None:
         c = self.cfg
@@ -183,6 +186,7 @@ class ObjectsSink:
         d = apply_masks(result.detections, cam.masks, (w, h))
         d = filter_detections(d, cam.filters)
         tracks, ended = cam.tracker.update(d, clock.monotonic_s)
+        cam.live = bool(tracks)
         events = cam.lifecycle.step(tracks, ended, clock)
         if cam.snapshots is not None:
             for t in tracks:
@@ -256,6 +260,13 @@ class ObjectsSink:
         stores = {id(c.snapshots): c.snapshots for c in self._cams.values() if c.snapshots}
         return up, failures + sum(s.failures for s in stores.values())
 
+    def keeps_active(self, camera: str) -> bool:
+        """Whether ``camera`` has live tracks (a ``KeepActive`` for the camera's gate): while
+        it has, inference runs at its detect_fps though nothing moves, so an object that
+        stopped stays matched; once they end, the gate falls back to its keep-alive."""
+        cam = self._cams.get(camera)
+        return cam is not None and cam.live
+
     @property
     def cameras(self) -> tuple[str, ...]:
         return tuple(self._cams)
@@ -289,6 +300,7 @@ class ObjectsSink:
             if cam.last_clock is None:
                 continue
             cam.tracker.end_all()
+            cam.live = False
             self._emit(cam, cam.lifecycle.end_all(cam.last_clock), cam.last_clock)
         for p in self._owned:
             try:

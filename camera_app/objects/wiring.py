@@ -29,6 +29,7 @@ from camera_app.objects.sink import (
 from camera_app.objects.snapshots import SnapshotStore
 from camera_app.outputs.events import EventsSink
 from camera_app.outputs.live import LiveView
+from camera_app.pipeline.gating import camera_policy
 from camera_app.telemetry import ServiceReadiness
 
 
@@ -55,6 +56,21 @@ def check_modes(cfg: AppConfig) -> None:
             )
 
 
+def check_tracking_rate(cfg: AppConfig, cam: CameraConfig, objects: ObjectsConfig) -> None:
+    """A camera's results must come more often than its tracks end: while it has live tracks it
+    runs at its detect_fps (motion or not, see ``ObjectsSink.keeps_active``), so a gap of one
+    detect_fps interval must stay under ``end_after_s``, or every object would end and start
+    again between two results. (The keep-alive does not matter: it applies only once the
+    camera has no tracks.)"""
+    interval_s = camera_policy(cfg, cam)[0].interval_s
+    if interval_s >= objects.end_after_s:
+        raise ConfigError(
+            f"cameras.{cam.name}: detect_fps {1 / interval_s:g} gives a result every "
+            f"{interval_s:g} s, not less than objects.end_after_s ({objects.end_after_s:g} s): "
+            "every object would end between two results; raise detect_fps or end_after_s"
+        )
+
+
 def mqtt_readiness(client: MqttClient) -> ServiceReadiness:
     s = client.state()
     reason = None
@@ -78,6 +94,8 @@ def attach_objects(
     chosen = [(c, o) for c in cfg.cameras if (o := objects_for(cfg, c)) is not None]
     if not chosen:
         return None
+    for cam, ocfg in chosen:  # before any file opens
+        check_tracking_rate(cfg, cam, ocfg)
     publishers: dict[str, list[Publisher]] = {c.name: [] for c, _ in chosen}
     owned: list[Publisher] = []
     writers: dict[str, JsonLines] = {}
@@ -118,5 +136,6 @@ def attach_objects(
         registry.register(ObjectsCollector(sink))
     for cam, _ in chosen:
         services.sinks.setdefault(cam.name, []).insert(0, sink)
+        ctx.board.set_keep_active(cam.name, sink)  # live tracks keep the camera running
     ctx.telemetry.hooks.camera_status.append(lambda name: {"objects": sink.view(name)})
     return sink

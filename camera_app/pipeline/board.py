@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from camera_app.pipeline.gate import CameraGate, GatePolicy, GateSnapshot
+from camera_app.pipeline.gate import CameraGate, GatePolicy, GateSnapshot, KeepActive
 from camera_app.pipeline.order import ResultOrder
 from camera_app.sources.base import Frame
 from camera_app.sources.capture import DropReason, LatestFrame
@@ -105,9 +105,9 @@ class FrameBoard:
                 gate.saw(moving, now)
             return gate.reason(now)
 
-    def set_keep_active(self, camera: str, keep_active: Callable[[], bool] | None) -> None:
-        """Keep ``camera`` running at its rate while ``keep_active()`` (e.g. live tracks);
-        called under the board's lock, so it must be quick and must not use the board."""
+    def set_keep_active(self, camera: str, keep_active: KeepActive | None) -> None:
+        """Keep ``camera`` running at its rate while ``keep_active.keeps_active(camera)``
+        (its live tracks); None: motion alone."""
         with self._turn:
             self.gates[camera].keep_active = keep_active
 

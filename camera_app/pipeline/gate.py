@@ -3,16 +3,17 @@
 A ``CameraGate`` is plain bookkeeping with the time passed in (the board calls it under its
 lock, tests call it with made-up times). A camera may run when
 
-- with ``gated``: it is *active* (motion within ``hold_s``, or ``keep_active()`` says so, e.g.
-  live tracks) or its keep-alive is due (``keepalive_s`` since its last run), else the reason
-  is ``no_motion``;
+- with ``gated``: it is *active* (motion within ``hold_s``, or its ``KeepActive`` says so: live
+  tracks) or its keep-alive is due (``keepalive_s`` since its last run), else the reason is
+  ``no_motion``;
 - with ``detect_fps``: its next run on a ``1 / detect_fps`` cadence is due, else
   ``rate_limit``. A cadence (due times one interval apart, started afresh after a pause), not
   "an interval since the last run": frames come at the camera's rate, and a frame a hair early
   would otherwise wait for the next one, making the rate fall short (5 of 15 fps would give
   3.75). So results come at most ``detect_fps`` a second on average. The first frame of a
-  motion *onset* (active again after a quiet spell) is exempt and starts the cadence afresh,
-  so that a keep-alive run just before the motion cannot delay its first result.
+  motion *onset* (motion after a spell without, live tracks or not) is exempt and starts the
+  cadence afresh, so that neither a keep-alive run just before the motion nor the cadence of a
+  tracked object standing still can delay the first result of what just moved.
 
 Nothing here waits: ``reason(now)`` says why not now (None: now), ``due_s(now)`` when at the
 earliest, so the board can sleep exactly until then.
@@ -21,12 +22,20 @@ earliest, so the board can sleep exactly until then.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from camera_app.sources.capture import DropReason
 
-__all__ = ["CameraGate", "GatePolicy", "GateSnapshot"]
+__all__ = ["CameraGate", "GatePolicy", "GateSnapshot", "KeepActive"]
+
+
+class KeepActive(Protocol):
+    """Something besides motion that needs a camera's inference now (the objects output: its
+    live tracks). Called under the board's lock from capture and inference threads, so it must
+    be quick, must not block and must not use the board."""
+
+    def keeps_active(self, camera: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -70,14 +79,12 @@ class CameraGate:
         self,
         camera: str,
         policy: GatePolicy,
-        keep_active: Callable[[], bool] | None = None,
+        keep_active: KeepActive | None = None,
         recent_frames: int = 150,
     ) -> None:
         self.camera = camera
         self.policy = policy
-        # Whether something other than motion needs this camera now (live tracks); called
-        # under the board's lock, so it must be quick and must not take the board.
-        self.keep_active = keep_active
+        self.keep_active = keep_active  # live tracks, say: the camera runs at its rate
         self.last_run_s: float | None = None
         self._rate_due_s: float | None = None  # the next run on the detect_fps cadence
         self.last_motion_s: float | None = None
@@ -88,11 +95,16 @@ class CameraGate:
         self._recent_at = 0
         self._recent_moving = 0
 
-    def active(self, now_s: float) -> bool:
-        if self.keep_active is not None and self.keep_active():
-            return True
+    def moving(self, now_s: float) -> bool:
+        """Motion within the last ``hold_s``."""
         last = self.last_motion_s
         return last is not None and now_s - last <= self.policy.hold_s
+
+    def active(self, now_s: float) -> bool:
+        """Motion, or its ``keep_active`` needs it: inference runs at the camera's rate."""
+        if self.keep_active is not None and self.keep_active.keeps_active(self.camera):
+            return True
+        return self.moving(now_s)
 
     def saw(self, moving: bool, now_s: float) -> None:
         """The motion detector's verdict on a new frame of this camera."""
@@ -103,7 +115,7 @@ class CameraGate:
         self._recent_moving += int(moving) - int(old)
         if moving:
             self.frames_moving += 1
-            if not self.active(now_s):
+            if not self.moving(now_s):
                 self._onset = True
             self.last_motion_s = now_s
 

@@ -102,15 +102,43 @@ def test_motion_onset_is_not_held_back_by_a_keepalive_run_just_before() -> None:
     assert gate.reason(5.2) is DropReason.RATE_LIMIT
 
 
-def test_keep_active_hook_runs_the_camera_without_motion() -> None:
-    tracks = {"live": True}
-    gate = CameraGate(
-        "a", GatePolicy(gated=True, keepalive_s=5), keep_active=lambda: tracks["live"]
-    )
+class Tracks:
+    """A fake ``KeepActive``: the cameras the test says have live tracks."""
+
+    def __init__(self, *live: str) -> None:
+        self.live = set(live)
+
+    def keeps_active(self, camera: str) -> bool:
+        return camera in self.live
+
+
+def test_live_tracks_run_the_camera_at_its_rate_without_motion() -> None:
+    tracks = Tracks("a")
+    gate = CameraGate("a", GatePolicy(detect_fps=5, gated=True, keepalive_s=5), tracks)
     gate.ran(0.0)
-    assert gate.reason(0.1) is None
-    tracks["live"] = False
-    assert gate.reason(0.1) is DropReason.NO_MOTION
+    assert gate.active(0.1)
+    assert gate.reason(0.1) is DropReason.RATE_LIMIT  # at the rate, not more
+    assert gate.reason(0.2) is None
+    tracks.live.clear()  # the tracks ended: back to the keep-alive
+    assert not gate.active(0.2)
+    assert gate.reason(0.2) is DropReason.NO_MOTION
+    assert gate.due_s(0.2) == 5.0
+    assert CameraGate("b", GatePolicy(gated=True), tracks).reason(0.0) is None  # first frame
+
+
+def test_motion_onset_runs_at_once_though_live_tracks_keep_the_cadence() -> None:
+    """A tracked object standing still keeps the camera at its rate; something new that moves
+    is still run at once, not on that cadence."""
+    gate = CameraGate("a", GatePolicy(detect_fps=2, gated=True, hold_s=0.5), Tracks("a"))
+    gate.ran(5.0)  # on the cadence of the tracks
+    gate.saw(False, 5.05)
+    assert gate.reason(5.05) is DropReason.RATE_LIMIT
+    gate.saw(True, 5.1)  # motion starts
+    assert gate.reason(5.1) is None
+    gate.ran(5.1)
+    gate.saw(True, 5.2)  # the motion goes on: now the rate applies
+    assert gate.reason(5.2) is DropReason.RATE_LIMIT
+    assert gate.due_s(5.2) == pytest.approx(5.6)
 
 
 def test_snapshot_counts_frames_and_the_recent_motion_fraction() -> None:
