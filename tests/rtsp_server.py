@@ -4,9 +4,13 @@ Run with the SYSTEM python (Debian's python3-gi + gst-rtsp-server), never the pr
 
     /usr/bin/python3 tests/rtsp_server.py --frames 'DIR/frame_%05d.jpg' --port 0 \
         --path /cam --fps 15 --ready-file DIR/ready [--user alice]  # password: $RTSP_TEST_PASSWORD
+    /usr/bin/python3 tests/rtsp_server.py --video A.mp4 --video B.mp4 --port 0 --ready-file R
 
 The clip is a numbered JPEG sequence the tests write themselves; GStreamer loops it
 (``multifilesrc loop=true``), encodes it to H.264 with openh264 and serves it at real-time pace.
+With ``--video`` (the scale benchmark's many streams) each H.264 MP4 is served as it is, not
+re-encoded (so the server stays cheap), at ``/cam0``, ``/cam1``, ... in order: from its start for
+each client, at real-time pace, once (no loop).
 When the server listens it writes its bound port to ``--ready-file`` (so ``--port 0`` is race-free).
 SIGTERM or SIGINT stop it. Needed Debian packages: see ``.ci/apt-packages.txt``.
 """
@@ -35,9 +39,18 @@ def _pipeline(frames: str, fps: int) -> str:
     )
 
 
+def _file_pipeline(path: str) -> str:
+    return (
+        f'( filesrc location="{path}" ! qtdemux ! h264parse '
+        "! rtph264pay name=pay0 pt=96 config-interval=1 )"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", required=True, help="printf pattern of the JPEG frames")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--frames", help="printf pattern of the JPEG frames")
+    what.add_argument("--video", action="append", help="an H.264 MP4, served at /camN")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--path", default="/stream")
     parser.add_argument("--fps", type=int, default=15)
@@ -50,9 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
 
-    factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(_pipeline(args.frames, args.fps))
-    factory.set_shared(True)
+    mounts: dict[str, GstRtspServer.RTSPMediaFactory] = {}
+    for n, path in enumerate(args.video or ()):
+        mounts[f"/cam{n}"] = factory = GstRtspServer.RTSPMediaFactory()
+        factory.set_launch(_file_pipeline(path))
+        factory.set_shared(False)  # every client from the start of the file
+    if args.frames:
+        mounts[args.path] = factory = GstRtspServer.RTSPMediaFactory()
+        factory.set_launch(_pipeline(args.frames, args.fps))
+        factory.set_shared(True)
 
     if args.user:
         password = os.environ.get("RTSP_TEST_PASSWORD", "")
@@ -64,9 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         permissions = GstRtspServer.RTSPPermissions()
         permissions.add_permission_for_role("user", "media.factory.access", True)
         permissions.add_permission_for_role("user", "media.factory.construct", True)
-        factory.set_permissions(permissions)
+        for factory in mounts.values():
+            factory.set_permissions(permissions)
 
-    server.get_mount_points().add_factory(args.path, factory)
+    for mount, factory in mounts.items():
+        server.get_mount_points().add_factory(mount, factory)
     if server.attach(None) == 0:
         sys.stderr.write(f"rtsp_server: cannot listen on 127.0.0.1:{args.port}\n")
         return 1

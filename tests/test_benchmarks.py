@@ -112,3 +112,24 @@ def test_mqtt_outage_benchmark_runs_on_the_app_as_built() -> None:
     m = re.search(r"objects started (\d+); distinct event ids at the subscriber (\d+)", r.stdout)
     assert m, r.stdout
     assert int(m[2]) <= int(m[1])
+
+
+@pytest.mark.slow
+@pytest.mark.realmodel
+def test_motion_scale_benchmark_runs_the_app_on_live_streams(tmp_path: Path) -> None:
+    """One camera for a second: the clip encoded, served by the real RTSP server as it is,
+    read by the App; every line the benchmark's figures are read from is there."""
+    need_shared()
+    r = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "motion_scale.py"), "--sizes", "1",
+         "--seconds", "1", "--workdir", str(tmp_path)],
+        capture_output=True, text=True, timeout=180, check=False,
+        env={**os.environ, "CAMERA_APP_MODEL_PATH": str(MODELS)},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "scale_cam0.mp4").exists()
+    m = re.search(r"cam0: processed +(\d+) .* captured +(\d+)", r.stdout)
+    assert m, r.stdout
+    assert 0 < int(m[1]) <= int(m[2])  # results from the stream, at most one per frame
+    assert re.search(r"fairness .*: [\d.]+ ", r.stdout), r.stdout
+    assert re.search(r"pipeline share .* p99 [\d.]+ ms", r.stdout), r.stdout

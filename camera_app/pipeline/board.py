@@ -1,10 +1,12 @@
 """The frame board: the newest frame of every camera, taken by inference workers in turn.
 
 Each camera's capture thread writes into its own one-frame slot (the newest frame wins; a
-frame replaced before anyone took it is counted). Workers ``take()`` round-robin across the
-cameras whose frame may run now, so a fast camera cannot starve a slow one, and wait on one
-shared condition when no camera has anything. A ``ResultOrder``, when given, learns of every
-take under the same lock, so the results of one camera can be put back in capture order.
+frame replaced before anyone took it is counted). Workers ``take()`` the frame of the camera
+that ran longest ago among those whose frame may run now (round-robin when all are ready), so
+a fast camera cannot starve a slow one, nor a camera whose frame came a moment late lose its
+turn, and wait on one shared condition when no camera has anything. A ``ResultOrder``, when
+given, learns of every take under the same lock, so the results of one camera can be put back
+in capture order.
 
 Each camera has a ``CameraGate`` (``camera_app.pipeline.gate``): its ``detect_fps`` and, with
 motion gating, whether it is active. A camera's motion check (``moving``) runs in ``put``, on
@@ -13,6 +15,11 @@ frame with motion can be taken at once. A frame that came while its camera could
 was replaced before it could, is counted with the gate's reason (``rate_limit``,
 ``no_motion``), not as ``replaced``; a lossless
 source's frame that may not run is dropped at once (with that reason), so the file goes on.
+When a camera's run comes due between two frames (its rate's cadence, its keep-alive), the
+waiting frame runs only if it is younger than half the camera's frame interval; else the next
+frame does, which comes sooner than the waiting one is old. So a rate-limited or keep-alive
+run takes a frame at most about half an interval old, not up to a whole one, and the rate
+itself holds (a cadence, ``gate.py``).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ log = logging.getLogger(__name__)
 
 MotionCheck = Callable[[np.ndarray], bool]  # a camera's next image -> does it move?
 _POLL_S = 0.05  # the longest a waiting take() goes without looking again
+_SMOOTH = 0.25  # weight of the newest gap in a slot's frame interval
 
 
 class BoardSlot(LatestFrame):
@@ -46,26 +54,48 @@ class BoardSlot(LatestFrame):
         self.moving = moving
         self.lossless = False  # set for a source that waits for each frame to be taken
         self._waiting_reason: DropReason | None = None  # why the frame in the slot waits
+        self._arrived_s = -math.inf  # when the frame in the slot came (the board's clock)
+        self.frame_interval_s: float | None = None  # between frames, smoothed
         # Called with every frame, run or not (the live view); quick, on the capture thread.
         self.observers: list[Callable[[Frame], None]] = []
 
     def put(self, frame: Frame, replaced: DropReason = DropReason.REPLACED) -> None:
         """Check ``frame`` for motion and keep it. Only the capture thread calls this."""
         moving = None if self.moving is None else self.moving(frame.image_bgr)
-        reason = self._board._arrived(self.camera, moving)
         for observe in self.observers:
             try:
                 observe(frame)
             except Exception:  # an observer's bug must not end the camera's session
                 log.exception("camera %s: a frame observer failed", self.camera)
-        if self.lossless and reason is not None:
-            self.count(reason)
-            return
-        # A frame replaced before its turn counts with the reason it had to wait, if any.
-        super().put(frame, self._waiting_reason or replaced)
-        self._waiting_reason = reason
-        with self._board._cond:
-            self._board._cond.notify()
+        board = self._board
+        with board._turn:  # the frame and why it waits change together for the takers
+            now = board._clock()
+            reason = board._arrived(self.camera, moving, now)
+            if math.isfinite(self._arrived_s):
+                dt = now - self._arrived_s
+                old = self.frame_interval_s
+                self.frame_interval_s = dt if old is None else old + _SMOOTH * (dt - old)
+            self._arrived_s = now
+            if self.lossless and reason is not None:
+                self.count(reason)
+                return
+            # A frame replaced before its turn counts with the reason it had to wait, if any.
+            super().put(frame, self._waiting_reason or replaced)
+            self._waiting_reason = reason
+        with board._cond:
+            board._cond.notify()
+
+    def stale(self, now_s: float) -> bool:
+        """Whether the waiting frame came while its camera could not run and is older than
+        half a frame interval: then the next frame, due sooner than this one is old, runs
+        instead, so a run that came due between two frames does not take a frame up to a
+        whole interval old (the pipeline's latency would carry that age)."""
+        interval = self.frame_interval_s
+        return (
+            self._waiting_reason is not None
+            and interval is not None
+            and now_s - self._arrived_s > interval / 2
+        )
 
 
 class FrameBoard:
@@ -96,14 +126,13 @@ class FrameBoard:
         self.max_age_s = max_age_s
         self.order = order
 
-    def _arrived(self, camera: str, moving: bool | None) -> DropReason | None:
-        """A new frame of ``camera`` (with its motion verdict): why it may not run now."""
-        with self._turn:
-            now = self._clock()
-            gate = self.gates[camera]
-            if moving is not None:
-                gate.saw(moving, now)
-            return gate.reason(now)
+    def _arrived(self, camera: str, moving: bool | None, now_s: float) -> DropReason | None:
+        """A new frame of ``camera`` (with its motion verdict): why it may not run now. The
+        caller holds ``_turn``."""
+        gate = self.gates[camera]
+        if moving is not None:
+            gate.saw(moving, now_s)
+        return gate.reason(now_s)
 
     def set_keep_active(self, camera: str, keep_active: KeepActive | None) -> None:
         """Keep ``camera`` running at its rate while ``keep_active.keeps_active(camera)``
@@ -117,12 +146,13 @@ class FrameBoard:
             return [self.gates[c].snapshot(now) for c in self._order]
 
     def _try_take(self) -> tuple[Frame | None, float]:
-        """The next camera's frame that may run now; else None and when one may (inf: none
-        is waiting)."""
+        """The frame of the camera that may run now and ran longest ago (ties: in turn from
+        the last one served); else None and when one may (inf: none is waiting)."""
         with self._turn:
             now = self._clock()
             due_s = math.inf
             n = len(self._order)
+            ready: list[tuple[float, int]] = []
             for i in range(n):
                 idx = (self._next + i) % n
                 camera = self._order[idx]
@@ -132,9 +162,18 @@ class FrameBoard:
                 if gate.reason(now) is not None:
                     due_s = min(due_s, gate.due_s(now))
                     continue
-                frame = slot.get(0.0, self.max_age_s)
+                if slot.stale(now):
+                    continue  # its next frame runs; that put wakes a worker
+                last = gate.last_run_s
+                ready.append((-math.inf if last is None else last, i))
+            # Longest since its last run first: a camera that missed a turn because its
+            # frame had not come yet is not sent to the back of the round for it.
+            for _, i in sorted(ready):
+                idx = (self._next + i) % n
+                camera = self._order[idx]
+                frame = self.slots[camera].get(0.0, self.max_age_s)
                 if frame is not None:
-                    gate.ran(now)
+                    self.gates[camera].ran(now)
                     self._next = (idx + 1) % n
                     if self.order is not None:
                         self.order.taken(frame)

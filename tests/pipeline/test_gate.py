@@ -175,12 +175,43 @@ def test_rate_limit_keeps_the_newest_frame_and_counts_the_others() -> None:
         slot.put(frame("a", seq))
         assert board.take(0.0) is None
     clock.now_s += 0.0625
+    slot.put(frame("a", 4))  # the first frame once the run is due
     got = board.take(0.0)
     assert got is not None
-    assert got.sequence == 3
+    assert got.sequence == 4
     drops = slot.drops()
-    assert drops[DropReason.RATE_LIMIT] == 2  # frames 1 and 2, replaced while held back
+    assert drops[DropReason.RATE_LIMIT] == 3  # frames 1 to 3, replaced while held back
     assert drops[DropReason.REPLACED] == 0
+
+
+@pytest.mark.parametrize(
+    ("due_s", "runs"),
+    [
+        (1.0, 3),  # due 0.1 s after frame 3 came (a third of the interval): frame 3 runs
+        (1.1, 4),  # due 0.2 s after it: stale, frame 4 (at 1.2) runs instead
+    ],
+)
+def test_a_run_due_between_frames_takes_no_frame_older_than_half_an_interval(
+    due_s: float, runs: int
+) -> None:
+    clock = Clock(0.0)
+    board = FrameBoard(["a"], policies={"a": GatePolicy(gated=True, keepalive_s=due_s)},
+                       motion={"a": Motion()}, clock=clock)  # fmt: skip
+    slot = board.slots["a"]
+    for seq in range(4):  # frames every 0.3 s: 0, 0.3, 0.6, 0.9; the first one runs
+        clock.now_s = seq * 0.3
+        slot.put(frame("a", seq))
+        assert (board.take(0.0) is not None) == (seq == 0)
+    assert slot.frame_interval_s == pytest.approx(0.3)
+    clock.now_s = due_s  # the keep-alive comes due, no new frame yet
+    got = board.take(0.0)
+    if got is None:
+        clock.now_s = 1.2
+        slot.put(frame("a", 4))
+        got = board.take(0.0)
+    assert got is not None
+    assert got.sequence == runs
+    assert slot.drops()[DropReason.NO_MOTION] == runs - 1  # replaced while held back
 
 
 def test_rate_keeps_its_cadence_when_frames_come_a_little_early() -> None:
@@ -247,11 +278,24 @@ def test_take_sleeps_until_the_keepalive_is_due() -> None:
                        motion={"a": Motion()})  # fmt: skip
     board.slots["a"].put(frame("a", 0))
     assert board.take(0.0) is not None
-    board.slots["a"].put(frame("a", 1))
-    assert board.take(0.0) is None
-    got = board.take(5.0)  # returns when the keep-alive comes due, whatever the real clock
+    stop = threading.Event()
+
+    def camera() -> None:  # a frame every 20 ms, until the test is done
+        seq = 1
+        while not stop.wait(0.02):
+            board.slots["a"].put(frame("a", seq))
+            seq += 1
+
+    t = threading.Thread(target=camera, daemon=True)
+    t.start()
+    try:
+        assert board.take(0.0) is None
+        got = board.take(5.0)  # returns when the keep-alive comes due, whatever the real clock
+    finally:
+        stop.set()
+        t.join(5.0)
     assert got is not None
-    assert got.sequence == 1
+    assert got.sequence >= 1
 
 
 def test_turns_are_fair_among_cameras_with_motion_and_skip_still_ones() -> None:
@@ -275,6 +319,33 @@ def test_turns_are_fair_among_cameras_with_motion_and_skip_still_ones() -> None:
         clock.now_s += 0.01
     assert served["still"] == 0
     assert served["a"] == served["b"] == served["c"] == 10
+
+
+def test_the_camera_that_ran_longest_ago_goes_first() -> None:
+    """Among cameras that may run, the one whose last run is oldest is served first (in turn
+    when that is equal): motion starting on a still camera is not put behind the busy ones."""
+    clock = Clock()
+    cams = ["a", "b", "still"]
+    motion = {c: Motion() for c in cams}
+    motion["a"].moving = motion["b"].moving = True
+    policy = GatePolicy(gated=True, keepalive_s=1000.0)
+    board = FrameBoard(cams, policies=dict.fromkeys(cams, policy), motion=motion, clock=clock)
+    served = []
+    for seq in range(5):
+        for c in cams:
+            board.slots[c].put(frame(c, seq))
+        got = board.take(0.0)
+        assert got is not None
+        served.append(got.camera)
+        clock.now_s += 0.01
+    assert served == ["a", "b", "still", "a", "b"]  # first frames in turn, then a and b only
+    board.take(0.0)  # a's newest: "b" is next in turn
+    motion["still"].moving = True
+    for c in cams:
+        board.slots[c].put(frame(c, 9))
+    got = board.take(0.0)
+    assert got is not None
+    assert got.camera == "still"  # its last run is the oldest
 
 
 def test_a_lossless_source_is_not_held_up_by_the_gate() -> None:

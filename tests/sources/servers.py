@@ -12,7 +12,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -166,7 +166,8 @@ def rtsp_answers(port: int, timeout_s: float) -> bool:
 
 
 class RtspServerProcess:
-    """One tests/rtsp_server.py process serving ``frames`` (a printf pattern) on loopback."""
+    """One tests/rtsp_server.py process serving ``frames`` (a printf pattern) on loopback, or
+    with ``videos`` (H.264 MP4s, ``frames`` then unused) each one as it is at /cam0, /cam1, ..."""
 
     def __init__(
         self,
@@ -177,8 +178,10 @@ class RtspServerProcess:
         fps: int = 15,
         user: str | None = None,
         password: str | None = None,
+        videos: Sequence[Path] = (),
     ) -> None:
         self.frames, self.workdir, self.path, self.fps = frames, workdir, path, fps
+        self.videos = tuple(videos)
         self.user, self.password = user, password
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
@@ -197,11 +200,11 @@ class RtspServerProcess:
         self._starts += 1
         ready = self.workdir / f"rtsp-server-{self._starts}.ready"
         log = self.workdir / f"rtsp-server-{self._starts}.log"
+        what = [a for v in self.videos for a in ("--video", str(v))] or ["--frames", self.frames]
         args = [
             SYSTEM_PYTHON,
             str(RTSP_SERVER_SCRIPT),
-            "--frames",
-            self.frames,
+            *what,
             "--port",
             str(self.port),
             "--path",
