@@ -2,6 +2,7 @@
 
     export CAMERA_APP_MODEL_PATH=../shared/models
     python benchmarks/motion_gate.py gating [--seconds 20] [--rounds 2] [--keepalive S]
+        [--motion KEY=VALUE ...]   # other motion: settings for the gating arm, e.g. alpha=0.2
     python benchmarks/motion_gate.py detector [--frames 300]
 
 ``gating``: the real ``App`` (one interpreter, two threads, the default detect_fps) with four
@@ -34,7 +35,7 @@ import statistics
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import cv2
@@ -112,6 +113,7 @@ class ClipSource:
 
 
 KEEPALIVE_S: list[float] = []  # --keepalive, else the default
+MOTION: dict[str, float] = {}  # --motion KEY=VALUE: other motion settings
 
 
 def app_config(gated: bool, limited: bool = True) -> AppConfig:
@@ -123,7 +125,7 @@ def app_config(gated: bool, limited: bool = True) -> AppConfig:
     return replace(
         cfg,
         model=replace(cfg.model, path=MODEL, threads=2, interpreters=1),
-        motion=replace(cfg.motion, enabled=gated, keepalive_s=keepalive_s),
+        motion=replace(cfg.motion, enabled=gated, keepalive_s=keepalive_s, **MOTION),
         cameras=cams,
         http=HttpConfig(enabled=False),
         metrics=MetricsConfig(enabled=False),
@@ -140,6 +142,8 @@ class Arm:
     delays_s: list[float] = field(default_factory=list)
     missed: int = 0
     invoke_s: list[float] = field(default_factory=list)
+    frames_seen: int = 0  # by the motion detector (gating only)
+    frames_moving: int = 0
 
 
 def one_round(arm: Arm, frames: list[np.ndarray], clip: SceneClip, seconds: float) -> None:
@@ -164,9 +168,11 @@ def one_round(arm: Arm, frames: list[np.ndarray], clip: SceneClip, seconds: floa
         time.sleep(WARMUP_S)
         t0, c0, runs0 = time.monotonic(), cpu_s(), app.telemetry.frames_processed
         drops0 = [c.snapshot().drops for c in app.captures]
+        gates0 = app.board.gate_snapshots()
         time.sleep(seconds)
         t1, c1, runs1 = time.monotonic(), cpu_s(), app.telemetry.frames_processed
         drops1 = [c.snapshot().drops for c in app.captures]
+        gates1 = app.board.gate_snapshots()
     finally:
         hung = app.stop()
         if hung:
@@ -174,6 +180,8 @@ def one_round(arm: Arm, frames: list[np.ndarray], clip: SceneClip, seconds: floa
     arm.cpu_s += c1 - c0
     arm.seconds += t1 - t0
     arm.runs += runs1 - runs0
+    arm.frames_seen += sum(g.frames_seen for g in gates1) - sum(g.frames_seen for g in gates0)
+    arm.frames_moving += sum(g.frames_moving for g in gates1) - sum(g.frames_moving for g in gates0)
     for reason in (DropReason.NO_MOTION, DropReason.RATE_LIMIT):
         n = sum(
             d1.get(reason, 0) - d0.get(reason, 0) for d0, d1 in zip(drops0, drops1, strict=True)
@@ -224,7 +232,8 @@ def cmd_gating(args: argparse.Namespace) -> int:
     bound_s = invoke_s + 1 / FPS
     cfg = app_config(True)
     print(f"\n{CAMERAS} cameras x {FPS:g} fps, detect_fps {cfg.detection.detect_fps:g}, "
-          f"keepalive_s {cfg.motion.keepalive_s:g}"
+          f"keepalive_s {cfg.motion.keepalive_s:g}, alpha {cfg.motion.alpha:g}, "
+          f"threshold {cfg.motion.threshold}"
           f"; invoke() p50 {invoke_s * 1e3:.1f} ms; bound one inference + one frame = "
           f"{bound_s * 1e3:.1f} ms")  # fmt: skip
     for arm in arms.values():
@@ -237,8 +246,10 @@ def cmd_gating(args: argparse.Namespace) -> int:
             if d
             else "none"
         )
+        moving = f", motion in {arm.frames_moving / arm.frames_seen:.1%} of frames" if (
+            arm.frames_seen) else ""  # fmt: skip
         print(f"{arm.name:>10}: {per_min:5.1f} CPU s/min, {arm.runs / arm.seconds:5.2f} runs/s, "
-              f"skipped {arm.skipped}; entries found {len(d)} of {len(d) + arm.missed}: "
+              f"skipped {arm.skipped}{moving}; entries found {len(d)} of {len(d) + arm.missed}: "
               f"{delays}")  # fmt: skip
     gated = arms["gating"].cpu_s / arms["gating"].seconds
     for name in ("no gating", "today"):
@@ -285,11 +296,19 @@ def main() -> int:
     g.add_argument("--seconds", type=float, default=20.0)
     g.add_argument("--rounds", type=int, default=2)
     g.add_argument("--keepalive", type=float, help="motion.keepalive_s (default: the config's)")
+    g.add_argument("--motion", action="append", default=[], metavar="KEY=VALUE",
+                   help="another motion: setting (a number), e.g. alpha=0.2")  # fmt: skip
     d = sub.add_parser("detector")
     d.add_argument("--frames", type=int, default=300)
     args = p.parse_args()
     if getattr(args, "keepalive", None):
         KEEPALIVE_S.append(args.keepalive)
+    known = {f.name for f in fields(MotionConfig)} - {"enabled", "keepalive_s", "masks"}
+    for item in getattr(args, "motion", []):
+        key, _, value = item.partition("=")
+        if key not in known:
+            p.error(f"--motion {item}: expected KEY=VALUE with KEY one of {sorted(known)}")
+        MOTION[key] = int(value) if key == "threshold" else float(value)
     return cmd_gating(args) if args.cmd == "gating" else cmd_detector(args)
 
 

@@ -31,7 +31,7 @@ class MotionConfig:
     # More than this fraction of the frame changed at once: lighting, not motion (0..1)
     lighting_area: float = field(default=0.5, metadata=checked(number(0, 1, lo_open=True)))
     # How fast the background takes in the scene (per frame, 0..1)
-    alpha: float = field(default=0.1, metadata=checked(number(0, 1, lo_open=True)))
+    alpha: float = field(default=0.25, metadata=checked(number(0, 1, lo_open=True)))
     # With no motion, inference still runs this often, so an object that stopped is still seen
     keepalive_s: float = field(default=2.0, metadata=checked(number(0, 3600, lo_open=True)))
     # Where motion is ignored: the objects' masks' shape, {points, normalized}
