@@ -146,6 +146,19 @@ class Arm:
     frames_moving: int = 0
 
 
+def collect_results(app: App) -> dict[str, list[Result]]:
+    """Each camera's results, appended as they come (from the dispatcher thread)."""
+    results: dict[str, list[Result]] = {c.name: [] for c in app.cfg.cameras}
+    lock = threading.Lock()
+
+    def observe(r: Result) -> None:
+        with lock:
+            results[r.camera].append(r)
+
+    app.telemetry.hooks.on_result.append(observe)
+    return results
+
+
 def one_round(arm: Arm, frames: list[np.ndarray], clip: SceneClip, seconds: float) -> None:
     sources: list[ClipSource] = []
 
@@ -155,14 +168,7 @@ def one_round(arm: Arm, frames: list[np.ndarray], clip: SceneClip, seconds: floa
         return src
 
     app = App(app_config(arm.name == "gating", limited=arm.name != "today"), source_for=source_for)
-    results: dict[str, list[Result]] = {c.name: [] for c in app.cfg.cameras}
-    lock = threading.Lock()
-
-    def observe(r: Result) -> None:
-        with lock:
-            results[r.camera].append(r)
-
-    app.telemetry.hooks.on_result.append(observe)
+    results = collect_results(app)
     app.start()
     try:
         time.sleep(WARMUP_S)

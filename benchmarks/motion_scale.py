@@ -33,7 +33,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -42,10 +41,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.motion_gate import collect_results
 from benchmarks.pipeline import OtherLoad, cpu_seconds, loadavg, q
 from camera_app.app import App
 from camera_app.config import AppConfig, CameraConfig, HttpConfig, MetricsConfig, default_config
-from camera_app.pipeline.types import Result
 from tests.clips import Camera, Entry, SceneClip
 from tests.sources.servers import RtspServerProcess
 
@@ -121,14 +120,7 @@ def one_size(urls: list[str], seconds: float, detect_fps: float | None) -> bool:
     """Runs the App on ``urls``; prints the size's figures; whether both targets were met."""
     app = App(app_config(urls, detect_fps))
     names = [c.name for c in app.cfg.cameras]
-    results: dict[str, list[Result]] = {n: [] for n in names}
-    lock = threading.Lock()
-
-    def observe(r: Result) -> None:
-        with lock:
-            results[r.camera].append(r)
-
-    app.telemetry.hooks.on_result.append(observe)
+    results = collect_results(app)
     app.start()
     try:
         deadline = time.monotonic() + 30.0
