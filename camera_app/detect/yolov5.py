@@ -59,39 +59,75 @@ def objectness_reach(dtype: str, scale: float, zero_point: int) -> npt.NDArray[n
 
 
 @dataclass(frozen=True)
+class ObjectnessGate:
+    """Which rows of a quantized YOLOv5 head can reach a threshold, told from objectness alone.
+
+    Usually the levels that can are one upper range (objectness >= some level): a plain
+    compare finds them. When the lowest levels can too (a negative objectness times a negative
+    class score), the reach table is looked up instead.
+    """
+
+    dtype: str
+    reach: npt.NDArray[np.float32] = field(compare=False, repr=False)  # objectness_reach
+    _cuts: dict[float, int | None] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, dtype: str, scale: float, zero_point: int) -> ObjectnessGate:
+        return cls(dtype, objectness_reach(dtype, scale, zero_point))
+
+    def cut(self, threshold: float) -> int | None:
+        """The level from which every objectness level can reach ``threshold`` and below which
+        none can (the dtype's top level + 1 when none can), or None when no level splits them."""
+        if threshold not in self._cuts:
+            info = np.iinfo(np.dtype(self.dtype))
+            levels = np.arange(info.min, info.max + 1)
+            ok = self.reach[levels.astype(self.dtype).view(np.uint8)] >= np.float32(threshold)
+            first = int(np.argmax(ok)) if ok.any() else ok.size
+            self._cuts[threshold] = info.min + first if ok[first:].all() else None
+        return self._cuts[threshold]
+
+    def rows(self, objectness: npt.NDArray[np.generic], threshold: float) -> npt.NDArray[np.intp]:
+        # The column is strided (one byte every 5+C): copying it first is quicker than
+        # comparing or indexing with it in place.
+        obj = np.ascontiguousarray(objectness)
+        cut = self.cut(threshold)
+        if cut is None:
+            return np.flatnonzero(self.reach[obj.view(np.uint8)] >= np.float32(threshold))
+        return np.flatnonzero(obj >= cut)
+
+
+@dataclass(frozen=True)
 class YoloV5Decoder(OneHeadDecoder):
     dtype: str
-    reach: npt.NDArray[np.float32] | None = field(default=None, compare=False)
+    gate: ObjectnessGate | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        if self.spec.quant is not None and self.reach is None:
-            object.__setattr__(self, "reach", objectness_reach(self.dtype, *self.spec.quant))
+        if self.spec.quant is not None and self.gate is None:
+            object.__setattr__(self, "gate", ObjectnessGate.of(self.dtype, *self.spec.quant))
 
     def scores_how(self) -> str:
-        domain = (
-            "objectness filtered in the quantized domain" if self.reach is not None else "float"
-        )
+        domain = "objectness filtered in the quantized domain" if self.gate is not None else "float"
         return f"objectness x best class ({domain})"
 
     def candidates(self, outputs: Outputs, th: Thresholds) -> Candidates:
-        return v5_candidates(outputs[self.index][0], self.spec, th, self.reach)
+        return v5_candidates(outputs[self.index][0], self.spec, th, self.gate)
 
 
 def v5_candidates(
     head: npt.NDArray[np.generic],
     spec: HeadSpec,
     th: Thresholds,
-    reach: npt.NDArray[np.float32] | None = None,
+    gate: ObjectnessGate | None = None,
 ) -> Candidates:
     """[N, 5+C] head -> candidates: best objectness x class per row above the threshold."""
     feat = spec.features(head)
     obj = feat[4]
-    if reach is not None:
+    if gate is not None:
         # Rows whose objectness level can reach the threshold with some class level.
-        cols = np.flatnonzero(reach[obj.view(np.uint8)] >= np.float32(th.score))
+        cols = gate.rows(obj, th.score)
     else:
         # Float heads hold sigmoid scores (at most 1): confidence never exceeds objectness.
-        cols = np.flatnonzero(obj >= np.float32(th.score))
+        cols = np.flatnonzero(np.ascontiguousarray(obj) >= np.float32(th.score))
     if cols.size == 0:
         return Candidates.empty()
     conf = spec.real(obj[cols])[None, :] * spec.real(feat[spec.first_class :, cols])  # [C, k]

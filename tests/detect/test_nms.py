@@ -82,3 +82,30 @@ def test_different_classes_never_suppress_each_other() -> None:
 def test_iou_values(a: list[float], b: list[float], expected: float) -> None:
     got = iou_xyxy(np.array([a], np.float32), np.array([b], np.float32))[0, 0]
     assert got == pytest.approx(expected, rel=1e-6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(0, 12), m=st.integers(0, 12), seed=st.integers(0, 2**32 - 1))
+def test_iou_matrix_equals_pairwise_float32(n: int, m: int, seed: int) -> None:
+    """Every entry equals the pair's IoU in float32 scalar steps, to the bit: inverted and
+    empty boxes included (their extents count as 0)."""
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(-5, 50, (n, 4)).astype(np.float32)
+    b = rng.uniform(-5, 50, (m, 4)).astype(np.float32)
+    if n and m:
+        b[0] = a[0]  # an identical pair
+    got = iou_xyxy(a, b)
+    assert got.shape == (n, m)
+    assert got.dtype == np.float32
+    zero = np.float32(0)
+    for i in range(n):
+        for j in range(m):
+            p, q = a[i], b[j]
+            ix = max(zero, min(p[2], q[2]) - max(p[0], q[0]))
+            iy = max(zero, min(p[3], q[3]) - max(p[1], q[1]))
+            inter = ix * iy
+            area_p = max(zero, p[2] - p[0]) * max(zero, p[3] - p[1])
+            area_q = max(zero, q[2] - q[0]) * max(zero, q[3] - q[1])
+            union = area_p + area_q - inter
+            want = inter / union if union > 0 else zero
+            assert got[i, j] == want, (i, j)

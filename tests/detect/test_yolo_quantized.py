@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from camera_app.detect.decode import Candidates, Thresholds
 from camera_app.detect.yolo_common import BoxUnits, HeadSpec
 from camera_app.detect.yolo_e2e import YoloE2EDecoder
-from camera_app.detect.yolov5 import objectness_reach, v5_candidates
+from camera_app.detect.yolov5 import ObjectnessGate, objectness_reach, v5_candidates
 from camera_app.detect.yolov8 import v8_candidates
 
 ALL = 10**6  # no top-k cut: every passing anchor is compared
@@ -100,9 +100,9 @@ def test_v5_objectness_filter_equals_dequantize_everything(p: dict[str, Any]) ->
     q, scale, zp = _random_head(p, features)
     head = np.ascontiguousarray(q.T)  # YOLOv5 heads are [N, 5+C]
     spec = HeadSpec(False, 5, features - 5, (scale, zp), (1.0, 1.0))
-    reach = objectness_reach(str(p["dtype"]), scale, zp)
+    gate = ObjectnessGate.of(str(p["dtype"]), scale, zp)
     th = Thresholds(score=float(p["threshold"]), pre_nms_top_k=ALL)
-    got = _ours(v5_candidates(head, spec, th, reach))
+    got = _ours(v5_candidates(head, spec, th, gate))
     assert got == _reference(_deq(q, scale, zp), True, th.score, 1.0)
 
 
@@ -111,6 +111,27 @@ def test_v5_reach_counts_negative_levels() -> None:
     reach = objectness_reach("int8", 0.5, 0)
     lowest = np.int8(-128).view(np.uint8)
     assert reach[lowest] == np.float32(64 * 64)  # (-128 * 0.5) * (-128 * 0.5)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "scale", "zp", "threshold", "split"),
+    [
+        ("uint8", 0.004483, 3, 0.5, True),  # the shared YOLOv5n head's quantization
+        ("int8", 0.004, -128, 0.25, True),
+        ("uint8", 0.01, 0, 7.0, True),  # 2.55 x 2.55 is the most: an empty upper range
+        ("int8", 0.5, 0, 0.5, False),  # the lowest levels reach it too (negative x negative)
+    ],
+)
+def test_v5_gate_equals_the_reach_table(
+    dtype: str, scale: float, zp: int, threshold: float, split: bool
+) -> None:
+    """The gate's rows are those the reach table allows, by a compare or by the table."""
+    gate = ObjectnessGate.of(dtype, scale, zp)
+    assert (gate.cut(threshold) is not None) == split
+    info = np.iinfo(np.dtype(dtype))
+    head = np.arange(info.min, info.max + 1).astype(dtype)[:, None].repeat(6, axis=1)
+    allowed = objectness_reach(dtype, scale, zp)[head[:, 4].view(np.uint8)] >= threshold
+    assert gate.rows(head[:, 4], threshold).tolist() == np.flatnonzero(allowed).tolist()
 
 
 def test_v8_allow_list_filters_after_the_best_class() -> None:
