@@ -140,6 +140,34 @@ class Layout(Protocol):
     def decoder(self, ctx: DecoderContext) -> Decoder: ...
 
 
+@dataclass(frozen=True)
+class LayoutBase:
+    """What every recognised layout states the same way: its family, its input convention and
+    the evidence it was mapped by, which ``describe`` puts after what ``outputs`` says."""
+
+    evidence: str = field(kw_only=True)
+    family: ClassVar[str]
+    input_convention: ClassVar[InputConvention]
+
+    def outputs(self) -> str:
+        """Which outputs hold what."""
+        raise NotImplementedError
+
+    def read_from(self) -> str:
+        """What ``describe`` adds when the scores are read from their quantized source."""
+        return ""
+
+    def describe(self) -> str:
+        return f"{self.outputs()}; mapped by {self.evidence}{self.read_from()}"
+
+
+@dataclass(frozen=True)
+class SsdLayout(LayoutBase):
+    """An SSD family's layout: its exports take the TF Object Detection API's input."""
+
+    input_convention: ClassVar[InputConvention] = SSD_INPUT
+
+
 class NoSource:
     """For layouts whose outputs are read as they are."""
 

@@ -14,35 +14,25 @@ from typing import ClassVar
 import numpy as np
 
 from camera_app.detect.decode import Candidates, Thresholds, decode_postprocess
-from camera_app.detect.family import (
-    SSD_INPUT,
-    DecoderContext,
-    InputConvention,
-    Miss,
-    ModelView,
-    NoSource,
-    Outputs,
-)
+from camera_app.detect.family import DecoderContext, Miss, ModelView, NoSource, Outputs, SsdLayout
 from camera_app.detect.graph import GraphInfo, TensorInfo
 from camera_app.detect.layout import POSTPROCESS_OP, Probe
 
 
 @dataclass(frozen=True)
-class PostProcessLayout(NoSource):
+class PostProcessLayout(NoSource, SsdLayout):
     boxes: TensorInfo
     classes: TensorInfo
     scores: TensorInfo
     count: TensorInfo
     order: str  # "tf1", "tf2" or "other": the position of the four outputs
-    evidence: str
     family: ClassVar[str] = "ssd-postprocess"
-    input_convention: ClassVar[InputConvention] = SSD_INPUT
 
-    def describe(self) -> str:
+    def outputs(self) -> str:
         return (
             f"in-graph {POSTPROCESS_OP}, {self.order.upper()} output order "
             f"(boxes={self.boxes.name}, classes={self.classes.name}, scores={self.scores.name}, "
-            f"count={self.count.name}); mapped by {self.evidence}"
+            f"count={self.count.name})"
         )
 
     def decoder(self, ctx: DecoderContext) -> PostProcessDecoder:
@@ -101,8 +91,8 @@ def _by_op(graph: GraphInfo) -> PostProcessLayout | None:
             b, c, s, n = op.outputs
             if all(i in by_index for i in op.outputs):
                 return PostProcessLayout(
-                    by_index[b], by_index[c], by_index[s], by_index[n],
-                    _order(outs, b, c, s, n), f"the {POSTPROCESS_OP} op's output order",
+                    by_index[b], by_index[c], by_index[s], by_index[n], _order(outs, b, c, s, n),
+                    evidence=f"the {POSTPROCESS_OP} op's output order",
                 )  # fmt: skip
     return None
 
@@ -136,7 +126,7 @@ def _by_meaning(graph: GraphInfo, probes: Sequence[Probe]) -> PostProcessLayout 
     scores = next(t for t in pairs if t is not classes)
     b, c, s, n = boxes[0].index, classes.index, scores.index, counts[0].index
     return PostProcessLayout(
-        boxes[0], classes, scores, counts[0], _order(outs, b, c, s, n), evidence
+        boxes[0], classes, scores, counts[0], _order(outs, b, c, s, n), evidence=evidence
     )
 
 

@@ -18,14 +18,7 @@ import numpy as np
 from camera_app.detect.anchors import AnchorConfig, Anchors, generate_anchors, load_anchors_file
 from camera_app.detect.boxes import CenterSizeCoder, CornerOffsetCoder
 from camera_app.detect.decode import Candidates, ScoreFormat, Thresholds, raw_candidates
-from camera_app.detect.family import (
-    SSD_INPUT,
-    DecoderContext,
-    InputConvention,
-    Miss,
-    ModelView,
-    Outputs,
-)
+from camera_app.detect.family import DecoderContext, Miss, ModelView, Outputs, SsdLayout
 from camera_app.detect.graph import GraphInfo, TensorInfo
 from camera_app.detect.labels import check_fits
 from camera_app.detect.layout import Probe, detect_activation
@@ -37,16 +30,14 @@ _ANCHOR_HINT = re.compile(r"anchor|prior", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
-class RawLayout:
+class RawLayout(SsdLayout):
     boxes: TensorInfo
     scores: TensorInfo
     anchors: TensorInfo | None
-    evidence: str
     # The int8/uint8 tensor the float scores are dequantized from, when the model loader
     # made it an extra output (see ``model.expose_quantized_scores``): read instead of them.
     scores_quantized: TensorInfo | None = None
     family: ClassVar[str] = "ssd-raw"
-    input_convention: ClassVar[InputConvention] = SSD_INPUT
 
     @property
     def float_output(self) -> TensorInfo | None:
@@ -68,14 +59,13 @@ class RawLayout:
     def num_columns(self) -> int:
         return self.scores.shape[-1]
 
-    def describe(self) -> str:
+    def outputs(self) -> str:
         anchors = f", anchors={self.anchors.name}" if self.anchors else ""
         q = self.scores_quantized
         read = f" read from its {q.dtype} source {q.name}" if q else ""
         return (
             f"raw SSD outputs (box encodings={self.boxes.name} {list(self.boxes.shape)}, "
-            f"class scores={self.scores.name} {list(self.scores.shape)}{read}{anchors}); "
-            f"mapped by {self.evidence}"
+            f"class scores={self.scores.name} {list(self.scores.shape)}{read}{anchors})"
         )
 
     def decoder(self, ctx: DecoderContext) -> RawDecoder:
@@ -224,7 +214,7 @@ def _raw(graph: GraphInfo, probes: Sequence[Probe]) -> RawLayout | Miss:
     if len(rest) != len(outs) - 1:
         return Miss("besides the scores, the outputs are not [1,N,4] boxes or anchors")
     if len(rest) == 1:
-        return RawLayout(rest[0], scores, None, evidence)
+        return RawLayout(rest[0], scores, None, evidence=evidence)
     named_anchor = [t for t in rest if _ANCHOR_HINT.search(hints[t.index])]
     named_box = [t for t in rest if _BOX_HINT.search(hints[t.index])]
     constant = [t for t in rest if _constant_across(t, probes)]
@@ -235,7 +225,7 @@ def _raw(graph: GraphInfo, probes: Sequence[Probe]) -> RawLayout | Miss:
     else:
         return Miss("of the two [1,N,4] outputs, neither is named or behaves like anchors")
     boxes = next(t for t in rest if t is not anchors)
-    return RawLayout(boxes, scores, anchors, evidence)
+    return RawLayout(boxes, scores, anchors, evidence=evidence)
 
 
 class SsdRaw:

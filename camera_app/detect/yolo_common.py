@@ -23,6 +23,7 @@ from camera_app.detect.family import (
     DecoderContext,
     InputConvention,
     Layout,
+    LayoutBase,
     Miss,
     ModelView,
     yolo_grid_cells,
@@ -137,7 +138,14 @@ L = TypeVar("L", bound="OneHead")
 
 
 @dataclass(frozen=True)
-class OneHead:
+class YoloLayout(LayoutBase):
+    """A YOLO family's layout: its exports take Ultralytics' input."""
+
+    input_convention: ClassVar[InputConvention] = YOLO_INPUT
+
+
+@dataclass(frozen=True)
+class OneHead(YoloLayout):
     """What the single-head YOLO layouts share: the head, its classes and box units, and its
     int8/uint8 source once the loader exposed it (``model.expose_quantized_scores``: a float32
     head that is the DEQUANTIZE of an int8 one is read from that, a quarter of the bytes)."""
@@ -145,9 +153,7 @@ class OneHead:
     output: TensorInfo
     num_classes: int
     units: BoxUnits
-    evidence: str
     source: TensorInfo | None = field(default=None, kw_only=True)
-    input_convention: ClassVar[InputConvention] = YOLO_INPUT
 
     @property
     def float_output(self) -> TensorInfo | None:
@@ -166,7 +172,6 @@ class OneHead:
         return replace(self, source=src)
 
     def read_from(self) -> str:
-        """What the description adds when the head is read from its source."""
         src = self.source
         return f"; read from its {src.dtype} source {src.name}" if src else ""
 
@@ -229,6 +234,16 @@ class OneHeadFamily:
 
     def head(self, view: ModelView, t: TensorInfo, cells: int) -> Layout | Miss:
         raise NotImplementedError
+
+    @staticmethod
+    def probe_units(
+        scores: npt.NDArray[np.float32], boxes: npt.NDArray[np.float32], what: str
+    ) -> BoxUnits | Miss:
+        """The probe boxes' units, or a miss when the probe ``scores`` (the head's ``what``)
+        are not sigmoid scores."""
+        if bad := score_like(scores):
+            return Miss(f"its {what} {bad}")
+        return box_units(boxes, "boxes")
 
 
 def metadata_names_count(metadata: Mapping[str, Any]) -> int | None:

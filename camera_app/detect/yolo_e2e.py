@@ -13,40 +13,24 @@ from typing import ClassVar
 import numpy as np
 
 from camera_app.detect.decode import Candidates, Thresholds, keep_allowed
-from camera_app.detect.family import (
-    DecoderContext,
-    InputConvention,
-    Miss,
-    ModelView,
-    NoSource,
-    Outputs,
-)
+from camera_app.detect.family import DecoderContext, Miss, ModelView, NoSource, Outputs
 from camera_app.detect.graph import TensorInfo
 from camera_app.detect.labels import check_fits
 from camera_app.detect.quantization import dequantize, quantized_threshold
-from camera_app.detect.yolo_common import (
-    YOLO_INPUT,
-    BoxUnits,
-    OneHeadFamily,
-    box_units,
-    metadata_names_count,
-    score_like,
-)
+from camera_app.detect.yolo_common import BoxUnits, OneHeadFamily, YoloLayout, metadata_names_count
 
 
 @dataclass(frozen=True)
-class YoloE2ELayout(NoSource):
+class YoloE2ELayout(NoSource, YoloLayout):
     output: TensorInfo
     units: BoxUnits
     num_classes: int  # 0: unknown (the head does not say; labels or metadata may)
-    evidence: str
     family: ClassVar[str] = "yolo-end-to-end"
-    input_convention: ClassVar[InputConvention] = YOLO_INPUT
 
-    def describe(self) -> str:
+    def outputs(self) -> str:
         return (
             f"end-to-end YOLO head [1, K, 6] in {self.output.describe()}: x1, y1, x2, y2, "
-            f"score, class id, NMS done in the graph; mapped by {self.evidence}"
+            "score, class id, NMS done in the graph"
         )
 
     def decoder(self, ctx: DecoderContext) -> YoloE2EDecoder:
@@ -116,12 +100,12 @@ class YoloEndToEnd(OneHeadFamily):
         ids = vals[:, :, 5]
         if not np.all(ids == np.round(ids)) or ids.min() < 0:
             return Miss("column 5 does not hold whole non-negative class ids on the probe runs")
-        scores = vals[:, :, 4]
-        if bad := score_like(scores):
-            return Miss(f"its score column {bad}")
-        units = box_units(vals[:, :, :4], "boxes")
+        units = self.probe_units(vals[:, :, 4], vals[:, :, :4], "score column")
+        if isinstance(units, Miss):
+            return units
         evidence = (
             f"shape (K = {t.shape[1]}, not a grid's anchor count), whole class ids and scores "
             "within [0, 1] on the probe runs"
         )
-        return YoloE2ELayout(t, units, metadata_names_count(view.metadata) or 0, evidence)
+        names = metadata_names_count(view.metadata) or 0
+        return YoloE2ELayout(t, units, names, evidence=evidence)

@@ -18,26 +18,17 @@ from camera_app.detect.decode import Candidates, Thresholds
 from camera_app.detect.family import DecoderContext, Miss, ModelView, Outputs
 from camera_app.detect.graph import TensorInfo
 from camera_app.detect.quantization import dequantize
-from camera_app.detect.yolo_common import (
-    HeadSpec,
-    OneHead,
-    OneHeadDecoder,
-    OneHeadFamily,
-    box_units,
-    finish,
-    score_like,
-)
+from camera_app.detect.yolo_common import HeadSpec, OneHead, OneHeadDecoder, OneHeadFamily, finish
 
 
 @dataclass(frozen=True)
 class YoloV5Layout(OneHead):
     family: ClassVar[str] = "yolov5"
 
-    def describe(self) -> str:
+    def outputs(self) -> str:
         return (
             f"YOLOv5 head [1, N, 5+C] in {self.output.describe()}: cx, cy, w, h, objectness, "
-            f"{self.num_classes} class scores (confidence = objectness x class); "
-            f"mapped by {self.evidence}{self.read_from()}"
+            f"{self.num_classes} class scores (confidence = objectness x class)"
         )
 
     def decoder(self, ctx: DecoderContext) -> YoloV5Decoder:
@@ -149,12 +140,12 @@ class YoloV5(OneHeadFamily):
                 f"{list(t.shape)} is not [1, {anchors}, 5+C] (3 anchors per stride 8/16/32 "
                 f"grid cell of {h}x{w})"
             )
-        vals = view.values(t)[:, :, 4:]  # objectness and classes
-        if bad := score_like(vals):
-            return Miss(f"its objectness/class columns {bad}")
+        vals = view.values(t)
+        units = self.probe_units(vals[:, :, 4:], vals[:, :, :4], "objectness/class columns")
+        if isinstance(units, Miss):
+            return units
         evidence = (
             f"shape ({anchors} rows = 3 anchors per stride 8/16/32 grid cell of {h}x{w}) and "
             "objectness and class values within [0, 1] on the probe runs"
         )
-        units = box_units(view.values(t)[:, :, :4], "boxes")
-        return YoloV5Layout(t, t.shape[2] - 5, units, evidence)
+        return YoloV5Layout(t, t.shape[2] - 5, units, evidence=evidence)

@@ -17,15 +17,7 @@ import numpy as np
 from camera_app.detect.decode import Candidates, Thresholds
 from camera_app.detect.family import DecoderContext, Miss, ModelView, Outputs
 from camera_app.detect.graph import TensorInfo
-from camera_app.detect.yolo_common import (
-    HeadSpec,
-    OneHead,
-    OneHeadDecoder,
-    OneHeadFamily,
-    box_units,
-    finish,
-    score_like,
-)
+from camera_app.detect.yolo_common import HeadSpec, OneHead, OneHeadDecoder, OneHeadFamily, finish
 
 
 @dataclass(frozen=True)
@@ -33,12 +25,11 @@ class YoloV8Layout(OneHead):
     channels_first: bool  # [1, 4+C, N]; False: transposed [1, N, 4+C]
     family: ClassVar[str] = "yolov8"
 
-    def describe(self) -> str:
+    def outputs(self) -> str:
         shape = "[1, 4+C, N]" if self.channels_first else "[1, N, 4+C] (transposed)"
         return (
             f"YOLOv8/YOLO11 head {shape} in {self.output.describe()}: cx, cy, w, h then "
-            f"{self.num_classes} class scores, no objectness; mapped by {self.evidence}"
-            f"{self.read_from()}"
+            f"{self.num_classes} class scores, no objectness"
         )
 
     def decoder(self, ctx: DecoderContext) -> YoloV8Decoder:
@@ -92,12 +83,11 @@ class YoloV8(OneHeadFamily):
         channels_first, features = axes
         vals = view.values(t)  # [probes, a, b]
         feat = vals if channels_first else np.swapaxes(vals, 1, 2)  # [probes, F, N]
-        cls = feat[:, 4:]
-        if bad := score_like(cls):
-            return Miss(f"its class rows {bad}")
+        units = self.probe_units(feat[:, 4:], feat[:, :4], "class rows")
+        if isinstance(units, Miss):
+            return units
         evidence = (
             f"shape ({cells} anchors = the stride 8/16/32 grid cells of {h}x{w}) and class "
             "values within [0, 1] on the probe runs"
         )
-        units = box_units(feat[:, :4], "boxes")
-        return YoloV8Layout(t, features - 4, units, evidence, channels_first)
+        return YoloV8Layout(t, features - 4, units, channels_first, evidence=evidence)
