@@ -12,7 +12,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
+import numpy as np
+import numpy.typing as npt
+
 from camera_app.detect.decode import Thresholds
+from camera_app.detect.detections import Detections
 from camera_app.detect.detector import Detector
 from camera_app.pipeline.board import FrameBoard
 from camera_app.pipeline.types import Result, StageTimes
@@ -66,15 +70,25 @@ class InferenceWorker(ManagedThread):
         frame = self._board.take(self._poll_s)
         if frame is None:
             return
-        t0 = time.monotonic()
-        model_input, placement = self.detector.preprocess(frame.image_bgr)
-        t1 = time.monotonic()
-        with self.detector.infer_in_place(model_input) as outputs:
-            t2 = time.monotonic()
-            detections = self.detector.postprocess(
-                outputs, placement, self._thresholds.get(frame.camera)
-            )
-        t3 = time.monotonic()
+        detections, (t0, t1, t2, t3) = detect_frame(
+            self.detector, frame.image_bgr, self._thresholds.get(frame.camera)
+        )
         self.frames += 1
         times = StageTimes(t0 - frame.capture_monotonic_s, t1 - t0, t2 - t1, t3 - t2)
         self._publish(Result(frame, detections, times, t3, self.index))
+
+
+def detect_frame(
+    detector: Detector, image_bgr: npt.NDArray[np.uint8], thresholds: Thresholds | None
+) -> tuple[Detections, tuple[float, float, float, float]]:
+    """One frame through the detector's stages as a worker runs them: its detections, and
+    ``time.monotonic()`` before preprocessing, before ``invoke()``, after it, and after
+    postprocessing. The benchmarks' serial loop calls it too, so both run the same stages."""
+    t0 = time.monotonic()
+    model_input, placement = detector.preprocess(image_bgr)
+    t1 = time.monotonic()
+    with detector.infer_in_place(model_input) as outputs:
+        t2 = time.monotonic()
+        detections = detector.postprocess(outputs, placement, thresholds)
+    t3 = time.monotonic()
+    return detections, (t0, t1, t2, t3)
