@@ -38,15 +38,23 @@ DEFAULT_MODELS = (
 
 
 def side_by_side(
-    *contenders: Callable[[], object], repeat: int, warmup: int = 5
+    *contenders: Callable[[], object],
+    repeat: int,
+    warmup: int = 5,
+    before: Callable[[], object] | None = None,
 ) -> list[list[float]]:
-    """Call the contenders in turn, `repeat` rounds; return each one's durations in seconds."""
+    """Call the contenders in turn, `repeat` rounds, every other round in reverse order (so
+    none always runs on what the one before left in the caches); each one's durations in
+    seconds. ``before`` runs, untimed, before every call."""
     for _ in range(warmup):
         for fn in contenders:
             fn()
     times: list[list[float]] = [[] for _ in contenders]
-    for _ in range(repeat):
-        for fn, t in zip(contenders, times, strict=True):
+    pairs = list(zip(contenders, times, strict=True))
+    for r in range(repeat):
+        for fn, t in pairs if r % 2 == 0 else reversed(pairs):
+            if before is not None:
+                before()
             t0 = time.perf_counter()
             fn()
             t.append(time.perf_counter() - t0)
@@ -85,34 +93,58 @@ PREPROCESS_CASES = [
 ]
 
 
+PREPROCESS_GOAL = 1.3  # issue 18: preprocessing at most 1.3x a bare cv2.resize of the frame
+
+
+class CacheScrub:
+    """Writes a buffer larger than a core's L2 cache, so that every contender starts from the
+    same caches: the frame not in L2, as in the worker after an ``invoke()`` streamed the model
+    through them."""
+
+    def __init__(self, size_bytes: int = 8 << 20) -> None:
+        self._buf = np.zeros(size_bytes, np.uint8)
+
+    def __call__(self) -> None:
+        np.add(self._buf, 1, out=self._buf)
+
+
 def bench_preprocess(frame: npt.NDArray[np.uint8], repeat: int) -> list[dict[str, Any]]:
+    """Per input dtype: the usual float path, ours as the worker runs it (into the input
+    tensor: here a destination array like it) and a bare ``cv2.resize`` of the same frame to
+    the same size, in the same rounds, each from the same caches (``CacheScrub``)."""
     rows = []
+    scrub = CacheScrub()
     for name, hw, q in PREPROCESS_CASES:
         pre = Preprocessor(hw, q)
-        ours, _ = pre(frame)
         usual = usual_float_path(frame, hw, q)
-        identical = ours.dtype == usual.dtype and ours.tobytes() == usual.tobytes()
+        tensor = np.empty(pre.shape, q.dtype.numpy)
+        pre.into(frame, tensor)
+        identical = tensor.dtype == usual.dtype and tensor.tobytes() == usual.tobytes()
         # The resize to the model size is the same call in both paths: it is timed in the same
         # rounds, so the print shows how much of each path is the per-pixel work that differs.
         size = (hw[1], hw[0])
         t_usual, t_ours, t_resize = side_by_side(
             functools.partial(usual_float_path, frame, hw, q),
-            functools.partial(pre, frame),
-            functools.partial(cv2.resize, frame, size),
+            functools.partial(pre.into, frame, tensor),
+            functools.partial(cv2.resize, frame, size, interpolation=cv2.INTER_LINEAR),
             repeat=repeat,
+            before=scrub,
         )
         med_u, med_o, med_r = (statistics.median(t) for t in (t_usual, t_ours, t_resize))
         ratio = med_u / med_o
         rest = (med_u - med_r) / max(med_o - med_r, 1e-9)
+        to_resize = med_o / med_r
+        met = "MET" if to_resize <= PREPROCESS_GOAL else "MISSED"
         print(f"preprocess {name}")
         print(f"  usual float path              {_ms(t_usual)}")
-        route = "resize + cv2.transform" if pre.fused else "resize + table"
-        print(f"  ours: {route:<23} {_ms(t_ours)}")
-        print(f"  the shared resize alone       {_ms(t_resize)}")
+        route = f"resize + {pre.route.value}"
+        print(f"  ours: {route:<23} {_ms(t_ours)}  (into the input tensor)")
+        print(f"  bare cv2.resize, same size    {_ms(t_resize)}")
         print(f"  speed-up {ratio:5.1f}x overall, {rest:5.1f}x beside the shared resize;"
               f"  identical bytes: {identical}")  # fmt: skip
+        print(f"  ours / bare cv2.resize = {to_resize:.3f} (target <= {PREPROCESS_GOAL}: {met})")
         rows.append({"case": name, "speedup": ratio, "beside_resize": rest,
-                     "identical": identical})  # fmt: skip
+                     "to_resize": to_resize, "identical": identical})  # fmt: skip
     return rows
 
 

@@ -171,7 +171,7 @@ def _detector_report(
         "dtype": inp.dtype, "scale": inp.scale, "zero_point": inp.zero_point,
         "normalization": {"mean": detector.input_quant.mean, "std": detector.input_quant.std},
         "colour_order": opts.colour_order.value, "resize": detector.resize.value,
-        "per_byte": "cv2.transform" if detector.preprocessor.fused else "table",
+        "per_byte": detector.preprocessor.route.value,
     }  # fmt: skip
     report["input_levels"] = input_levels(detector)
     report["output_quantization"] = output_quantization(model, detector)
@@ -264,11 +264,10 @@ def format_report(r: dict[str, Any]) -> str:
         to = iq["dtype"]
         if iq["dtype"] != "float32":
             to += f" (scale {iq['scale']:.6g}, zero point {iq['zero_point']})"
-        how = (
-            "one cv2.transform pass, checked against the table for every byte"
-            if iq["per_byte"] == "cv2.transform"
-            else "a 256-entry table"
-        )
+        how = {
+            "cv2.transform": "one cv2.transform pass, checked against the table for every byte",
+            "copy": "the table is the identity: no arithmetic (a colour swap or the sign bit)",
+        }.get(iq["per_byte"], "a 256-entry table")
         lines.append(
             f"preprocess {iq['resize']} resize, {iq['colour_order'].upper()}, "
             f"(x - {norm['mean']:g}) / {norm['std']:g} -> {to}: {how}"

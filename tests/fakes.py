@@ -1,7 +1,7 @@
 """Fakes for the seams, shipped with the tests: a scriptable ``FrameSource``.
 
-``InPlaceInfer`` gives a fake detector the in-place inference the worker calls, from its
-``infer``.
+``InPlaceInfer`` gives a fake detector the in-place stages the worker calls (``prepare``,
+``invoke_in_place``), from its ``preprocess`` and ``infer``.
 
 ``FakeSource`` plays one ``Session`` per ``open()`` (the last one repeats): the open may fail or
 hang, then ``frames`` images are read (forever when None), then the session ``then``s: raises an
@@ -28,13 +28,24 @@ HANG_LIMIT_S = 30.0
 
 
 class InPlaceInfer:
-    """``infer_in_place`` (what the inference worker calls) built on a fake's ``infer``."""
+    """``prepare`` and ``invoke_in_place`` (what the inference worker calls) built on a fake's
+    ``preprocess`` and ``infer``."""
+
+    _prepared: np.ndarray | None = None
+
+    def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, object]:
+        raise NotImplementedError
 
     def infer(self, x: np.ndarray) -> dict[int, np.ndarray]:
         raise NotImplementedError
 
-    def infer_in_place(self, x: np.ndarray) -> contextlib.AbstractContextManager[object]:
-        return contextlib.nullcontext(self.infer(x))
+    def prepare(self, image: np.ndarray) -> object:
+        self._prepared, placement = self.preprocess(image)
+        return placement
+
+    def invoke_in_place(self) -> contextlib.AbstractContextManager[object]:
+        assert self._prepared is not None, "invoke_in_place() before prepare()"
+        return contextlib.nullcontext(self.infer(self._prepared))
 
 
 def make_image(value: int, size_wh: tuple[int, int] = (64, 48)) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 Three stages, callable one by one so the pipeline can time each:
 ``preprocess(frame) -> (input, placement)``, ``infer(input) -> outputs``,
-``postprocess(outputs, placement) -> Detections``; ``detect(frame)`` runs all three.
+``postprocess(outputs, placement) -> Detections``; ``detect(frame)`` runs all three. The
+inference worker runs the same stages in place: ``prepare(frame)`` writes the input tensor,
+``invoke_in_place()`` lends the output buffers.
 """
 
 from __future__ import annotations
@@ -138,6 +140,17 @@ class Detector:
         self, frame_bgr: npt.NDArray[np.uint8]
     ) -> tuple[npt.NDArray[np.generic], Placement]:
         return self.preprocessor(frame_bgr)
+
+    def prepare(self, frame_bgr: npt.NDArray[np.uint8]) -> Placement:
+        """``preprocess`` straight into the interpreter's input tensor (nothing to copy after);
+        ``invoke_in_place`` runs it. What the inference worker does."""
+        with self.model.input_view() as tensor:
+            return self.preprocessor.into(frame_bgr, tensor)
+
+    def invoke_in_place(self) -> AbstractContextManager[Outputs]:
+        """``invoke()`` on what ``prepare`` wrote, the outputs lent for the block only (see
+        ``infer_in_place``)."""
+        return self.model.invoke_in_place(self.reads)
 
     def infer(self, model_input: npt.NDArray[np.generic]) -> Outputs:
         return self.model.run(model_input)

@@ -224,6 +224,30 @@ class LoadedModel:
         (a view costs a runtime call each; a raw decoder reads two of the ST model's four).
         """
         self.interpreter.set_tensor(self.graph.inputs[0].index, model_input)
+        with self.invoke_in_place(only) as views:
+            yield views
+
+    @contextmanager
+    def input_view(self) -> Iterator[npt.NDArray[np.generic]]:
+        """The interpreter's input buffer, to write the next input into, for the block only
+        (like the output views: no reference may outlive it, or ``invoke()`` refuses)."""
+        view = self._input_reader()
+        try:
+            yield view
+        finally:
+            del view
+
+    @functools.cached_property
+    def _input_reader(self) -> Callable[[], npt.NDArray[np.generic]]:
+        reader: Callable[[], npt.NDArray[np.generic]] = self.interpreter.tensor(self.input.index)
+        return reader
+
+    @contextmanager
+    def invoke_in_place(
+        self, only: Collection[int] | None = None
+    ) -> Iterator[dict[int, npt.NDArray[np.generic]]]:
+        """``invoke()`` on the input already in the buffer (``input_view``), then lend the
+        output buffers for the block, as ``run_in_place`` does."""
         self.interpreter.invoke()
         with self.output_views(only) as views:
             yield views

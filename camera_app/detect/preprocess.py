@@ -1,16 +1,21 @@
 """Frame -> model input: resize first, then one pass per byte over the small image (OpenCV).
 
 Every affine normalization followed by quantization is a function of the byte value alone
-(see ``quantization``), so the per-pixel work is done on the resized image only:
+(see ``quantization``), so the per-pixel work is done on the resized image only, and written
+straight into the destination (the interpreter's own input tensor, see ``Detector.prepare``),
+so nothing is copied after it:
 
-- for uint8 and int8 inputs, one ``cv2.transform`` does the colour swap, the affine map and
-  the rounding in a single pass; it is used only after it reproduced the 256-entry table for
-  every byte value at every position of the input (checked once at load time);
+- when the table is the identity (uint8) or the identity shifted by 128 (int8: the sign bit
+  flipped), no arithmetic: the colour swap, or nothing, and the flip;
+- for other uint8 and int8 inputs, one ``cv2.transform`` does the colour swap, the affine map
+  and the rounding in a single pass;
 - otherwise (float32 inputs, or a table the transform's rounding does not reproduce), a colour
   swap and a ``cv2.LUT`` through the table.
 
-The resize writes into a per-thread buffer that is reused frame after frame; the returned
-input is a new array the caller owns.
+A route other than the table is used only after it reproduced the 256-entry table for every
+byte value at every position of the input (checked once at load time). The resize writes into
+a per-thread buffer that is reused frame after frame (or, when nothing else is left to do,
+straight into the destination).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import cv2
@@ -31,7 +37,8 @@ from camera_app.detect.quantization import InputDType, InputQuantization, build_
 from camera_app.modes import ColourOrder, ResizeMode
 
 U8 = npt.NDArray[np.uint8]
-PerByte = Callable[[U8], npt.NDArray[Any]]
+# (the resized BGR image [H, W, 3], the destination [H, W, 3] of the input's dtype) -> None
+PerByte = Callable[[U8, npt.NDArray[Any]], None]
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +51,49 @@ class Placement:
     frame_wh: tuple[int, int]
 
 
+def _bytes(out: npt.NDArray[Any]) -> U8:
+    """An int8 destination as its uint8 bit pattern (OpenCV writes uint8; the bits are kept)."""
+    return out.view(np.uint8) if out.dtype == np.int8 else out
+
+
+def _flip_sign(out: npt.NDArray[Any]) -> None:
+    """uint8 ``v + 128`` in place -> the int8 value ``v``: the sign bit flipped."""
+    b = out.view(np.uint8)
+    np.bitwise_xor(b, np.uint8(0x80), out=b)
+
+
 def table_path(table: npt.NDArray[np.generic], colour_order: ColourOrder) -> PerByte:
-    """Colour swap (if any), then ``table[byte]`` through ``cv2.LUT``."""
+    """Colour swap (if any), then ``table[byte]`` through ``cv2.LUT`` into the destination."""
     # cv2.LUT copies table entries byte for byte; an int8 table is applied as its uint8 bit
-    # pattern and viewed back as int8, which is exact.
+    # pattern into the destination's uint8 view, which is exact.
     lut: npt.NDArray[Any] = table.view(np.uint8) if table.dtype == np.int8 else table
     swap = colour_order is ColourOrder.RGB
 
-    def apply(small: U8) -> npt.NDArray[Any]:
+    def apply(small: U8, out: npt.NDArray[Any]) -> None:
         src = cv2.cvtColor(small, cv2.COLOR_BGR2RGB) if swap else small
-        out = cv2.LUT(src, lut)
-        return out.view(np.int8) if table.dtype == np.int8 else out
+        cv2.LUT(src, lut, dst=_bytes(out))
+
+    return apply
+
+
+def copy_path(quant: InputQuantization, colour_order: ColourOrder) -> PerByte | None:
+    """No arithmetic where the table is the identity: the colour swap (or a copy), and for
+    int8 the sign bit flipped. None where the table is not the identity. Not yet checked."""
+    table = build_table(quant).astype(np.int64)
+    identity = np.arange(256) - (128 if quant.dtype is InputDType.INT8 else 0)
+    if quant.dtype is InputDType.FLOAT32 or not np.array_equal(table, identity):
+        return None
+    swap = colour_order is ColourOrder.RGB
+    signed = quant.dtype is InputDType.INT8
+
+    def apply(small: U8, out: npt.NDArray[Any]) -> None:
+        dst = _bytes(out)
+        if swap:
+            cv2.cvtColor(small, cv2.COLOR_BGR2RGB, dst=dst)
+        elif small is not dst:
+            np.copyto(dst, small)
+        if signed:
+            _flip_sign(out)
 
     return apply
 
@@ -77,14 +116,19 @@ def transform_path(quant: InputQuantization, colour_order: ColourOrder) -> PerBy
     m[:, 3] = b
     signed = quant.dtype is InputDType.INT8
 
-    def apply(small: U8) -> npt.NDArray[Any]:
-        out = cv2.transform(small, m)
+    def apply(small: U8, out: npt.NDArray[Any]) -> None:
+        cv2.transform(small, m, dst=_bytes(out))
         if signed:
-            np.bitwise_xor(out, np.uint8(0x80), out=out)
-            return out.view(np.int8)
-        return out
+            _flip_sign(out)
 
     return apply
+
+
+def apply_new(per_byte: PerByte, small: U8, dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+    """``per_byte`` into a new array of ``dtype``."""
+    out = np.empty(small.shape, dtype)
+    per_byte(small, out)
+    return out
 
 
 def reproduces(
@@ -102,19 +146,32 @@ def reproduces(
     base = np.arange(h * w * 3, dtype=np.int64).astype(np.uint8)  # wraps: 0..255, 0..
     for shift in range(256):
         image = (base + np.uint8(shift)).reshape(h, w, 3)  # uint8 arithmetic wraps mod 256
-        got, want = candidate(image), reference(image)
-        if got.dtype != want.dtype or not np.array_equal(got, want):
+        got = apply_new(candidate, image, table.dtype)
+        want = apply_new(reference, image, table.dtype)
+        if not np.array_equal(got.view(np.uint8), want.view(np.uint8)):
             return False
     return True
 
 
+class Route(str, Enum):
+    """The per-byte step a preprocessor takes (``camera-app inspect`` shows it)."""
+
+    COPY = "copy"  # the table is the identity: a colour swap or a copy (int8: the sign flip)
+    TRANSFORM = "cv2.transform"
+    TABLE = "table"
+
+
 @functools.lru_cache(maxsize=64)
-def _transform_reproduces(
+def choose_route(
     quant: InputQuantization, colour_order: ColourOrder, input_hw: tuple[int, int]
-) -> bool:
-    """``reproduces`` for the transform path, once per (quantization, order, size)."""
-    fused = transform_path(quant, colour_order)
-    return fused is not None and reproduces(fused, build_table(quant), colour_order, input_hw)
+) -> Route:
+    """The fastest route that reproduces the table, once per (quantization, order, size)."""
+    table = build_table(quant)
+    for route, make in ((Route.COPY, copy_path), (Route.TRANSFORM, transform_path)):
+        candidate = make(quant, colour_order)
+        if candidate is not None and reproduces(candidate, table, colour_order, input_hw):
+            return route
+    return Route.TABLE
 
 
 class Preprocessor:
@@ -134,12 +191,43 @@ class Preprocessor:
         self.colour_order = colour_order
         self.resize = resize
         self.table = build_table(quant)
-        fused = transform_path(quant, colour_order)
-        self.fused = fused is not None and _transform_reproduces(quant, colour_order, input_hw)
-        self._per_byte = (
-            fused if fused is not None and self.fused else table_path(self.table, colour_order)
-        )
+        self.route = choose_route(quant, colour_order, input_hw)
+        made = {Route.COPY: copy_path, Route.TRANSFORM: transform_path}.get(self.route)
+        per_byte = made(quant, colour_order) if made is not None else None
+        self._per_byte = per_byte or table_path(self.table, colour_order)
+        self.shape = (1, *input_hw, 3)
+        self._dtype = self.table.dtype
         self._local = threading.local()  # each thread's reusable resize buffer
+        self._stretch_into = self._make_stretch_into()
+
+    def _make_stretch_into(self) -> PerByte:
+        """frame -> destination [H, W, 3] for a stretch resize, with every name it uses bound
+        here: the per-frame path runs as few Python steps as it can (each one is slow on a
+        thread that has just come back from ``invoke()``, with cold caches)."""
+        size = (self.input_hw[1], self.input_hw[0])
+        linear = cv2.INTER_LINEAR
+        resize = cv2.resize
+        if self.route is Route.COPY and self.colour_order is ColourOrder.BGR:
+            # Nothing to do but the resize: it writes into the destination itself.
+            if self.quant.dtype is InputDType.INT8:
+
+                def direct_signed(frame: U8, dst: npt.NDArray[Any]) -> None:
+                    resize(frame, size, dst=dst.view(np.uint8), interpolation=linear)
+                    _flip_sign(dst)
+
+                return direct_signed
+
+            def direct(frame: U8, dst: npt.NDArray[Any]) -> None:
+                resize(frame, size, dst=dst, interpolation=linear)
+
+            return direct
+        per_byte, buffer = self._per_byte, self._buffer
+
+        def via_buffer(frame: U8, dst: npt.NDArray[Any]) -> None:
+            small = np.asarray(resize(frame, size, dst=buffer(), interpolation=linear), np.uint8)
+            per_byte(small, dst)
+
+        return via_buffer
 
     def _buffer(self) -> U8:
         buf: U8 | None = getattr(self._local, "buf", None)
@@ -166,14 +254,31 @@ class Preprocessor:
         )
         return canvas, Letterbox(x0 / w_in, y0 / h_in, nw / w_in, nh / h_in)
 
-    def __call__(self, frame_bgr: U8) -> tuple[npt.NDArray[np.generic], Placement]:
+    def into(self, frame_bgr: U8, out: npt.NDArray[Any]) -> Placement:
+        """Preprocess ``frame_bgr`` into ``out`` (C-contiguous [1, H, W, 3] of the input's
+        dtype, e.g. the interpreter's input tensor); where the frame went in it."""
         if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
             raise ValueError(
                 f"expected a BGR uint8 frame [H, W, 3], got {frame_bgr.dtype} {frame_bgr.shape}"
             )
-        small, letterbox = self.resize_frame(frame_bgr)
+        # OpenCV would silently write a new array instead of a destination it cannot use.
+        if out.shape != self.shape or out.dtype != self._dtype or not out.flags.c_contiguous:
+            raise ValueError(
+                f"expected a C-contiguous {self._dtype} destination {list(self.shape)}, "
+                f"got {out.dtype} {list(out.shape)}"
+            )
         h, w = frame_bgr.shape[:2]
-        return self._per_byte(small)[np.newaxis], Placement(letterbox, (w, h))
+        if self.resize is ResizeMode.STRETCH or (h, w) == self.input_hw:
+            self._stretch_into(frame_bgr, out[0])
+            return Placement(IDENTITY, (w, h))
+        small, letterbox = self.resize_frame(frame_bgr)
+        self._per_byte(small, out[0])
+        return Placement(letterbox, (w, h))
+
+    def __call__(self, frame_bgr: U8) -> tuple[npt.NDArray[np.generic], Placement]:
+        """The model input as a new array the caller owns, and where the frame went in it."""
+        out = np.empty(self.shape, self.table.dtype)
+        return out, self.into(frame_bgr, out)
 
 
 def usual_float_path(

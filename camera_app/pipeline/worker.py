@@ -85,9 +85,9 @@ def detect_frame(
     ``time.monotonic()`` before preprocessing, before ``invoke()``, after it, and after
     postprocessing. The benchmarks' serial loop calls it too, so both run the same stages."""
     t0 = time.monotonic()
-    model_input, placement = detector.preprocess(image_bgr)
+    placement = detector.prepare(image_bgr)
     t1 = time.monotonic()
-    with detector.infer_in_place(model_input) as outputs:
+    with detector.invoke_in_place() as outputs:
         t2 = time.monotonic()
         detections = detector.postprocess(outputs, placement, thresholds)
     t3 = time.monotonic()

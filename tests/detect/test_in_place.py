@@ -1,7 +1,8 @@
 """Decoding straight from the interpreter's output buffers (what the inference worker does).
 
 The runtime refuses ``invoke()`` while a numpy view of its memory is alive, so the tests show
-three things: the in-place path gives the copy path's detections, nothing it returns keeps a
+three things: the in-place path (outputs lent, and the input preprocessed straight into the
+input tensor) gives the copy path's detections, nothing it returns keeps a
 view (the next ``invoke()`` runs), and the block drops its views even when it raises. The
 negative control shows the runtime's refusal is real, so the second check can fail.
 """
@@ -38,6 +39,14 @@ def _check(d: Detector, frame: np.ndarray) -> None:
                 assert not any(np.shares_memory(arr, v) for v in views)
             del views
         _same(in_place, copied)
+        # The worker's way: preprocessed straight into the input tensor, then invoked there.
+        d.infer(np.zeros_like(x))  # another input in the tensor first: prepare must replace it
+        assert d.prepare(frame) == placement
+        with d.model.input_view() as tensor:
+            assert tensor.tobytes() == x.tobytes()
+        del tensor  # the name outlives the block; the view must not
+        with d.invoke_in_place() as outputs:
+            _same(d.postprocess(outputs, placement), copied)
     assert len(copied) > 0  # the frames below have objects: the comparison is not of nothing
 
 

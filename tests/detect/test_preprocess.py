@@ -12,6 +12,9 @@ from hypothesis import strategies as st
 
 from camera_app.detect.preprocess import (
     Preprocessor,
+    Route,
+    apply_new,
+    copy_path,
     reproduces,
     table_path,
     transform_path,
@@ -44,12 +47,60 @@ def test_output_equals_the_usual_float_path_bit_for_bit(
     frame_hw: tuple[int, int], seed: int,
 ) -> None:  # fmt: skip
     frame = np.random.default_rng(seed).integers(0, 256, (*frame_hw, 3), dtype=np.uint8)
-    got, placement = Preprocessor(hw, q, order)(frame)
+    pre = Preprocessor(hw, q, order)
+    got, placement = pre(frame)
     want = usual(frame, hw, q, order)
     assert got.dtype == want.dtype
     assert got.shape == (1, *hw, 3)
     assert got.tobytes() == want.tobytes()
     assert placement.frame_wh == (frame_hw[1], frame_hw[0])
+    # Into a destination that held other bytes (the input tensor holds the last frame's).
+    dst = np.full_like(want, 77)
+    assert pre.into(frame, dst) == placement
+    assert dst.tobytes() == want.tobytes()
+
+
+# Quantizations whose table is the identity (uint8) or the identity less 128 (int8)
+IDENTITY_INPUTS = [
+    InputQuantization(InputDType.UINT8, 0.0, 1.0, 1.0, 0),
+    InputQuantization(InputDType.INT8, 0.0, 1.0, 1.0, -128),
+    InputQuantization(InputDType.INT8, 128.0, 1.0, 1.0, 0),
+]
+
+
+@pytest.mark.parametrize("q", IDENTITY_INPUTS, ids=["uint8", "int8 zp -128", "int8 mean 128"])
+@pytest.mark.parametrize("order", list(ColourOrder))
+def test_an_identity_table_takes_no_arithmetic_and_gives_the_same_bytes(
+    q: InputQuantization, order: ColourOrder
+) -> None:
+    hw = (30, 40)
+    pre = Preprocessor(hw, q, order)
+    assert pre.route is Route.COPY
+    frame = np.random.default_rng(4).integers(0, 256, (72, 128, 3), dtype=np.uint8)
+    want = usual(frame, hw, q, order)
+    dst = np.full_like(want, 5)
+    pre.into(frame, dst)
+    assert dst.tobytes() == want.tobytes()
+    assert pre(frame)[0].tobytes() == want.tobytes()
+
+
+def test_a_table_that_is_not_the_identity_has_no_copy_route() -> None:
+    assert copy_path(V1_INPUT, ColourOrder.RGB) is None
+    assert copy_path(InputQuantization(InputDType.FLOAT32, 0.0, 1.0), ColourOrder.BGR) is None
+
+
+@pytest.mark.parametrize(
+    "dst",
+    [
+        np.zeros((1, 16, 16, 3), np.int8),  # the wrong dtype
+        np.zeros((1, 16, 15, 3), np.uint8),  # the wrong shape
+        np.zeros((1, 16, 32, 3), np.uint8)[:, :, ::2],  # not contiguous
+    ],
+    ids=["dtype", "shape", "strided"],
+)
+def test_a_destination_opencv_could_not_write_into_is_refused(dst: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="destination"):
+        Preprocessor((16, 16), V1_INPUT).into(np.zeros((20, 20, 3), np.uint8), dst)
 
 
 @pytest.mark.parametrize("q", [V1_INPUT, ARM_INPUT], ids=["uint8", "int8"])
@@ -59,14 +110,14 @@ def test_the_shared_models_inputs_take_the_one_pass_transform(
 ) -> None:
     hw = (300, 300)
     pre = Preprocessor(hw, q, order)
-    assert pre.fused  # the fast route is really used for the inputs users have
+    assert pre.route is Route.TRANSFORM  # the fast route is really used for the inputs users have
     frame = np.random.default_rng(1).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
     assert pre(frame)[0].tobytes() == usual(frame, hw, q, order).tobytes()
 
 
 def test_float_inputs_take_the_table() -> None:
     pre = Preprocessor((16, 16), InputQuantization(InputDType.FLOAT32))
-    assert not pre.fused
+    assert pre.route is Route.TABLE
 
 
 def test_the_check_rejects_a_transform_that_rounds_differently() -> None:
@@ -78,11 +129,10 @@ def test_the_check_rejects_a_transform_that_rounds_differently() -> None:
     # Off by one for a single byte value at a single position: still caught.
     reference = table_path(table, order)
 
-    def one_wrong(small: np.ndarray) -> np.ndarray:
-        out = reference(small).copy()
+    def one_wrong(small: np.ndarray, out: np.ndarray) -> None:
+        reference(small, out)
         if small[7, 3, 2] == 200:
             out[7, 3, 0] += 1
-        return out
 
     assert not reproduces(one_wrong, table, order, hw)
 
@@ -95,19 +145,23 @@ def test_a_transform_that_fails_the_check_falls_back_to_the_table(
     def off_by_one(q: InputQuantization, order: ColourOrder):  # type: ignore[no-untyped-def]
         real = transform_path(q, order)
         assert real is not None
-        return lambda small: cv2.add(real(small), 1)
+
+        def apply(small: np.ndarray, out: np.ndarray) -> None:
+            cv2.add(apply_new(real, small, np.dtype(np.uint8)), 1, dst=out)
+
+        return apply
 
     monkeypatch.setattr(preprocess, "transform_path", off_by_one)
-    preprocess._transform_reproduces.cache_clear()
+    preprocess.choose_route.cache_clear()
     try:
         pre = Preprocessor((20, 20), V1_INPUT)
-        assert not pre.fused
+        assert pre.route is Route.TABLE
         frame = np.random.default_rng(2).integers(0, 256, (50, 70, 3), dtype=np.uint8)
         assert (
             pre(frame)[0].tobytes() == usual(frame, (20, 20), V1_INPUT, ColourOrder.RGB).tobytes()
         )
     finally:
-        preprocess._transform_reproduces.cache_clear()
+        preprocess.choose_route.cache_clear()
 
 
 def test_each_thread_resizes_into_its_own_buffer() -> None:

@@ -2,7 +2,7 @@
 
     python -m tests.e2e.harness HANG_FILE camera-app-args...
 
-While HANG_FILE exists, every Detector.infer_in_place() blocks (like an interpreter stuck in a
+While HANG_FILE exists, every Detector.invoke_in_place() blocks (like an interpreter stuck in a
 delegate). Nothing else is changed: this is the real app, with a fault injected from outside.
 """
 
@@ -16,14 +16,14 @@ from camera_app.cli import exit_process, main
 from camera_app.detect.detector import Detector
 
 hang_file = sys.argv[1]
-real_infer = Detector.infer_in_place
+real_invoke = Detector.invoke_in_place
 
 
-def infer_in_place(self: Detector, x: object) -> object:
+def invoke_in_place(self: Detector) -> object:
     while os.path.exists(hang_file):
         time.sleep(0.05)
-    return real_infer(self, x)  # type: ignore[arg-type]
+    return real_invoke(self)
 
 
-Detector.infer_in_place = infer_in_place  # type: ignore[method-assign,assignment]
+Detector.invoke_in_place = invoke_in_place  # type: ignore[method-assign,assignment]
 exit_process(main(sys.argv[2:]))
