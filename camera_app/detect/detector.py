@@ -149,20 +149,12 @@ class Detector:
 
     def invoke_in_place(self) -> AbstractContextManager[Outputs]:
         """``invoke()`` on what ``prepare`` wrote, the outputs lent for the block only (see
-        ``infer_in_place``)."""
+        ``LoadedModel.invoke_in_place``). ``postprocess`` is safe inside the block: every array
+        it returns is a new one."""
         return self.model.invoke_in_place(self.reads)
 
     def infer(self, model_input: npt.NDArray[np.generic]) -> Outputs:
         return self.model.run(model_input)
-
-    def infer_in_place(
-        self, model_input: npt.NDArray[np.generic]
-    ) -> AbstractContextManager[Outputs]:
-        """``infer`` without copying the outputs, for the block only (see ``run_in_place``).
-
-        ``postprocess`` is safe inside the block: every array it returns is a new one.
-        """
-        return self.model.run_in_place(model_input, self.reads)
 
     def candidates(self, outputs: Outputs, th: Thresholds | None = None) -> Candidates:
         """The family's candidates, suppressed when its graph did not run NMS itself."""

@@ -212,22 +212,6 @@ class LoadedModel:
         return run_interpreter(self.interpreter, self.graph, model_input, self.extra_outputs)
 
     @contextmanager
-    def run_in_place(
-        self, model_input: npt.NDArray[np.generic], only: Collection[int] | None = None
-    ) -> Iterator[dict[int, npt.NDArray[np.generic]]]:
-        """Set the input, invoke, and lend the interpreter's own output buffers for the block.
-
-        No copy (2.2 MB per frame for a raw model with 6820 anchors x 81 classes). The arrays
-        are views: nothing derived from them may keep one past the block, or the next
-        ``invoke()`` refuses to run while a view of its memory is alive. The block's views
-        are dropped on the way out, also when it raises. ``only``: the output indices to lend
-        (a view costs a runtime call each; a raw decoder reads two of the ST model's four).
-        """
-        self.interpreter.set_tensor(self.graph.inputs[0].index, model_input)
-        with self.invoke_in_place(only) as views:
-            yield views
-
-    @contextmanager
     def input_view(self) -> Iterator[npt.NDArray[np.generic]]:
         """The interpreter's input buffer, to write the next input into, for the block only
         (like the output views: no reference may outlive it, or ``invoke()`` refuses)."""
@@ -247,7 +231,10 @@ class LoadedModel:
         self, only: Collection[int] | None = None
     ) -> Iterator[dict[int, npt.NDArray[np.generic]]]:
         """``invoke()`` on the input already in the buffer (``input_view``), then lend the
-        output buffers for the block, as ``run_in_place`` does."""
+        interpreter's own output buffers for the block: no copy (2.2 MB a frame for a raw model
+        with 6820 anchors x 81 classes). Nothing derived from the views may keep one past the
+        block, or the next ``invoke()`` refuses; they are dropped on the way out, also when it
+        raises. ``only``: the output indices to lend (a view costs a runtime call each)."""
         self.interpreter.invoke()
         with self.output_views(only) as views:
             yield views

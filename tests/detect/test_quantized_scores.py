@@ -191,10 +191,12 @@ def test_the_int8_route_gives_the_float_routes_detections() -> None:
 def test_in_place_on_the_int8_route_leaves_no_view_behind() -> None:
     need_shared()
     d = Detector(load_model(str(ST)), DetectorOptions())
-    x, placement = d.preprocess(read_image("kite_and_cold.jpg"))
+    frame = read_image("kite_and_cold.jpg")
+    x, placement = d.preprocess(frame)
     copied = d.postprocess(d.infer(x), placement)
     for _ in range(2):
-        with d.infer_in_place(x) as outputs:
+        assert d.prepare(frame) == placement
+        with d.invoke_in_place() as outputs:
             assert set(outputs) == d.reads
             got = d.postprocess(outputs, placement)
         np.testing.assert_array_equal(got.scores, copied.scores)
