@@ -165,16 +165,21 @@ def test_a_recording_cut_short_by_sigkill_still_plays(tmp_path: Path, name: str)
     assert "does not play at all" not in err  # no MP4 warning for these names
 
 
+def start_demo_run(events: Path) -> subprocess.Popen[str]:
+    """``camera-app run`` on the demo source in the background, its events into ``events``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "camera_app", "--log-level", "info", "run", "--events", str(events),
+         *FREE_PORTS],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(), cwd=REPO,
+    )  # fmt: skip
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_stops_cleanly_with_exit_0(sig: signal.Signals, tmp_path: Path) -> None:
     need_shared()
     ready = tmp_path / "events.jsonl"
-    p = subprocess.Popen(
-        [sys.executable, "-m", "camera_app", "--log-level", "info", "run", "--events", str(ready),
-         *FREE_PORTS],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(), cwd=REPO,
-    )  # fmt: skip
+    p = start_demo_run(ready)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and (not ready.exists() or ready.stat().st_size == 0):
@@ -198,11 +203,7 @@ def test_sighup_is_logged_and_ignored(tmp_path: Path) -> None:
     """systemd counts a death by SIGHUP as a clean exit (no restart): the app must live on."""
     need_shared()
     events = tmp_path / "events.jsonl"
-    p = subprocess.Popen(
-        [sys.executable, "-m", "camera_app", "--log-level", "info", "run", "--events", str(events),
-         *FREE_PORTS],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(), cwd=REPO,
-    )  # fmt: skip
+    p = start_demo_run(events)
 
     def lines() -> int:
         return len(events.read_text().splitlines()) if events.exists() else 0
