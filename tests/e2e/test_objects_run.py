@@ -120,7 +120,9 @@ mqtt:
     assert {e["event_id"] for e in got} == set(by_id)
     assert [m.payload for m in sub.on("camera_app/status")][-2:] == [b"online", b"offline"]
     person = [m.payload for m in sub.on("camera_app/demo/person")]
-    assert person[0] == b"0"  # published with discovery, before any object
+    # Published with discovery; a retained topic keeps only its newest value until sent, so
+    # on a slow connect the first person's 1 may replace that 0 (tests/mqtt checks the 0).
+    assert person[0] in (b"0", b"1")
     assert b"1" in person
     assert person[-1] == b"0"  # after the last person left (or the stop ended it)
     shots = sub.on("camera_app/demo/person/snapshot")

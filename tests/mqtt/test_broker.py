@@ -61,6 +61,9 @@ def test_events_counts_snapshot_status_and_discovery(broker: Broker) -> None:
     client.start()
     try:
         wait_for(lambda: client.state().connected, 10, "the connection")
+        # Retained messages are kept newest per topic until sent: wait for the discovered
+        # label's first 0 to go out, or the 2 below may replace it before it does.
+        wait_for(lambda: sub.on("camera_app/door/person"), 10, "the first count")
         pub.event(make_event(1), 0.0)
         pub.counts("door", {"person": 2})
         pub.snapshot("door", "person", b"\xff\xd8jpeg")
