@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -144,11 +145,16 @@ def test_models_list_and_path() -> None:
 def test_bench_runs_every_comparison_and_the_bytes_are_identical() -> None:
     """Not a timing test: the command runs, each path gives the usual path's bytes, and
     each model gets its share line."""
-    r = run("bench", "--repeat", "3", "--model", "blobs_int8_raw_float_out")
+    r = run("bench", "--repeat", "3", "--model", "blobs_int8_raw_float_out",
+            "--model", "yolov8_int8_64")  # fmt: skip
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert out.count("identical bytes: True") == 3, out
     assert "identical bytes: False" not in out
     assert "model blobs_int8_raw_float_out (int8 input, threads=2)" in out
     assert "raw decode + NMS" in out
-    assert "postprocess / invoke =" in out
+    ssd, yolo = out.split("model yolov8_int8_64")
+    assert "postprocess / invoke =" in ssd
+    assert "target" not in ssd.split("model blobs_int8_raw_float_out")[1]  # issue 16's is YOLO's
+    assert "yolov8 decode + NMS" in yolo
+    assert re.search(r"postprocess / invoke = +[\d.]+% \(target < 3%: (MET|MISSED)\)", yolo), yolo
