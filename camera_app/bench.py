@@ -42,17 +42,19 @@ def side_by_side(
     repeat: int,
     warmup: int = 5,
     before: Callable[[], object] | None = None,
+    alternate: bool = True,
 ) -> list[list[float]]:
     """Call the contenders in turn, `repeat` rounds, every other round in reverse order (so
     none always runs on what the one before left in the caches); each one's durations in
-    seconds. ``before`` runs, untimed, before every call."""
+    seconds. ``before`` runs, untimed, before every call. ``alternate=False`` keeps the
+    order in every round, for contenders that are steps of one frame (invoke, then postprocess)."""
     for _ in range(warmup):
         for fn in contenders:
             fn()
     times: list[list[float]] = [[] for _ in contenders]
     pairs = list(zip(contenders, times, strict=True))
     for r in range(repeat):
-        for fn, t in pairs if r % 2 == 0 else reversed(pairs):
+        for fn, t in pairs if r % 2 == 0 or not alternate else reversed(pairs):
             if before is not None:
                 before()
             t0 = time.perf_counter()
@@ -179,10 +181,14 @@ def bench_decode(det: Detector, frame: npt.NDArray[np.uint8], repeat: int) -> di
             file_times, loaded_times = side_by_side(as_file.invoke, loaded, repeat=block)
             t_invoke += file_times
             t_as_loaded += loaded_times
-            t_post += side_by_side(loaded, postprocess_in_place, repeat=block)[1]
+            t_post += side_by_side(loaded, postprocess_in_place, repeat=block, alternate=False)[1]
         t_loaded = [t_as_loaded]
     else:
-        t_invoke, t_post = side_by_side(loaded, postprocess_in_place, repeat=repeat)
+        # Always invoke() then postprocess, as in the worker: reversed, every other
+        # postprocess would follow the last one and run on warm caches.
+        t_invoke, t_post = side_by_side(
+            loaded, postprocess_in_place, repeat=repeat, alternate=False
+        )
     share = statistics.median(t_post) / statistics.median(t_invoke)
     family = det.model.layout.family
     kind = f"{family} decode" + (" + NMS" if det.decoder.suppress else "")
