@@ -4,9 +4,11 @@ Each camera's capture thread writes into its own one-frame slot (the newest fram
 frame replaced before anyone took it is counted). Workers ``take()`` the frame of the camera
 that ran longest ago among those whose frame may run now (round-robin when all are ready), so
 a fast camera cannot starve a slow one, nor a camera whose frame came a moment late lose its
-turn, and wait on one shared condition when no camera has anything. A ``ResultOrder``, when
-given, learns of every take under the same lock, so the results of one camera can be put back
-in capture order.
+turn, and wait on one shared condition until a camera's frame may run: a put wakes one only if
+its frame may run now or comes due before the waiting workers would look again (a still
+camera's frames wake nobody), and a rate or keep-alive coming due ends the wait by its
+timeout. A ``ResultOrder``, when given, learns of every take under the same lock, so the
+results of one camera can be put back in capture order.
 
 Each camera has a ``CameraGate`` (``camera_app.pipeline.gate``): its ``detect_fps`` and, with
 motion gating, whether it is active. A camera's motion check (``moving``) runs in ``put``, on
@@ -40,7 +42,6 @@ from camera_app.sources.capture import DropReason, LatestFrame
 log = logging.getLogger(__name__)
 
 MotionCheck = Callable[[np.ndarray], bool]  # a camera's next image -> does it move?
-_POLL_S = 0.05  # the longest a waiting take() goes without looking again
 _SMOOTH = 0.25  # weight of the newest gap in a slot's frame interval
 
 
@@ -82,8 +83,12 @@ class BoardSlot(LatestFrame):
             # A frame replaced before its turn counts with the reason it had to wait, if any.
             super().put(frame, self._waiting_reason or replaced)
             self._waiting_reason = reason
-        with board._cond:
-            board._cond.notify()
+            # Wake a worker only if this frame may run now, or sooner than the waiting workers
+            # will look again: a still camera's frames would otherwise wake one for nothing.
+            wake = reason is None or board.gates[self.camera].due_s(now) < board._wake_s
+        if wake:
+            with board._cond:
+                board._cond.notify()
 
     def stale(self, now_s: float) -> bool:
         """Whether the waiting frame came while its camera could not run and is older than
@@ -122,6 +127,7 @@ class FrameBoard:
         self._order = list(cameras)
         self._next = 0
         self._turn = threading.Lock()
+        self._wake_s = math.inf  # when waiting workers look again by themselves (inf: unknown)
         self._clock = clock
         self.max_age_s = max_age_s
         self.order = order
@@ -177,7 +183,9 @@ class FrameBoard:
                     self._next = (idx + 1) % n
                     if self.order is not None:
                         self.order.taken(frame)
+                    self._wake_s = math.inf  # other workers may wait for anything: wake them
                     return frame, 0.0
+            self._wake_s = due_s  # the caller waits until then, unless a put wakes it sooner
         return None, due_s - now
 
     def has_frame(self, camera: str) -> bool:
@@ -196,14 +204,13 @@ class FrameBoard:
         """The newest frame of the next camera in turn that has one; None after timeout_s."""
         deadline = time.monotonic() + timeout_s
         while True:
-            frame, wait_s = self._try_take()
-            if frame is not None:
-                return frame
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
+            # Under the condition from the look to the wait, so that no put's wake-up falls
+            # between them; a camera whose rate or keep-alive comes due is looked at when it does.
             with self._cond:
-                # A put between _try_take and here would be missed by wait(): wait briefly
-                # and look again rather than sleep the whole remaining time; a camera whose
-                # rate or keep-alive comes due is looked at when it does.
-                self._cond.wait(max(0.0, min(remaining, _POLL_S, wait_s)))
+                frame, wait_s = self._try_take()
+                if frame is not None:
+                    return frame
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._cond.wait(max(0.0, min(remaining, wait_s)))

@@ -298,6 +298,42 @@ def test_take_sleeps_until_the_keepalive_is_due() -> None:
     assert got.sequence >= 1
 
 
+def test_a_still_cameras_frames_wake_no_worker_until_one_may_run() -> None:
+    class Counting(threading.Condition):
+        def __init__(self) -> None:
+            super().__init__()
+            self.wakes = 0
+
+        def notify(self, n: int = 1) -> None:
+            self.wakes += 1
+            super().notify(n)
+
+    clock = Clock()
+    motion = Motion()
+    policy = GatePolicy(detect_fps=5, gated=True, keepalive_s=2.0)
+    board = FrameBoard(["a"], policies={"a": policy}, motion={"a": motion}, clock=clock)
+    board._cond = cond = Counting()
+    board.slots["a"].put(frame("a", 0))
+    assert board.take(0.0) is not None  # its first frame
+    cond.wakes = 0
+    clock.now_s += 0.125
+    board.slots["a"].put(frame("a", 1))  # no worker has looked since that run: it is woken
+    assert cond.wakes == 1
+    assert board.take(0.0) is None  # it looks, and would wait for the keep-alive
+    for seq in range(2, 9):  # nothing moves: these frames wake nobody
+        clock.now_s += 0.125
+        board.slots["a"].put(frame("a", seq))
+        assert board.take(0.0) is None
+    assert cond.wakes == 1
+    clock.now_s += 0.125
+    motion.moving = True
+    board.slots["a"].put(frame("a", 9))  # the motion onset may run now: a worker is woken
+    assert cond.wakes == 2
+    got = board.take(0.0)
+    assert got is not None
+    assert got.sequence == 9
+
+
 def test_turns_are_fair_among_cameras_with_motion_and_skip_still_ones() -> None:
     clock = Clock()
     cams = ["a", "b", "c", "still"]
