@@ -33,7 +33,7 @@ class MotionConfig:
     # How fast the background takes in the scene (per frame, 0..1)
     alpha: float = field(default=0.25, metadata=checked(number(0, 1, lo_open=True)))
     # With no motion, inference still runs this often, so an object that stopped is still seen
-    keepalive_s: float = field(default=2.0, metadata=checked(number(0, 3600, lo_open=True)))
+    keepalive_s: float = field(default=5.0, metadata=checked(number(0, 3600, lo_open=True)))
     # Where motion is ignored: the objects' masks' shape, {points, normalized}
     masks: tuple[MaskConfig, ...] = field(default=(), metadata=read_with(read_masks))
 

@@ -83,7 +83,7 @@ def test_outputs_up_follow_the_real_sinks(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("settings", "hold_s"),
     [
-        ("", 3.0),  # motion gating: the 2 s keep-alive, plus the 1 s any camera gets
+        ("", 6.0),  # motion gating: the 5 s keep-alive, plus the 1 s any camera gets
         ("detection: {detect_fps: 0.25}\nmotion: {enabled: false}\n", 5.0),  # one result in 4 s
         ("detection: {detect_fps: 0}\nmotion: {enabled: false}\n", 1.0),
     ],

@@ -42,7 +42,7 @@ class KeepActive(Protocol):
 class GatePolicy:
     detect_fps: float | None = None  # None or 0: as often as the model can
     gated: bool = False  # motion gating on
-    keepalive_s: float = 2.0
+    keepalive_s: float = 5.0
     hold_s: float = 0.5  # a camera stays active this long after its last frame with motion
 
     def __post_init__(self) -> None:
