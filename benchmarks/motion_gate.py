@@ -6,7 +6,7 @@
     python benchmarks/motion_gate.py detector [--frames 300]
 
 ``gating``: the real ``App`` (one interpreter, two threads, the default detect_fps) with four
-cameras, each playing the same 40 s clip of a mostly still scene (tests/clips.py: the rocket
+cameras, each playing the same 60 s clip of a mostly still scene (tests/clips.py: the rocket
 photo with sensor noise and a JPEG round trip on every frame, 1280x720 at 15 fps, no decode)
 15 s apart, so their entries come at different times: a person walks in at 5 s, stands still
 from 6.5 s, is gone at 20 s; a cat comes at 35 s and is gone at 50 s. With motion gating and
