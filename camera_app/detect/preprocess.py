@@ -51,49 +51,54 @@ class Placement:
     frame_wh: tuple[int, int]
 
 
-def _bytes(out: npt.NDArray[Any]) -> U8:
-    """An int8 destination as its uint8 bit pattern (OpenCV writes uint8; the bits are kept)."""
-    return out.view(np.uint8) if out.dtype == np.int8 else out
-
-
-def _flip_sign(out: npt.NDArray[Any]) -> None:
-    """uint8 ``v + 128`` in place -> the int8 value ``v``: the sign bit flipped."""
-    b = out.view(np.uint8)
-    np.bitwise_xor(b, np.uint8(0x80), out=b)
-
-
 def table_path(table: npt.NDArray[np.generic], colour_order: ColourOrder) -> PerByte:
     """Colour swap (if any), then ``table[byte]`` through ``cv2.LUT`` into the destination."""
     # cv2.LUT copies table entries byte for byte; an int8 table is applied as its uint8 bit
     # pattern into the destination's uint8 view, which is exact.
-    lut: npt.NDArray[Any] = table.view(np.uint8) if table.dtype == np.int8 else table
-    swap = colour_order is ColourOrder.RGB
+    signed = table.dtype == np.int8
+    lut: npt.NDArray[Any] = table.view(np.uint8) if signed else table
+    # The names each call uses, bound here (see Preprocessor._make_stretch_into).
+    look_up, cvt, u8, to_rgb = cv2.LUT, cv2.cvtColor, np.uint8, cv2.COLOR_BGR2RGB
+    if colour_order is ColourOrder.BGR:
 
-    def apply(small: U8, out: npt.NDArray[Any]) -> None:
-        src = cv2.cvtColor(small, cv2.COLOR_BGR2RGB) if swap else small
-        cv2.LUT(src, lut, dst=_bytes(out))
+        def apply(small: U8, out: npt.NDArray[Any]) -> None:
+            look_up(small, lut, out.view(u8) if signed else out)
 
-    return apply
+        return apply
+
+    def apply_swapped(small: U8, out: npt.NDArray[Any]) -> None:
+        look_up(cvt(small, to_rgb), lut, out.view(u8) if signed else out)
+
+    return apply_swapped
 
 
 def copy_path(quant: InputQuantization, colour_order: ColourOrder) -> PerByte | None:
     """No arithmetic where the table is the identity: the colour swap (or a copy), and for
-    int8 the sign bit flipped. None where the table is not the identity. Not yet checked."""
+    int8 the sign bit flipped (uint8 ``v + 128`` -> the int8 value ``v``). None where the
+    table is not the identity. Not yet checked."""
     table = build_table(quant).astype(np.int64)
     identity = np.arange(256) - (128 if quant.dtype is InputDType.INT8 else 0)
     if quant.dtype is InputDType.FLOAT32 or not np.array_equal(table, identity):
         return None
     swap = colour_order is ColourOrder.RGB
     signed = quant.dtype is InputDType.INT8
+    cvt, copy, flip, u8, to_rgb = (
+        cv2.cvtColor,
+        np.copyto,
+        np.bitwise_xor,
+        np.uint8,
+        cv2.COLOR_BGR2RGB,
+    )
+    sign = np.uint8(0x80)
 
     def apply(small: U8, out: npt.NDArray[Any]) -> None:
-        dst = _bytes(out)
+        dst = out.view(u8) if signed else out
         if swap:
-            cv2.cvtColor(small, cv2.COLOR_BGR2RGB, dst=dst)
+            cvt(small, to_rgb, dst)
         elif small is not dst:
-            np.copyto(dst, small)
+            copy(dst, small)
         if signed:
-            _flip_sign(out)
+            flip(dst, sign, dst)
 
     return apply
 
@@ -114,14 +119,21 @@ def transform_path(quant: InputQuantization, colour_order: ColourOrder) -> PerBy
     for out_c, in_c in enumerate(order):
         m[out_c, in_c] = a
     m[:, 3] = b
-    signed = quant.dtype is InputDType.INT8
+    transform = cv2.transform
+    if quant.dtype is InputDType.UINT8:
 
-    def apply(small: U8, out: npt.NDArray[Any]) -> None:
-        cv2.transform(small, m, dst=_bytes(out))
-        if signed:
-            _flip_sign(out)
+        def apply(small: U8, out: npt.NDArray[Any]) -> None:
+            transform(small, m, out)
 
-    return apply
+        return apply
+    flip, u8, sign = np.bitwise_xor, np.uint8, np.uint8(0x80)
+
+    def apply_signed(small: U8, out: npt.NDArray[Any]) -> None:
+        dst = out.view(u8)
+        transform(small, m, dst)
+        flip(dst, sign, dst)
+
+    return apply_signed
 
 
 def apply_new(per_byte: PerByte, small: U8, dtype: np.dtype[Any]) -> npt.NDArray[Any]:
@@ -174,6 +186,18 @@ def choose_route(
     return Route.TABLE
 
 
+class _Buffers(threading.local):
+    """Each thread's resize buffer, reused frame after frame (the next call overwrites it)."""
+
+    def __init__(self, input_hw: tuple[int, int]) -> None:
+        self.small: U8 = np.empty((*input_hw, 3), np.uint8)
+
+
+_UINT8 = np.dtype(np.uint8)
+# (frame, destination [H, W, 3]) -> None, the frame stretched to the input size
+Stretch = Callable[[U8, npt.NDArray[Any]], None]
+
+
 class Preprocessor:
     """Turns BGR uint8 frames into the model's input tensor, [1, H, W, 3]."""
 
@@ -197,43 +221,65 @@ class Preprocessor:
         self._per_byte = per_byte or table_path(self.table, colour_order)
         self.shape = (1, *input_hw, 3)
         self._dtype = self.table.dtype
-        self._local = threading.local()  # each thread's reusable resize buffer
+        self._buffers = _Buffers(input_hw)
         self._stretch_into = self._make_stretch_into()
+        # The last frame shape seen, checked, and where such a frame goes (frames of a
+        # camera keep their size: the per-frame path then only compares the shape).
+        self._last: tuple[tuple[int, ...], Placement] = ((), Placement(IDENTITY, (0, 0)))
 
-    def _make_stretch_into(self) -> PerByte:
+    def _make_stretch_into(self) -> Stretch:
         """frame -> destination [H, W, 3] for a stretch resize, with every name it uses bound
         here: the per-frame path runs as few Python steps as it can (each one is slow on a
         thread that has just come back from ``invoke()``, with cold caches)."""
         size = (self.input_hw[1], self.input_hw[0])
-        linear = cv2.INTER_LINEAR
-        resize = cv2.resize
+        resize = cv2.resize  # INTER_LINEAR is its default
         if self.route is Route.COPY and self.colour_order is ColourOrder.BGR:
             # Nothing to do but the resize: it writes into the destination itself.
             if self.quant.dtype is InputDType.INT8:
+                flip, u8 = np.bitwise_xor, np.uint8
+                sign = np.uint8(0x80)
 
                 def direct_signed(frame: U8, dst: npt.NDArray[Any]) -> None:
-                    resize(frame, size, dst=dst.view(np.uint8), interpolation=linear)
-                    _flip_sign(dst)
+                    b = dst.view(u8)
+                    resize(frame, size, b)
+                    flip(b, sign, b)
 
                 return direct_signed
 
             def direct(frame: U8, dst: npt.NDArray[Any]) -> None:
-                resize(frame, size, dst=dst, interpolation=linear)
+                resize(frame, size, dst)
 
             return direct
-        per_byte, buffer = self._per_byte, self._buffer
+        per_byte, buffers = self._per_byte, self._buffers
 
         def via_buffer(frame: U8, dst: npt.NDArray[Any]) -> None:
-            small = np.asarray(resize(frame, size, dst=buffer(), interpolation=linear), np.uint8)
+            small = buffers.small
+            resize(frame, size, small)
             per_byte(small, dst)
 
         return via_buffer
 
-    def _buffer(self) -> U8:
-        buf: U8 | None = getattr(self._local, "buf", None)
-        if buf is None:
-            buf = self._local.buf = np.empty((*self.input_hw, 3), np.uint8)
-        return buf
+    def _placement(self, frame_bgr: U8) -> Placement:
+        """Where a frame of this shape goes; raises for anything but a BGR uint8 frame."""
+        if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
+            raise ValueError(
+                f"expected a BGR uint8 frame [H, W, 3], got {frame_bgr.dtype} {frame_bgr.shape}"
+            )
+        h, w = frame_bgr.shape[:2]
+        if self.resize is ResizeMode.STRETCH or (h, w) == self.input_hw:
+            placement = Placement(IDENTITY, (w, h))
+        else:
+            placement = Placement(self._letterbox_geometry(h, w)[0], (w, h))
+        self._last = (frame_bgr.shape, placement)
+        return placement
+
+    def _letterbox_geometry(self, fh: int, fw: int) -> tuple[Letterbox, tuple[int, int, int, int]]:
+        """The letterbox of an fh x fw frame, and its (x0, y0, width, height) in pixels."""
+        h_in, w_in = self.input_hw
+        scale = min(w_in / fw, h_in / fh)
+        nw, nh = max(1, round(fw * scale)), max(1, round(fh * scale))
+        x0, y0 = (w_in - nw) // 2, (h_in - nh) // 2
+        return Letterbox(x0 / w_in, y0 / h_in, nw / w_in, nh / h_in), (x0, y0, nw, nh)
 
     def resize_frame(self, frame_bgr: U8) -> tuple[U8, Letterbox]:
         """The frame at the model's input size; stretched into this thread's reused buffer,
@@ -241,39 +287,34 @@ class Preprocessor:
         h_in, w_in = self.input_hw
         fh, fw = frame_bgr.shape[:2]
         if self.resize is ResizeMode.STRETCH or (fh, fw) == (h_in, w_in):
-            small = cv2.resize(
-                frame_bgr, (w_in, h_in), dst=self._buffer(), interpolation=cv2.INTER_LINEAR
-            )
-            return np.asarray(small, dtype=np.uint8), IDENTITY  # the buffer, as OpenCV filled it
-        scale = min(w_in / fw, h_in / fh)
-        nw, nh = max(1, round(fw * scale)), max(1, round(fh * scale))
+            small = self._buffers.small
+            cv2.resize(frame_bgr, (w_in, h_in), small)
+            return small, IDENTITY
+        letterbox, (x0, y0, nw, nh) = self._letterbox_geometry(fh, fw)
         canvas = np.full((h_in, w_in, 3), self.pad, dtype=np.uint8)
-        x0, y0 = (w_in - nw) // 2, (h_in - nh) // 2
         canvas[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(
             frame_bgr, (nw, nh), interpolation=cv2.INTER_LINEAR
         )
-        return canvas, Letterbox(x0 / w_in, y0 / h_in, nw / w_in, nh / h_in)
+        return canvas, letterbox
 
     def into(self, frame_bgr: U8, out: npt.NDArray[Any]) -> Placement:
         """Preprocess ``frame_bgr`` into ``out`` (C-contiguous [1, H, W, 3] of the input's
         dtype, e.g. the interpreter's input tensor); where the frame went in it."""
-        if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
-            raise ValueError(
-                f"expected a BGR uint8 frame [H, W, 3], got {frame_bgr.dtype} {frame_bgr.shape}"
-            )
+        shape, placement = self._last
+        if frame_bgr.shape != shape or frame_bgr.dtype != _UINT8:
+            placement = self._placement(frame_bgr)
         # OpenCV would silently write a new array instead of a destination it cannot use.
         if out.shape != self.shape or out.dtype != self._dtype or not out.flags.c_contiguous:
             raise ValueError(
                 f"expected a C-contiguous {self._dtype} destination {list(self.shape)}, "
                 f"got {out.dtype} {list(out.shape)}"
             )
-        h, w = frame_bgr.shape[:2]
-        if self.resize is ResizeMode.STRETCH or (h, w) == self.input_hw:
+        if placement.letterbox is IDENTITY:
             self._stretch_into(frame_bgr, out[0])
-            return Placement(IDENTITY, (w, h))
-        small, letterbox = self.resize_frame(frame_bgr)
-        self._per_byte(small, out[0])
-        return Placement(letterbox, (w, h))
+        else:
+            small, _ = self.resize_frame(frame_bgr)
+            self._per_byte(small, out[0])
+        return placement
 
     def __call__(self, frame_bgr: U8) -> tuple[npt.NDArray[np.generic], Placement]:
         """The model input as a new array the caller owns, and where the frame went in it."""

@@ -103,6 +103,59 @@ def test_a_destination_opencv_could_not_write_into_is_refused(dst: np.ndarray) -
         Preprocessor((16, 16), V1_INPUT).into(np.zeros((20, 20, 3), np.uint8), dst)
 
 
+@pytest.mark.parametrize(
+    "frame",
+    [
+        np.zeros((20, 20, 3), np.uint16),  # the shape the last frame had, another dtype
+        np.zeros((20, 20, 4), np.uint8),  # BGRA
+        np.zeros((20, 20), np.uint8),  # grey
+    ],
+    ids=["uint16", "4 channels", "grey"],
+)
+def test_a_frame_that_is_not_bgr_uint8_is_refused_after_good_ones(frame: np.ndarray) -> None:
+    """Frames of the last good frame's shape skip the shape checks: the dtype is still read."""
+    pre = Preprocessor((16, 16), V1_INPUT)
+    pre(np.zeros((20, 20, 3), np.uint8))
+    with pytest.raises(ValueError, match="BGR uint8 frame"):
+        pre(frame)
+
+
+def _letterboxed_usual(frame: np.ndarray, hw: tuple[int, int], pad: int) -> np.ndarray:
+    """The usual path on the frame resized into a padded canvas (independent geometry)."""
+    fh, fw = frame.shape[:2]
+    s = min(hw[1] / fw, hw[0] / fh)
+    nw, nh = max(1, round(fw * s)), max(1, round(fh * s))
+    x0, y0 = (hw[1] - nw) // 2, (hw[0] - nh) // 2
+    canvas = np.full((*hw, 3), pad, np.uint8)
+    canvas[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(frame, (nw, nh))
+    return usual(canvas, hw, V1_INPUT, ColourOrder.RGB)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("resize", ["stretch", "letterbox"])
+def test_frames_whose_size_changes_each_get_their_own_bytes_and_placement(resize: str) -> None:
+    """The per-frame path keeps the last frame's shape and placement: a camera whose size
+    changes (a reconnect at another resolution) must not get the old size's placement."""
+    from camera_app.modes import ResizeMode
+
+    mode = ResizeMode(resize)
+    hw = (40, 40)
+    pre = Preprocessor(hw, V1_INPUT, ColourOrder.RGB, mode, pad=114)
+    rng = np.random.default_rng(5)
+    shapes = [(30, 60), (30, 60), (40, 40), (50, 20), (30, 60), (41, 40)]
+    frames = [rng.integers(0, 256, (*s, 3), dtype=np.uint8) for s in shapes]
+    dst = np.empty(pre.shape, np.uint8)
+    for frame in frames:
+        placement = pre.into(frame, dst)
+        assert placement.frame_wh == (frame.shape[1], frame.shape[0])
+        fresh = Preprocessor(hw, V1_INPUT, ColourOrder.RGB, mode, pad=114)(frame)[1]
+        assert placement == fresh
+        if mode is ResizeMode.STRETCH or frame.shape[:2] == hw:
+            want = usual(frame, hw, V1_INPUT, ColourOrder.RGB)
+        else:
+            want = _letterboxed_usual(frame, hw, 114)
+        assert dst.tobytes() == want.tobytes()
+
+
 @pytest.mark.parametrize("q", [V1_INPUT, ARM_INPUT], ids=["uint8", "int8"])
 @pytest.mark.parametrize("order", list(ColourOrder))
 def test_the_shared_models_inputs_take_the_one_pass_transform(
