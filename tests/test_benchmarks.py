@@ -133,3 +133,22 @@ def test_motion_scale_benchmark_runs_the_app_on_live_streams(tmp_path: Path) -> 
     assert 0 < int(m[1]) <= int(m[2])  # results from the stream, at most one per frame
     assert re.search(r"fairness .*: [\d.]+ ", r.stdout), r.stdout
     assert re.search(r"pipeline share .* p99 [\d.]+ ms", r.stdout), r.stdout
+
+
+def test_preprocess_floor_prints_each_inputs_ratio_and_floor() -> None:
+    r = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "preprocess_floor.py"), "--repeat", "5"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    rows = re.findall(
+        r"^(uint8|int8|float32) .+? +([\d.]+) +([\d.]+) +([\d.]+) +([\d.]+) +([\d.]+)  \((.+)\)$",
+        r.stdout, re.M,
+    )  # fmt: skip
+    assert [row[0] for row in rows] == ["uint8", "int8", "float32"]
+    for _, bare, ours, ratio, step, floor, route in rows:
+        assert min(float(bare), float(ours), float(step)) > 0
+        assert float(ratio) == pytest.approx(float(ours) / float(bare), abs=2e-3)
+        assert float(floor) == pytest.approx(1 + float(step) / float(bare), abs=2e-3)
+        assert route in ("copy", "cv2.transform", "table")
+    assert re.search(r"other processes [\d.]+ cores", r.stdout)

@@ -218,7 +218,8 @@ class Preprocessor:
         self.route = choose_route(quant, colour_order, input_hw)
         made = {Route.COPY: copy_path, Route.TRANSFORM: transform_path}.get(self.route)
         per_byte = made(quant, colour_order) if made is not None else None
-        self._per_byte = per_byte or table_path(self.table, colour_order)
+        # The step after the resize: (the resized BGR image, the destination [H, W, 3]) -> None.
+        self.per_byte = per_byte or table_path(self.table, colour_order)
         self.shape = (1, *input_hw, 3)
         self._dtype = self.table.dtype
         self._buffers = _Buffers(input_hw)
@@ -250,7 +251,7 @@ class Preprocessor:
                 resize(frame, size, dst)
 
             return direct
-        per_byte, buffers = self._per_byte, self._buffers
+        per_byte, buffers = self.per_byte, self._buffers
 
         def via_buffer(frame: U8, dst: npt.NDArray[Any]) -> None:
             small = buffers.small
@@ -313,7 +314,7 @@ class Preprocessor:
             self._stretch_into(frame_bgr, out[0])
         else:
             small, _ = self.resize_frame(frame_bgr)
-            self._per_byte(small, out[0])
+            self.per_byte(small, out[0])
         return placement
 
     def __call__(self, frame_bgr: U8) -> tuple[npt.NDArray[np.generic], Placement]:
