@@ -194,6 +194,7 @@ model: {{path: ssd_mobilenet_v1_coco_quant}}
 detection: {{threshold: 0.5}}
 http: {{enabled: false}}
 metrics: {{enabled: false}}
+motion: {{enabled: false}}  # a still photo: no motion, so gating would run it every keepalive_s
 cameras:
   - name: {CAMERA}
     source: {frames}
