@@ -267,7 +267,6 @@ def format_report(r: dict[str, Any]) -> str:
         how = {
             "cv2.transform": "one cv2.transform pass, checked against the table for every byte",
             "copy": "the table is the identity: no arithmetic (a colour swap or the sign bit)",
-            "float formula": "the float formula itself: cast, subtract, divide (float32, numpy)",
         }.get(iq["per_byte"], "a 256-entry table")
         lines.append(
             f"preprocess {iq['resize']} resize, {iq['colour_order'].upper()}, "

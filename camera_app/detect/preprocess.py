@@ -9,10 +9,8 @@ so nothing is copied after it:
   flipped), no arithmetic: the colour swap, or nothing, and the flip;
 - for other uint8 and int8 inputs, one ``cv2.transform`` does the colour swap, the affine map
   and the rounding in a single pass;
-- for float32 inputs, the float formula itself in three vectorized numpy passes: the cast
-  to float32, the subtraction of the mean and the division by the std;
-- otherwise (a table neither of these reproduces), a colour swap and a ``cv2.LUT`` through
-  the table.
+- otherwise (float32 inputs, or a table the transform's rounding does not reproduce), a colour
+  swap and a ``cv2.LUT`` through the table.
 
 A route other than the table is used only after it reproduced the 256-entry table for every
 byte value at every position of the input (checked once at load time). The resize writes into
@@ -138,35 +136,6 @@ def transform_path(quant: InputQuantization, colour_order: ColourOrder) -> PerBy
     return apply_signed
 
 
-def arithmetic_path(quant: InputQuantization, colour_order: ColourOrder) -> PerByte | None:
-    """float32 inputs: ``(float32(x) - mean) / std``, the formula's own numpy operations: a
-    cast into the destination, then a subtraction and a division in place (a pass skipped
-    where it changes nothing: mean 0, std 1). Cheaper than ``cv2.LUT`` into float32 (a scalar
-    look-up per value) and than OpenCV's own arithmetic, measured after a cache scrub as after
-    ``invoke()`` (docs/PERFORMANCE.md). None for 8-bit inputs. Not yet checked: see
-    ``reproduces``."""
-    if quant.dtype is not InputDType.FLOAT32:
-        return None
-    mean, std = np.float32(quant.mean), np.float32(quant.std)
-    cvt, cast, subtract, divide, to_rgb = (
-        cv2.cvtColor,
-        np.copyto,
-        np.subtract,
-        np.divide,
-        cv2.COLOR_BGR2RGB,
-    )
-    swap, shift, scale = colour_order is ColourOrder.RGB, mean != 0, std != 1
-
-    def apply(small: U8, out: npt.NDArray[Any]) -> None:
-        cast(out, cvt(small, to_rgb) if swap else small, casting="unsafe")
-        if shift:
-            subtract(out, mean, out=out)
-        if scale:
-            divide(out, std, out=out)
-
-    return apply
-
-
 def apply_new(per_byte: PerByte, small: U8, dtype: np.dtype[Any]) -> npt.NDArray[Any]:
     """``per_byte`` into a new array of ``dtype``."""
     out = np.empty(small.shape, dtype)
@@ -201,16 +170,7 @@ class Route(str, Enum):
 
     COPY = "copy"  # the table is the identity: a colour swap or a copy (int8: the sign flip)
     TRANSFORM = "cv2.transform"
-    ARITHMETIC = "float formula"  # float32: cast, subtract, divide
     TABLE = "table"
-
-
-# The routes other than the table, fastest first: each makes its step or None where it cannot.
-_MAKERS: dict[Route, Callable[[InputQuantization, ColourOrder], PerByte | None]] = {
-    Route.COPY: copy_path,
-    Route.TRANSFORM: transform_path,
-    Route.ARITHMETIC: arithmetic_path,
-}
 
 
 @functools.lru_cache(maxsize=64)
@@ -219,7 +179,7 @@ def choose_route(
 ) -> Route:
     """The fastest route that reproduces the table, once per (quantization, order, size)."""
     table = build_table(quant)
-    for route, make in _MAKERS.items():
+    for route, make in ((Route.COPY, copy_path), (Route.TRANSFORM, transform_path)):
         candidate = make(quant, colour_order)
         if candidate is not None and reproduces(candidate, table, colour_order, input_hw):
             return route
@@ -256,7 +216,7 @@ class Preprocessor:
         self.resize = resize
         self.table = build_table(quant)
         self.route = choose_route(quant, colour_order, input_hw)
-        made = _MAKERS.get(self.route)
+        made = {Route.COPY: copy_path, Route.TRANSFORM: transform_path}.get(self.route)
         per_byte = made(quant, colour_order) if made is not None else None
         # The step after the resize: (the resized BGR image, the destination [H, W, 3]) -> None.
         self.per_byte = per_byte or table_path(self.table, colour_order)

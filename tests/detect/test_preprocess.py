@@ -14,7 +14,6 @@ from camera_app.detect.preprocess import (
     Preprocessor,
     Route,
     apply_new,
-    arithmetic_path,
     copy_path,
     reproduces,
     table_path,
@@ -169,29 +168,9 @@ def test_the_shared_models_inputs_take_the_one_pass_transform(
     assert pre(frame)[0].tobytes() == usual(frame, hw, q, order).tobytes()
 
 
-# float32 inputs as models ship them: [-1, 1], [0, 1] (YOLO), raw bytes, ImageNet-like, odd
-FLOAT_INPUTS = [(127.5, 127.5), (0.0, 255.0), (0.0, 1.0), (123.675, 58.395), (127.0, 128.0)]
-
-
-@pytest.mark.parametrize("mean_std", FLOAT_INPUTS, ids=[f"{m}/{s}" for m, s in FLOAT_INPUTS])
-@pytest.mark.parametrize("order", list(ColourOrder))
-def test_float_inputs_take_the_float_formula_and_give_its_bytes(
-    mean_std: tuple[float, float], order: ColourOrder
-) -> None:
-    q = InputQuantization(InputDType.FLOAT32, *mean_std)
-    hw = (300, 300)  # the SIMD loops' full width and their tails
-    pre = Preprocessor(hw, q, order)
-    assert pre.route is Route.ARITHMETIC
-    frame = np.random.default_rng(5).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
-    want = usual(frame, hw, q, order)
-    dst = np.full_like(want, np.nan)
-    pre.into(frame, dst)
-    assert dst.tobytes() == want.tobytes()
-
-
-def test_the_float_formula_is_not_offered_for_8_bit_inputs() -> None:
-    assert arithmetic_path(V1_INPUT, ColourOrder.RGB) is None
-    assert arithmetic_path(ARM_INPUT, ColourOrder.BGR) is None
+def test_float_inputs_take_the_table() -> None:
+    pre = Preprocessor((16, 16), InputQuantization(InputDType.FLOAT32))
+    assert pre.route is Route.TABLE
 
 
 def test_the_check_rejects_a_transform_that_rounds_differently() -> None:
@@ -225,7 +204,7 @@ def test_a_transform_that_fails_the_check_falls_back_to_the_table(
 
         return apply
 
-    monkeypatch.setitem(preprocess._MAKERS, Route.TRANSFORM, off_by_one)
+    monkeypatch.setattr(preprocess, "transform_path", off_by_one)
     preprocess.choose_route.cache_clear()
     try:
         pre = Preprocessor((20, 20), V1_INPUT)
@@ -234,37 +213,6 @@ def test_a_transform_that_fails_the_check_falls_back_to_the_table(
         assert (
             pre(frame)[0].tobytes() == usual(frame, (20, 20), V1_INPUT, ColourOrder.RGB).tobytes()
         )
-    finally:
-        preprocess.choose_route.cache_clear()
-
-
-def test_a_float_formula_that_divides_by_a_reciprocal_falls_back_to_the_table(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A faster formula that multiplies by ``1 / std`` is one bit off for some bytes: the check
-    at load catches that (as it would a numpy build whose division rounded differently)."""
-    from camera_app.detect import preprocess
-
-    def by_reciprocal(q: InputQuantization, order: ColourOrder):  # type: ignore[no-untyped-def]
-        inv = np.float32(1) / np.float32(q.std)
-
-        def apply(small: np.ndarray, out: np.ndarray) -> None:
-            src = cv2.cvtColor(small, cv2.COLOR_BGR2RGB) if order is ColourOrder.RGB else small
-            np.multiply(src.astype(np.float32) - np.float32(q.mean), inv, out=out)
-
-        return apply
-
-    q = InputQuantization(InputDType.FLOAT32, 127.5, 127.5)
-    shifted = np.arange(256, dtype=np.float32) - np.float32(127.5)
-    # the premise: the reciprocal really is off somewhere
-    assert not np.array_equal(shifted * (np.float32(1) / np.float32(127.5)), build_table(q))
-    monkeypatch.setitem(preprocess._MAKERS, Route.ARITHMETIC, by_reciprocal)
-    preprocess.choose_route.cache_clear()
-    try:
-        pre = Preprocessor((20, 20), q)
-        assert pre.route is Route.TABLE
-        frame = np.random.default_rng(3).integers(0, 256, (50, 70, 3), dtype=np.uint8)
-        assert pre(frame)[0].tobytes() == usual(frame, (20, 20), q, ColourOrder.RGB).tobytes()
     finally:
         preprocess.choose_route.cache_clear()
 
