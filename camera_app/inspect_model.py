@@ -267,6 +267,8 @@ def format_report(r: dict[str, Any]) -> str:
         how = {
             "cv2.transform": "one cv2.transform pass, checked against the table for every byte",
             "copy": "the table is the identity: no arithmetic (a colour swap or the sign bit)",
+            "cv2.convertScaleAbs": "a line fitted to the table (cv2.convertScaleAbs), checked for "
+            "every byte",
         }.get(iq["per_byte"], "a 256-entry table")
         lines.append(
             f"preprocess {iq['resize']} resize, {iq['colour_order'].upper()}, "

@@ -73,6 +73,39 @@ def build_table(q: InputQuantization) -> npt.NDArray[np.generic]:
     return reference_normalize(np.arange(256, dtype=np.uint8), q)
 
 
+def affine_fit(
+    levels: npt.NDArray[np.integer[Any]], margin: float = 1e-3
+) -> tuple[float, float] | None:
+    """A slope and an offset whose line rounds to ``levels[x]`` for every byte ``x``: the
+    levels (0..255, saturating at both ends) as one rounded affine function, with every byte
+    at least ``margin`` from a rounding edge. None where no line fits with that margin (a
+    table whose float32 rounding at .5 ties is no line's, e.g. scale 2/255, zero point -1).
+
+    The line with the largest margin: for a slope ``a`` the best offset is midway between the
+    tightest upper and lower bounds, and that margin is concave in ``a`` (a minimum of lines
+    less a maximum of lines), so a ternary search finds its top.
+    """
+    x = np.arange(256, dtype=np.float64)
+    t = levels.astype(np.float64)
+    upper = np.where(t < 255, t + 0.5, np.inf)  # 255 saturates: anything above is 255
+    lower = t - 0.5  # 0 holds down to -0.5 (the absolute value of an OpenCV scale)
+
+    def best(a: float) -> tuple[float, float]:
+        up, lo = float(np.min(upper - a * x)), float(np.max(lower - a * x))
+        return (up - lo) / 2, (up + lo) / 2
+
+    lo_a, hi_a = 0.0, 2.0 * float(t.max() - t.min()) / 255 + 1.0
+    for _ in range(200):
+        m1, m2 = lo_a + (hi_a - lo_a) / 3, hi_a - (hi_a - lo_a) / 3
+        if best(m1)[0] < best(m2)[0]:
+            lo_a = m1
+        else:
+            hi_a = m2
+    a = (lo_a + hi_a) / 2
+    got, b = best(a)
+    return (a, b) if got >= margin else None
+
+
 def dequantize(
     q_values: npt.NDArray[Any], scale: float, zero_point: int
 ) -> npt.NDArray[np.float32]:

@@ -129,7 +129,8 @@ def test_clean_quantized_model_has_no_float_island() -> None:
         ("blobs_uint8_postprocess", "copy"),
         # int8 with scale 2/255, zero point -1 puts half the bytes a float32 rounding error from
         # a .5 tie (0.49999964 in the float formula): cv2.transform's arithmetic lands on the
-        # other side for 128 of 256 bytes, so the load-time check refuses it.
+        # other side for 128 of 256 bytes, so the load-time check refuses it, and no line
+        # rounds to such a table (the fitted line's margin is 0), so it has the table.
         ("blobs_int8_raw_sigmoid", "table"),
         ("blobs_float_raw", "table"),
     ],
@@ -142,6 +143,7 @@ def test_inspect_says_how_inputs_are_made(name: str, per_byte: str) -> None:
     assert "(x - 127.5) / 127.5" in line
     assert ("cv2.transform" in line) == (per_byte == "cv2.transform")
     assert ("identity" in line) == (per_byte == "copy")
+    assert ("fitted" in line) == (per_byte == "cv2.convertScaleAbs")
 
 
 @pytest.mark.parametrize(

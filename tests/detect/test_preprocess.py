@@ -10,16 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from camera_app.detect.preprocess import (
-    Preprocessor,
+from camera_app.detect.per_byte import (
     Route,
     apply_new,
     copy_path,
     reproduces,
+    scale_path,
     table_path,
     transform_path,
-    usual_float_path,
 )
+from camera_app.detect.preprocess import Preprocessor, usual_float_path
 from camera_app.detect.quantization import InputDType, InputQuantization, build_table
 from camera_app.modes import ColourOrder
 from tests.detect.test_quantization import quant_params  # the same random quantizations
@@ -193,7 +193,7 @@ def test_the_check_rejects_a_transform_that_rounds_differently() -> None:
 def test_a_transform_that_fails_the_check_falls_back_to_the_table(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from camera_app.detect import preprocess
+    from camera_app.detect import per_byte
 
     def off_by_one(q: InputQuantization, order: ColourOrder):  # type: ignore[no-untyped-def]
         real = transform_path(q, order)
@@ -204,8 +204,9 @@ def test_a_transform_that_fails_the_check_falls_back_to_the_table(
 
         return apply
 
-    monkeypatch.setattr(preprocess, "transform_path", off_by_one)
-    preprocess.choose_route.cache_clear()
+    monkeypatch.setitem(per_byte._MAKERS, Route.TRANSFORM, off_by_one)
+    monkeypatch.setitem(per_byte._MAKERS, Route.SCALE, lambda q, order: None)
+    per_byte.choose_route.cache_clear()
     try:
         pre = Preprocessor((20, 20), V1_INPUT)
         assert pre.route is Route.TABLE
@@ -214,7 +215,49 @@ def test_a_transform_that_fails_the_check_falls_back_to_the_table(
             pre(frame)[0].tobytes() == usual(frame, (20, 20), V1_INPUT, ColourOrder.RGB).tobytes()
         )
     finally:
-        preprocess.choose_route.cache_clear()
+        per_byte.choose_route.cache_clear()
+
+
+def test_a_transform_that_fails_the_check_falls_back_to_the_fitted_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from camera_app.detect import per_byte
+
+    monkeypatch.setitem(per_byte._MAKERS, Route.TRANSFORM, lambda q, order: None)
+    per_byte.choose_route.cache_clear()
+    try:
+        pre = Preprocessor((20, 20), V1_INPUT)
+        assert pre.route is Route.SCALE
+        frame = np.random.default_rng(2).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+        want = usual(frame, (20, 20), V1_INPUT, ColourOrder.RGB)
+        assert pre(frame)[0].tobytes() == want.tobytes()
+    finally:
+        per_byte.choose_route.cache_clear()
+
+
+# YOLOv8n's int8 export (ultralytics_yolov8n_coco_640_int8): [0, 1] input, scale 0.0187, zero
+# point -14. cv2.transform's 8-bit path rounds its coefficients to 1/1024 and misses 6 bytes.
+YOLOV8_INT8_INPUT = InputQuantization(InputDType.INT8, 0.0, 255.0, 0.01865844801068306, -14)
+
+
+def test_yolov8s_int8_input_takes_the_fitted_line_and_gives_the_usual_bytes() -> None:
+    """RGB, as YOLO is (with a diagonal matrix, BGR, cv2.transform computes in float32 and
+    reproduces this table)."""
+    order, hw = ColourOrder.RGB, (64, 64)
+    transform = transform_path(YOLOV8_INT8_INPUT, order)
+    assert transform is not None
+    assert not reproduces(transform, build_table(YOLOV8_INT8_INPUT), order, hw)
+    pre = Preprocessor(hw, YOLOV8_INT8_INPUT, order)
+    assert pre.route is Route.SCALE
+    frame = np.random.default_rng(7).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+    want = usual(frame, hw, YOLOV8_INT8_INPUT, order)
+    dst = np.full_like(want, 9)
+    pre.into(frame, dst)
+    assert dst.tobytes() == want.tobytes()
+
+
+def test_no_fitted_line_for_float_inputs() -> None:
+    assert scale_path(InputQuantization(InputDType.FLOAT32), ColourOrder.RGB) is None
 
 
 def test_each_thread_resizes_into_its_own_buffer() -> None:
@@ -244,6 +287,60 @@ def test_returned_inputs_are_new_arrays_the_caller_owns() -> None:
     assert not np.shares_memory(a, b)
     assert int(a.max()) == 0
     assert int(b.min()) == 255
+
+
+def _padded_usual(
+    frame: np.ndarray, hw: tuple[int, int], q: InputQuantization, order: ColourOrder, pad: int
+) -> np.ndarray:
+    """The usual path on the frame resized into a canvas of the pad's grey (own geometry)."""
+    fh, fw = frame.shape[:2]
+    s = min(hw[1] / fw, hw[0] / fh)
+    nw, nh = max(1, round(fw * s)), max(1, round(fh * s))
+    x0, y0 = (hw[1] - nw) // 2, (hw[0] - nh) // 2
+    canvas = np.full((*hw, 3), pad, np.uint8)
+    canvas[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(frame, (nw, nh))
+    return usual(canvas, hw, q, order)  # type: ignore[no-any-return]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    q=quant_params,
+    order=st.sampled_from(list(ColourOrder)),
+    hw=st.sampled_from([(8, 8), (17, 23), (40, 32), (32, 40)]),
+    frame_hw=st.tuples(st.integers(1, 90), st.integers(1, 90)),
+    pad=st.sampled_from([0, 114, 255]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_letterbox_equals_the_usual_path_on_a_padded_canvas(
+    q: InputQuantization, order: ColourOrder, hw: tuple[int, int],
+    frame_hw: tuple[int, int], pad: int, seed: int,
+) -> None:  # fmt: skip
+    """Padded above and below (the band path), left and right (the canvas), or not at all;
+    into a destination holding other bytes, twice (the second frame reuses the band)."""
+    from camera_app.modes import ResizeMode
+
+    rng = np.random.default_rng(seed)
+    pre = Preprocessor(hw, q, order, ResizeMode.LETTERBOX, pad=pad)
+    for _ in range(2):
+        frame = rng.integers(0, 256, (*frame_hw, 3), dtype=np.uint8)
+        want = _padded_usual(frame, hw, q, order, pad)
+        dst = np.full_like(want, 77)
+        pre.into(frame, dst)
+        assert dst.tobytes() == want.tobytes()
+        assert pre(frame)[0].tobytes() == want.tobytes()
+
+
+def test_a_wide_frame_is_letterboxed_through_the_band() -> None:
+    """The 16:9 camera into a square YOLO input takes the band path (not the canvas)."""
+    from camera_app.modes import ResizeMode
+
+    pre = Preprocessor((64, 64), ARM_INPUT, ColourOrder.RGB, ResizeMode.LETTERBOX, pad=114)
+    frame = np.random.default_rng(6).integers(0, 256, (72, 128, 3), dtype=np.uint8)
+    dst = np.zeros((1, 64, 64, 3), np.int8)
+    pre.into(frame, dst)
+    assert pre._last[2] == (14, 36)  # rows 14..49 hold the frame, the rest the pad
+    want = _padded_usual(frame, (64, 64), ARM_INPUT, ColourOrder.RGB, 114)
+    assert dst.tobytes() == want.tobytes()
 
 
 def test_letterbox_output_equals_a_padded_usual_path() -> None:

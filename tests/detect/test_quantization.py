@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from camera_app.detect.quantization import (
     InputDType,
     InputQuantization,
+    affine_fit,
     build_table,
     dequantize,
     quantized_threshold,
@@ -105,3 +106,41 @@ def test_quantized_threshold_selects_exactly_the_dequantized_matches(
     in_q_domain = q.astype(np.int32) >= quantized_threshold(threshold, scale, zero_point)
     in_real_domain = dequantize(q, scale, zero_point) >= np.float32(threshold)
     assert np.array_equal(in_q_domain, in_real_domain)
+
+
+# -- affine_fit: a table as one rounded line -------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=st.floats(0.01, 3.0), b=st.floats(-300.0, 300.0))
+def test_a_fitted_line_rounds_to_every_level_of_a_rounded_line(a: float, b: float) -> None:
+    """Levels made from a line (saturated at 0 and 255, as OpenCV saturates) are fitted by a
+    line that gives each of them back, every byte at least the margin from a rounding edge."""
+    x = np.arange(256, dtype=np.float64)
+    levels = np.clip(np.floor(a * x + b + 0.5), 0, 255).astype(np.int64)
+    fit = affine_fit(levels)
+    if fit is None:  # a line this close to .5 ties at some byte may have no room to spare
+        return
+    fa, fb = fit
+    y = fa * x + fb
+    assert np.array_equal(np.clip(np.floor(y + 0.5), 0, 255).astype(np.int64), levels)
+    inner = (levels > 0) & (levels < 255)
+    assert np.all(np.abs(y[inner] - levels[inner]) <= 0.5 - 1e-3 + 1e-9)
+    assert np.all(y[levels == 0] > -0.5)  # OpenCV's absolute value must not lift a clipped 0
+
+
+def test_most_rounded_lines_do_fit() -> None:
+    """Not vacuous: lines with room to spare (offsets away from a tie) fit."""
+    x = np.arange(256, dtype=np.float64)
+    for a in (0.21, 0.5, 1.0, 1.004, 2.5):
+        levels = np.clip(np.floor(a * x + 3.3 + 0.5), 0, 255).astype(np.int64)
+        assert affine_fit(levels) is not None, a
+
+
+def test_no_line_fits_levels_that_are_not_a_line() -> None:
+    x = np.arange(256)
+    assert affine_fit(np.where(x < 128, x, 255 - x)) is None  # up, then down
+    assert affine_fit((x // 2) * 2) is None  # steps of 2 cannot be one rounding of a line
+    # scale 2/255, zero point -1: the float formula rounds half its bytes by a float32 error
+    ties = build_table(InputQuantization(InputDType.INT8, 127.5, 127.5, 2 / 255, -1))
+    assert affine_fit(ties.astype(np.int64) + 128) is None
