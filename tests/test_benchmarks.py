@@ -152,3 +152,27 @@ def test_preprocess_floor_prints_each_inputs_ratio_and_floor() -> None:
         assert float(floor) == pytest.approx(1 + float(step) / float(bare), abs=2e-3)
         assert route in ("copy", "cv2.transform", "cv2.convertScaleAbs", "table")
     assert re.search(r"other processes [\d.]+ cores", r.stdout)
+
+
+@pytest.mark.parametrize("tall", [False, True], ids=["16:9", "9:16"])
+def test_prepare_share_prints_each_models_share(tall: bool) -> None:
+    args = ["yolov8_int8_64", "blobs_int8_raw_float_out", "--repeat", "3"] + (
+        ["--tall"] if tall else []
+    )
+    r = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "prepare_share.py"), *args],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    rows = re.findall(
+        r"^(\S+) +\(\d+, \d+\) +(stretch|letterbox, band|letterbox, canvas) +(\S+)"
+        r" +prepare +([\d.]+) ms +invoke +([\d.]+) ms +share +([\d.]+)%$",
+        r.stdout, re.M,
+    )  # fmt: skip
+    assert [row[0] for row in rows] == ["yolov8_int8_64", "blobs_int8_raw_float_out"], r.stdout
+    assert rows[0][1] == ("letterbox, canvas" if tall else "letterbox, band")
+    assert rows[1][1] == "stretch"
+    for *_, prep, inv, share in rows:
+        assert float(prep) > 0
+        assert float(inv) > 0
+        assert float(share) > 0  # (prepare / invoke before rounding: tiny models print 0.011 ms)
