@@ -9,6 +9,7 @@ prove ``table[image] == reference_normalize(image)`` bit for bit.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -94,7 +95,8 @@ def affine_fit(
         up, lo = float(np.min(upper - a * x)), float(np.max(lower - a * x))
         return (up - lo) / 2, (up + lo) / 2
 
-    lo_a, hi_a = 0.0, 2.0 * float(t.max() - t.min()) / 255 + 1.0
+    # A rounded line's levels step by at most its slope + 1 from one byte to the next.
+    lo_a, hi_a = 0.0, float(np.max(np.diff(t), initial=0.0)) + 1.0
     for _ in range(200):
         m1, m2 = lo_a + (hi_a - lo_a) / 3, hi_a - (hi_a - lo_a) / 3
         if best(m1)[0] < best(m2)[0]:
@@ -103,7 +105,8 @@ def affine_fit(
             hi_a = m2
     a = (lo_a + hi_a) / 2
     got, b = best(a)
-    return (a, b) if got >= margin else None
+    # (All 255: no upper bound anywhere, so no finite offset: the table does it.)
+    return (a, b) if got >= margin and math.isfinite(b) else None
 
 
 def dequantize(

@@ -343,6 +343,19 @@ def test_a_wide_frame_is_letterboxed_through_the_band() -> None:
     assert dst.tobytes() == want.tobytes()
 
 
+def test_cameras_of_other_aspects_sharing_a_worker_each_get_their_own_band() -> None:
+    from camera_app.modes import ResizeMode
+
+    pre = Preprocessor((64, 64), YOLOV8_INT8_INPUT, ColourOrder.RGB, ResizeMode.LETTERBOX, 114)
+    rng = np.random.default_rng(8)
+    dst = np.zeros((1, 64, 64, 3), np.int8)
+    for shape in [(72, 128), (96, 128), (72, 128), (48, 128), (96, 128)]:  # 16:9, 4:3, 8:3
+        frame = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+        pre.into(frame, dst)
+        want = _padded_usual(frame, (64, 64), YOLOV8_INT8_INPUT, ColourOrder.RGB, 114)
+        assert dst.tobytes() == want.tobytes(), shape
+
+
 def test_letterbox_output_equals_a_padded_usual_path() -> None:
     from camera_app.modes import ResizeMode
 
