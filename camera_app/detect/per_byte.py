@@ -63,16 +63,12 @@ def table_path(table: npt.NDArray[np.generic], colour_order: ColourOrder) -> Per
     return apply_swapped
 
 
-def copy_path(quant: InputQuantization, colour_order: ColourOrder) -> PerByte | None:
-    """No arithmetic where the table is the identity: the colour swap (or a copy), and for
-    int8 the sign bit flipped (uint8 ``v + 128`` -> the int8 value ``v``). None where the
-    table is not the identity. Not yet checked."""
-    table = build_table(quant).astype(np.int64)
-    identity = np.arange(256) - (128 if quant.dtype is InputDType.INT8 else 0)
-    if quant.dtype is InputDType.FLOAT32 or not np.array_equal(table, identity):
-        return None
+def _swap_into(
+    colour_order: ColourOrder, signed: bool, then: Callable[[U8], object] | None = None
+) -> PerByte:
+    """The colour swap (or a copy) into the destination's bytes, ``then`` on them in place,
+    and for int8 the sign bit flipped (uint8 ``v + 128`` -> the int8 value ``v``)."""
     swap = colour_order is ColourOrder.RGB
-    signed = quant.dtype is InputDType.INT8
     cvt, copy, flip, u8, to_rgb = (
         cv2.cvtColor,
         np.copyto,
@@ -88,10 +84,22 @@ def copy_path(quant: InputQuantization, colour_order: ColourOrder) -> PerByte | 
             cvt(small, to_rgb, dst)
         elif small is not dst:
             copy(dst, small)
+        if then is not None:
+            then(dst)
         if signed:
             flip(dst, sign, dst)
 
     return apply
+
+
+def copy_path(quant: InputQuantization, colour_order: ColourOrder) -> PerByte | None:
+    """No arithmetic where the table is the identity: the colour swap (or a copy), and for
+    int8 the sign bit flipped. None where the table is not the identity. Not yet checked."""
+    table = build_table(quant).astype(np.int64)
+    identity = np.arange(256) - (128 if quant.dtype is InputDType.INT8 else 0)
+    if quant.dtype is InputDType.FLOAT32 or not np.array_equal(table, identity):
+        return None
+    return _swap_into(colour_order, quant.dtype is InputDType.INT8)
 
 
 def transform_path(quant: InputQuantization, colour_order: ColourOrder) -> PerByte | None:
@@ -141,28 +149,12 @@ def scale_path(quant: InputQuantization, colour_order: ColourOrder) -> PerByte |
     if fit is None:
         return None
     alpha, beta = fit
-    swap = colour_order is ColourOrder.RGB
-    cvt, copy, scale, flip, u8, to_rgb = (
-        cv2.cvtColor,
-        np.copyto,
-        cv2.convertScaleAbs,
-        np.bitwise_xor,
-        np.uint8,
-        cv2.COLOR_BGR2RGB,
-    )
-    sign = np.uint8(0x80)
+    scale = cv2.convertScaleAbs
 
-    def apply(small: U8, out: npt.NDArray[Any]) -> None:
-        dst = out.view(u8) if signed else out
-        if swap:
-            cvt(small, to_rgb, dst)
-        else:
-            copy(dst, small)
+    def fitted_line(dst: U8) -> None:
         scale(dst, dst, alpha, beta)
-        if signed:
-            flip(dst, sign, dst)
 
-    return apply
+    return _swap_into(colour_order, signed, fitted_line)
 
 
 def apply_new(per_byte: PerByte, small: U8, dtype: np.dtype[Any]) -> npt.NDArray[Any]:

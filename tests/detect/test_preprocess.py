@@ -60,6 +60,20 @@ def test_output_equals_the_usual_float_path_bit_for_bit(
     assert dst.tobytes() == want.tobytes()
 
 
+def _takes_and_gives_the_usual_bytes(
+    route: Route, hw: tuple[int, int], q: InputQuantization, order: ColourOrder, frame: np.ndarray
+) -> None:
+    """``route`` is the one taken, and it gives the usual path's bytes into a destination
+    that held others and as a new array."""
+    pre = Preprocessor(hw, q, order)
+    assert pre.route is route
+    want = usual(frame, hw, q, order)
+    dst = np.full_like(want, 5)
+    pre.into(frame, dst)
+    assert dst.tobytes() == want.tobytes()
+    assert pre(frame)[0].tobytes() == want.tobytes()
+
+
 # Quantizations whose table is the identity (uint8) or the identity less 128 (int8)
 IDENTITY_INPUTS = [
     InputQuantization(InputDType.UINT8, 0.0, 1.0, 1.0, 0),
@@ -73,15 +87,8 @@ IDENTITY_INPUTS = [
 def test_an_identity_table_takes_no_arithmetic_and_gives_the_same_bytes(
     q: InputQuantization, order: ColourOrder
 ) -> None:
-    hw = (30, 40)
-    pre = Preprocessor(hw, q, order)
-    assert pre.route is Route.COPY
     frame = np.random.default_rng(4).integers(0, 256, (72, 128, 3), dtype=np.uint8)
-    want = usual(frame, hw, q, order)
-    dst = np.full_like(want, 5)
-    pre.into(frame, dst)
-    assert dst.tobytes() == want.tobytes()
-    assert pre(frame)[0].tobytes() == want.tobytes()
+    _takes_and_gives_the_usual_bytes(Route.COPY, (30, 40), q, order, frame)
 
 
 def test_a_table_that_is_not_the_identity_has_no_copy_route() -> None:
@@ -247,13 +254,8 @@ def test_yolov8s_int8_input_takes_the_fitted_line_and_gives_the_usual_bytes() ->
     transform = transform_path(YOLOV8_INT8_INPUT, order)
     assert transform is not None
     assert not reproduces(transform, build_table(YOLOV8_INT8_INPUT), order, hw)
-    pre = Preprocessor(hw, YOLOV8_INT8_INPUT, order)
-    assert pre.route is Route.SCALE
     frame = np.random.default_rng(7).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
-    want = usual(frame, hw, YOLOV8_INT8_INPUT, order)
-    dst = np.full_like(want, 9)
-    pre.into(frame, dst)
-    assert dst.tobytes() == want.tobytes()
+    _takes_and_gives_the_usual_bytes(Route.SCALE, hw, YOLOV8_INT8_INPUT, order, frame)
 
 
 def test_no_fitted_line_for_float_inputs() -> None:
