@@ -127,17 +127,6 @@ def test_a_frame_that_is_not_bgr_uint8_is_refused_after_good_ones(frame: np.ndar
         pre(frame)
 
 
-def _letterboxed_usual(frame: np.ndarray, hw: tuple[int, int], pad: int) -> np.ndarray:
-    """The usual path on the frame resized into a padded canvas (independent geometry)."""
-    fh, fw = frame.shape[:2]
-    s = min(hw[1] / fw, hw[0] / fh)
-    nw, nh = max(1, round(fw * s)), max(1, round(fh * s))
-    x0, y0 = (hw[1] - nw) // 2, (hw[0] - nh) // 2
-    canvas = np.full((*hw, 3), pad, np.uint8)
-    canvas[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(frame, (nw, nh))
-    return usual(canvas, hw, V1_INPUT, ColourOrder.RGB)  # type: ignore[no-any-return]
-
-
 @pytest.mark.parametrize("resize", ["stretch", "letterbox"])
 def test_frames_whose_size_changes_each_get_their_own_bytes_and_placement(resize: str) -> None:
     """The per-frame path keeps the last frame's shape and placement: a camera whose size
@@ -159,7 +148,7 @@ def test_frames_whose_size_changes_each_get_their_own_bytes_and_placement(resize
         if mode is ResizeMode.STRETCH or frame.shape[:2] == hw:
             want = usual(frame, hw, V1_INPUT, ColourOrder.RGB)
         else:
-            want = _letterboxed_usual(frame, hw, 114)
+            want = _padded_usual(frame, hw, V1_INPUT, ColourOrder.RGB, 114)
         assert dst.tobytes() == want.tobytes()
 
 
@@ -197,13 +186,11 @@ def test_the_check_rejects_a_transform_that_rounds_differently() -> None:
     assert not reproduces(one_wrong, table, order, hw)
 
 
-def test_a_transform_that_fails_the_check_falls_back_to_the_table(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from camera_app.detect import per_byte
+def _one_off(make):  # type: ignore[no-untyped-def]
+    """A route maker whose step is one off for every byte (what the load check must catch)."""
 
-    def off_by_one(q: InputQuantization, order: ColourOrder):  # type: ignore[no-untyped-def]
-        real = transform_path(q, order)
+    def maker(q: InputQuantization, order: ColourOrder):  # type: ignore[no-untyped-def]
+        real = make(q, order)
         assert real is not None
 
         def apply(small: np.ndarray, out: np.ndarray) -> None:
@@ -211,35 +198,34 @@ def test_a_transform_that_fails_the_check_falls_back_to_the_table(
 
         return apply
 
-    monkeypatch.setitem(per_byte._MAKERS, Route.TRANSFORM, off_by_one)
-    monkeypatch.setitem(per_byte._MAKERS, Route.SCALE, lambda q, order: None)
+    return maker
+
+
+@pytest.fixture
+def makers(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The route makers, to patch; the routes chosen with them are forgotten after."""
+    from camera_app.detect import per_byte
+
     per_byte.choose_route.cache_clear()
-    try:
-        pre = Preprocessor((20, 20), V1_INPUT)
-        assert pre.route is Route.TABLE
-        frame = np.random.default_rng(2).integers(0, 256, (50, 70, 3), dtype=np.uint8)
-        assert (
-            pre(frame)[0].tobytes() == usual(frame, (20, 20), V1_INPUT, ColourOrder.RGB).tobytes()
-        )
-    finally:
-        per_byte.choose_route.cache_clear()
+    yield per_byte._MAKERS
+    per_byte.choose_route.cache_clear()
 
 
 def test_a_transform_that_fails_the_check_falls_back_to_the_fitted_line(
-    monkeypatch: pytest.MonkeyPatch,
+    makers: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from camera_app.detect import per_byte
+    monkeypatch.setitem(makers, Route.TRANSFORM, _one_off(transform_path))
+    frame = np.random.default_rng(2).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    _takes_and_gives_the_usual_bytes(Route.SCALE, (20, 20), V1_INPUT, ColourOrder.RGB, frame)
 
-    monkeypatch.setitem(per_byte._MAKERS, Route.TRANSFORM, lambda q, order: None)
-    per_byte.choose_route.cache_clear()
-    try:
-        pre = Preprocessor((20, 20), V1_INPUT)
-        assert pre.route is Route.SCALE
-        frame = np.random.default_rng(2).integers(0, 256, (50, 70, 3), dtype=np.uint8)
-        want = usual(frame, (20, 20), V1_INPUT, ColourOrder.RGB)
-        assert pre(frame)[0].tobytes() == want.tobytes()
-    finally:
-        per_byte.choose_route.cache_clear()
+
+def test_routes_that_fail_the_check_fall_back_to_the_table(
+    makers: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(makers, Route.TRANSFORM, _one_off(transform_path))
+    monkeypatch.setitem(makers, Route.SCALE, _one_off(scale_path))
+    frame = np.random.default_rng(2).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    _takes_and_gives_the_usual_bytes(Route.TABLE, (20, 20), V1_INPUT, ColourOrder.RGB, frame)
 
 
 # YOLOv8n's int8 export (ultralytics_yolov8n_coco_640_int8): [0, 1] input, scale 0.0187, zero
