@@ -48,7 +48,7 @@ def table_path(table: npt.NDArray[np.generic], colour_order: ColourOrder) -> Per
     # pattern into the destination's uint8 view, which is exact.
     signed = table.dtype == np.int8
     lut: npt.NDArray[Any] = table.view(np.uint8) if signed else table
-    # The names each call uses, bound here (see Preprocessor._make_stretch_into).
+    # The names each call uses, bound here (see preprocess.Preprocessor._make_stretch_into).
     look_up, cvt, u8, to_rgb = cv2.LUT, cv2.cvtColor, np.uint8, cv2.COLOR_BGR2RGB
     if colour_order is ColourOrder.BGR:
 

@@ -1,4 +1,4 @@
-"""Frame -> model input: resize first, then one pass per byte over the small image (OpenCV).
+"""Frame -> model input: resize first, then the per-byte step over the small image (OpenCV).
 
 The resize writes into a per-thread buffer that is reused frame after frame (or, when nothing
 else is left to do, straight into the destination: the interpreter's own input tensor, see
