@@ -16,7 +16,8 @@ invoke -> postprocess) without any other thread: the App's "pipeline tax" is its
 that loop's (issue 18: >= 0.97x), and, less distorted by the machine's drift, the CPU per frame
 of its threads by group (frame threads, other Python threads, the runtime pools).
 ``--opencv-threads 1,2`` adds the serial loop and the App with ``cv2.setNumThreads(N)``.
-Contenders alternate in rounds, so a noisy machine slows all of them alike.
+Contenders alternate in rounds, every other round in reverse order, so a noisy machine slows
+all of them alike; each target line prints a 90% bootstrap interval over the rounds.
 
 ``latency``: a live RTSP stream (tests/rtsp_server.py, 30 fps unless ``--fps``) of a clip with
 its frame number burned into every frame, and the model on one thread. First the real App, then
@@ -585,7 +586,11 @@ def throughput_config(
     others, whole = OtherLoad(), OtherLoad()
     for r in range(args.rounds):
         others.reset()
-        for key, (_, run) in contenders.items():
+        # Every other round in reverse order: the host's speed drifts over seconds, and in a
+        # fixed order the contender run last would always meet the drift of the same part of
+        # the round (over an even number of rounds a linear drift cancels).
+        order = list(contenders.items())
+        for key, (_, run) in order if r % 2 == 0 else reversed(order):
             results[key].append(run())
         line = "  ".join(f"{k} {v[-1].rate:5.1f}/s" for k, v in results.items())
         print(f"   round {r + 1}: {line} | load {loadavg()}, {others.describe()}", flush=True)
@@ -647,12 +652,28 @@ def print_target(
     per_round = [m.rate / b.rate for m, b in zip(results[key], results[base], strict=True)]
     met = ratio >= goal
     rounds = " ".join(f"{r:.3f}" for r in per_round)
+    low, high = ratio_interval(results[key], results[base])
     print(
         f"   target: {contenders[key][0].lstrip('*')} >= {goal} x {contenders[base][0]}: "
-        f"{ratio:.3f} -> {'MET' if met else 'MISSED'}  (rounds: {rounds})",
+        f"{ratio:.3f} -> {'MET' if met else 'MISSED'}  (rounds: {rounds}; 90% interval over "
+        f"rounds {low:.3f}-{high:.3f}{', holds the goal' if low < goal <= high else ''})",
         flush=True,
     )
     return met
+
+
+def ratio_interval(
+    blocks: Sequence[Block], bases: Sequence[Block], draws: int = 2000
+) -> tuple[float, float]:
+    """A 90% bootstrap interval of the ratio of frames/s, rounds drawn with replacement (a
+    round's two blocks stay together): how far this run's ratio could be from the host's
+    noise alone. Fixed seed, so the same blocks print the same interval."""
+    frames = np.array([[b.frames, base.frames] for b, base in zip(blocks, bases, strict=True)])
+    seconds = np.array([[b.seconds, base.seconds] for b, base in zip(blocks, bases, strict=True)])
+    picks = np.random.default_rng(0).integers(0, len(frames), size=(draws, len(frames)))
+    rate = frames[picks].sum(axis=1) / seconds[picks].sum(axis=1)  # (draws, 2)
+    low, high = np.quantile(rate[:, 0] / rate[:, 1], [0.05, 0.95])
+    return float(low), float(high)
 
 
 def print_thread_cpu(
