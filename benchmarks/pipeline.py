@@ -2,7 +2,7 @@
 
     export CAMERA_APP_MODEL_PATH=../shared/models
     python benchmarks/pipeline.py throughput [--seconds 60] [--rounds 6] [--source-fps FPS]
-        [--setups 1x2,2x1] [--opencv-threads 1,2] [--model NAME]
+        [--setups 1x2,2x1] [--opencv-threads 1,2] [--source-times 2] [--model NAME]
     python benchmarks/pipeline.py latency [--seconds 300] [--fps 30]
     python benchmarks/pipeline.py memory [--seconds 600] [--source rtsp|demo]
     python benchmarks/pipeline.py tail [--seconds 30]
@@ -15,7 +15,8 @@ decodes (decode cost). A serial loop runs the worker's own per-frame stages (pre
 invoke -> postprocess) without any other thread: the App's "pipeline tax" is its rate against
 that loop's (issue 18: >= 0.97x), and, less distorted by the machine's drift, the CPU per frame
 of its threads by group (frame threads, other Python threads, the runtime pools).
-``--opencv-threads 1,2`` adds the serial loop and the App with ``cv2.setNumThreads(N)``.
+``--opencv-threads 1,2`` adds the serial loop and the App with ``cv2.setNumThreads(N)``;
+``--source-times K`` the App with its camera at K x this host's bare rate.
 Contenders alternate in rounds, every other round in reverse order, so a noisy machine slows
 all of them alike; each target line prints a 90% bootstrap interval over the rounds.
 
@@ -563,6 +564,19 @@ def throughput_config(
         f"*App, in-memory 720p @ {fps:g}/s",
         functools.partial(memory_block, cfgs["memory"], per_block, frame, fps),
     )
+    if args.source_times:
+        # The same App with the camera paced at a multiple of this host's model rate (a short
+        # bare calibration first): a fixed 300 fps is 1.3x the model on one host and 5x on a
+        # slower one, and every frame read costs the reader's wake-up, whether or not a worker
+        # takes it.
+        calibration = bare_invoke(detectors, frame, 3.0).rate
+        times_fps = round(args.source_times * calibration)
+        print(f"   calibration: bare invoke() {calibration:.1f}/s -> the second camera at "
+              f"{args.source_times:g} x = {times_fps} fps", flush=True)  # fmt: skip
+        contenders["memory-x"] = (
+            f"App, in-memory 720p @ {times_fps}/s ({args.source_times:g} x bare)",
+            functools.partial(memory_block, cfgs["memory"], per_block, frame, times_fps),
+        )
     for n in args.opencv_threads:  # the same two, with OpenCV's pool set to n threads
         contenders[f"serial-cv{n}"] = (
             f"serial loop, cv2.setNumThreads({n})",
@@ -634,6 +648,7 @@ def throughput_config(
     for app_key, base_key, goal in [
         ("memory", "bare", 0.95),  # issue 3
         ("memory", "serial", 0.97),  # issue 18: no pipeline tax
+        *((("memory-x", "serial", 0.97),) if args.source_times else ()),
         *((f"memory-cv{n}", f"serial-cv{n}", 0.97) for n in args.opencv_threads),
     ]:
         ok = print_target(contenders, results, app_key, base_key, goal) and ok
@@ -1224,6 +1239,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help=f"the sources' pace (default: in memory {SOURCE_FPS:g} fps, the H.264 file 100 "
         "fps per interpreter)",
+    )
+    t.add_argument(
+        "--source-times",
+        type=float,
+        default=None,
+        help="also run the App with its camera at this multiple of the bare invoke() rate "
+        "(measured for 3 s first), e.g. 2",
     )
     t.add_argument("--no-video", action="store_true", help="skip the decoded-video variants")
     t.add_argument("--setups", default="1x2,2x1", help="interpreters x threads, comma-separated")
