@@ -399,7 +399,8 @@ def make_h264_clip(
 class PipelineBlock(Block):
     """Per frame (``per_frame_s`` holds end-to-end latency): each stage of the worker's turn."""
 
-    idle_s: list[float] = dataclasses.field(default_factory=list)  # result -> next invoke()
+    # From one result to the next frame's preprocessing (the App: publish, take, any wait).
+    idle_s: list[float] = dataclasses.field(default_factory=list)
     pre_s: list[float] = dataclasses.field(default_factory=list)
     invoke_s: list[float] = dataclasses.field(default_factory=list)
     post_s: list[float] = dataclasses.field(default_factory=list)
@@ -407,6 +408,7 @@ class PipelineBlock(Block):
     captured: int = 0
     out_of_order: int = 0  # results the outputs got after a result of a newer frame
     held: int = 0  # results ResultOrder held back until an older frame finished
+    app: bool = True  # False: the serial loop (stage times only)
 
 
 class OrderSink:
@@ -440,9 +442,7 @@ def pipeline_block(cfg: AppConfig, seconds: float, memory: MemorySource | None) 
 
     def observe(r: Result) -> None:  # runs on the worker's thread, inside publish()
         t = r.times
-        # Preprocessing runs on the worker's other thread, ahead of invoke(): the interpreter's
-        # idle time is from one result to the next invoke().
-        invoke_started = r.done_monotonic_s - t.postprocess_s - t.invoke_s
+        pre_started = r.done_monotonic_s - t.postprocess_s - t.invoke_s - t.preprocess_s
         previous = last_done.get(r.worker)
         last_done[r.worker] = r.done_monotonic_s
         if counting.is_set():
@@ -451,7 +451,7 @@ def pipeline_block(cfg: AppConfig, seconds: float, memory: MemorySource | None) 
             block.invoke_s.append(t.invoke_s)
             block.post_s.append(t.postprocess_s)
             if previous is not None:
-                block.idle_s.append(invoke_started - previous)
+                block.idle_s.append(pre_started - previous)
 
     app.telemetry.hooks.on_result.append(observe)
     with running(app):
@@ -488,20 +488,33 @@ def serial_detect(detectors: Sequence[Detector], frame: Image, seconds: float) -
     start = threading.Barrier(len(detectors) + 1, timeout=30.0)
     deadline = [0.0]
     threads = ThreadCpu()
+    block = PipelineBlock(0, 0.0, 0.0, app=False)  # list.append is atomic: threads share it
+
+    tids: set[int] = set()
 
     def loop(i: int) -> None:
         det = detectors[i]
+        tids.add(threading.get_native_id())
         start.wait()
         cpu0 = time.thread_time()
+        previous = None
         while time.perf_counter() < deadline[0]:
-            detect_frame(det, frame, det.thresholds)
+            _, (t0, t1, t2, t3) = detect_frame(det, frame, det.thresholds)
             counts[i] += 1
+            block.pre_s.append(t1 - t0)
+            block.invoke_s.append(t2 - t1)
+            block.post_s.append(t3 - t2)
+            if previous is not None:
+                block.idle_s.append(t0 - previous)
+            previous = t3
         cpu_s[i] = time.thread_time() - cpu0
 
     elapsed, cpu = run_loops(loop, len(detectors), start, deadline, seconds, "serial detect")
-    groups = threads.groups(thread_group)  # the loops have ended: their own CPU time is added
+    groups = threads.groups(thread_group, tids)  # the loops have ended: theirs is added
     groups["frame"] = groups.get("frame", 0.0) + sum(cpu_s)
-    return Block(sum(counts), elapsed, cpu, threads_cpu_s=groups)
+    block.frames, block.seconds, block.cpu_s = sum(counts), elapsed, cpu
+    block.threads_cpu_s = groups
+    return block
 
 
 def merge(blocks: Sequence[Block]) -> tuple[float, float, list[float]]:
@@ -612,7 +625,7 @@ def throughput_config(
     bare_rate, _, bare_t = merge(results["bare"])
     print(
         f"   {'contender':<44} {'frames/s':>8} {'x bare':>7} {'CPU%':>5}  "
-        "per frame and worker, mean ms: idle invoke  post   sum/period   pre | "
+        "per frame and worker, mean ms: idle   pre invoke  post   sum/period | "
         "e2e p50   p99 | captured/s replaced | out of order (held back to keep order)"
     )
     for key, (label, _) in contenders.items():
@@ -628,20 +641,23 @@ def throughput_config(
         elif pb:
             means = {
                 name: statistics.fmean([d for b in pb for d in getattr(b, name)]) * 1e3
-                for name in ("idle_s", "invoke_s", "post_s")
+                for name in ("idle_s", "pre_s", "invoke_s", "post_s")
             }
-            pre = statistics.fmean([d for b in pb for d in b.pre_s]) * 1e3
             period = interpreters / rate * 1e3  # each worker's time per frame
-            lat = [d for b in pb for d in b.per_frame_s]
-            seconds = sum(b.seconds for b in pb)
             row += (
                 f"{' ' * 19}"
                 + " ".join(f"{v:5.2f}" for v in means.values())
-                + f" {sum(means.values()):6.2f}/{period:5.2f} {pre:5.2f} | {ms(q(lat, 0.5))} "
-                f"{ms(q(lat, 0.99))} | "
-                f"{sum(b.captured for b in pb) / seconds:6.1f} {sum(b.replaced for b in pb)} | "
-                f"{sum(b.out_of_order for b in pb)} ({sum(b.held for b in pb)} held)"
+                + f" {sum(means.values()):6.2f}/{period:5.2f}"
             )
+            if pb[0].app:
+                lat = [d for b in pb for d in b.per_frame_s]
+                seconds = sum(b.seconds for b in pb)
+                row += (
+                    f" | {ms(q(lat, 0.5))} {ms(q(lat, 0.99))} | "
+                    f"{sum(b.captured for b in pb) / seconds:6.1f} "
+                    f"{sum(b.replaced for b in pb)} | "
+                    f"{sum(b.out_of_order for b in pb)} ({sum(b.held for b in pb)} held)"
+                )
         print(row)
     print_thread_cpu(contenders, results)
     ok = True

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 NATIVE = "native"
@@ -34,13 +34,19 @@ class ThreadCpu:
     def __init__(self) -> None:
         self._start = thread_run_ns()
 
-    def groups(self, group_of: Callable[[str], str]) -> dict[str, float]:
+    def groups(
+        self, group_of: Callable[[str], str], exclude: Collection[int] = ()
+    ) -> dict[str, float]:
         """CPU seconds since the start per group: ``group_of(name)`` for Python threads,
-        ``NATIVE`` for the rest."""
+        ``NATIVE`` for the rest. ``exclude``: kernel thread ids the caller measures itself
+        (a Python thread that has just ended can outlive its name for a moment, and would
+        count as native)."""
         end = thread_run_ns()
         names = {t.native_id: t.name for t in threading.enumerate()}
         out: dict[str, float] = {}
         for tid, ns in end.items():
+            if tid in exclude:
+                continue
             name = names.get(tid)
             group = NATIVE if name is None else group_of(name)
             out[group] = out.get(group, 0.0) + (ns - self._start.get(tid, 0)) / 1e9
