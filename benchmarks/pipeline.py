@@ -79,6 +79,7 @@ from camera_app.config import (
     default_config,
 )
 from camera_app.detect.detector import Detector, load_detectors
+from camera_app.errors import UserError
 from camera_app.options import detector_options
 from camera_app.pipeline.types import Result, ResultSink
 from camera_app.pipeline.worker import detect_frame
@@ -1294,7 +1295,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     fn: Callable[[argparse.Namespace], int] = args.fn
-    return fn(args)
+    try:
+        return fn(args)
+    except UserError as exc:  # a missing model, a bad setting: one line, not a traceback
+        print(f"pipeline.py {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
