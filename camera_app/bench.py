@@ -216,6 +216,8 @@ def run_bench(args: argparse.Namespace) -> int:
     print(f"frame 1280x720, repeat {repeat}, cv2 threads {cv2.getNumThreads()}")
     bench_preprocess(frame, repeat)
     for name in args.model or DEFAULT_MODELS:
+        if name == "none":  # --model none: the preprocessing comparison alone
+            continue
         try:
             det = load_detector(name, DetectorOptions(threshold=0.5, threads=int(args.threads)))
         except ModelNotFoundError as exc:

@@ -167,7 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=cmd_models)
 
     b = sub.add_parser("bench", help="benchmarks, printed side by side")
-    b.add_argument("--model", "-m", action="append", help="model(s) to measure (repeatable)")
+    b.add_argument(
+        "--model",
+        "-m",
+        action="append",
+        help="model(s) to measure (repeatable); 'none': the preprocessing comparison only",
+    )
     b.add_argument("--repeat", type=int, default=200)
     b.add_argument("--threads", type=int, default=2)
     b.add_argument("--image", default=None, help="frame to measure on (default: a shared image)")

@@ -160,3 +160,11 @@ def test_bench_runs_every_comparison_and_the_bytes_are_identical() -> None:
     assert "target" not in ssd.split("model blobs_int8_raw_float_out")[1]  # issue 16's is YOLO's
     assert "yolov8 decode + NMS" in yolo
     assert re.search(r"postprocess / invoke = +[\d.]+% \(target < 3%: (MET|MISSED)\)", yolo), yolo
+
+
+def test_bench_model_none_runs_the_preprocessing_comparison_alone() -> None:
+    r = run("bench", "--repeat", "3", "--model", "none")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("identical bytes: True") == 3, r.stdout
+    assert not re.search(r"^model ", r.stdout, re.M)  # no model loaded, and none skipped
+    assert "skipped" not in r.stdout
