@@ -2,7 +2,8 @@
 
     export CAMERA_APP_MODEL_PATH=../shared/models
     python benchmarks/pipeline.py throughput [--seconds 60] [--rounds 6] [--source-fps FPS]
-        [--setups 1x2,2x1] [--opencv-threads 1,2] [--source-times 2] [--model NAME]
+        [--setups 1x2,2x1] [--opencv-threads 1,2] [--source-times 2] [--with-reader]
+        [--model NAME]
     python benchmarks/pipeline.py latency [--seconds 300] [--fps 30]
     python benchmarks/pipeline.py memory [--seconds 600] [--source rtsp|demo]
     python benchmarks/pipeline.py tail [--seconds 30]
@@ -16,7 +17,9 @@ invoke -> postprocess) without any other thread: the App's "pipeline tax" is its
 that loop's (issue 18: >= 0.97x), and, less distorted by the machine's drift, the CPU per frame
 of its threads by group (frame threads, other Python threads, the runtime pools).
 ``--opencv-threads 1,2`` adds the serial loop and the App with ``cv2.setNumThreads(N)``;
-``--source-times K`` the App with its camera at K x this host's bare rate.
+``--source-times K`` the App with its camera at K x this host's bare rate; ``--with-reader``
+the serial loop with the App's own capture thread reading the same in-memory camera beside it
+(what reading the source costs the loop, without the rest of the pipeline).
 Contenders alternate in rounds, every other round in reverse order, so a noisy machine slows
 all of them alike; each target line prints a 90% bootstrap interval over the rounds.
 
@@ -84,6 +87,7 @@ from camera_app.options import detector_options
 from camera_app.pipeline.types import Result, ResultSink
 from camera_app.pipeline.worker import detect_frame
 from camera_app.sources.base import ImageBGR, Pacer, SourceSpec
+from camera_app.sources.capture import CaptureThread
 from camera_app.sources.demo import DemoSource
 from camera_app.wiring import services
 
@@ -518,6 +522,25 @@ def serial_detect(detectors: Sequence[Detector], frame: Image, seconds: float) -
     return block
 
 
+def serial_with_reader(
+    detectors: Sequence[Detector], frame: Image, seconds: float, fps: float
+) -> Block:
+    """The serial loop with the App's capture thread reading an in-memory camera at ``fps``
+    beside it into a slot nobody takes from: the source's share of the App's tax, apart
+    from the board, the workers' hand-overs and the outputs."""
+    stop = threading.Event()
+    capture = CaptureThread("cam", MemorySource(frame, fps), stop)
+    capture.start()
+    try:
+        if capture.latest.get(timeout_s=10.0) is None:
+            raise RuntimeError("the in-memory camera gave no frame in 10 s")
+        return serial_detect(detectors, frame, seconds)
+    finally:
+        stop.set()
+        if not capture.stop(timeout_s=10.0):
+            print("WARNING: the capture thread is still running after stop", flush=True)
+
+
 def merge(blocks: Sequence[Block]) -> tuple[float, float, list[float]]:
     """(frames per second, CPU seconds per wall second, all per-frame times) over blocks."""
     frames = sum(b.frames for b in blocks)
@@ -590,6 +613,11 @@ def throughput_config(
         contenders["memory-x"] = (
             f"App, in-memory 720p @ {times_fps}/s ({args.source_times:g} x bare)",
             functools.partial(memory_block, cfgs["memory"], per_block, frame, times_fps),
+        )
+    if args.with_reader:
+        contenders["serial-reader"] = (
+            f"serial loop + capture thread @ {fps:g}/s",
+            lambda: serial_with_reader(detectors, frame, per_block, fps),
         )
     for n in args.opencv_threads:  # the same two, with OpenCV's pool set to n threads
         contenders[f"serial-cv{n}"] = (
@@ -666,6 +694,7 @@ def throughput_config(
         ("memory", "bare", 0.95),  # issue 3
         ("memory", "serial", 0.97),  # issue 18: no pipeline tax
         *((("memory-x", "serial", 0.97),) if args.source_times else ()),
+        *((("memory", "serial-reader", 0.97),) if args.with_reader else ()),
         *((f"memory-cv{n}", f"serial-cv{n}", 0.97) for n in args.opencv_threads),
     ]:
         ok = print_target(contenders, results, app_key, base_key, goal) and ok
@@ -1263,6 +1292,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="also run the App with its camera at this multiple of the bare invoke() rate "
         "(measured for 3 s first), e.g. 2",
+    )
+    t.add_argument(
+        "--with-reader",
+        action="store_true",
+        help="also run the serial loop with the App's capture thread reading the source beside it",
     )
     t.add_argument("--no-video", action="store_true", help="skip the decoded-video variants")
     t.add_argument("--setups", default="1x2,2x1", help="interpreters x threads, comma-separated")

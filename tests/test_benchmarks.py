@@ -38,6 +38,50 @@ def test_pipeline_tail_times_invoke_beside_fixed_work() -> None:
     assert re.search(r"bound 2 x invoke p50 \+ 1/60 s = +[\d.]+ ms", r.stdout), r.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.realmodel
+def test_pipeline_throughput_prints_every_contender_and_target() -> None:
+    """Two short rounds with every optional contender: each row has a rate, the loop with the
+    capture thread shows that thread's CPU (the plain loop has none), and each target line
+    has its rounds and its interval."""
+    need_shared()
+    r = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "pipeline.py"), "throughput", "--seconds",
+         "2", "--rounds", "2", "--no-video", "--setups", "1x1", "--with-reader",
+         "--source-times", "2"],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "CAMERA_APP_MODEL_PATH": str(MODELS)},
+    )  # fmt: skip
+    assert r.returncode in (0, 1), r.stderr  # 1: a target missed (read below, not asserted)
+    rounds = re.findall(r"^   round (\d+): (.+) \|", r.stdout, re.M)
+    assert [n for n, _ in rounds] == ["1", "2"], r.stdout
+    for _, line in rounds:
+        keys = re.findall(r"([\w-]+) +[\d.]+/s", line)
+        assert keys == ["bare", "serial", "memory", "memory-x", "serial-reader"], line
+    row = r"^   \*?((?:bare|serial|App)[^\n]*?) {2,}([\d.]+) +[\d.]+ +\d+ "
+    rates = dict(re.findall(row, r.stdout, re.M))
+    assert len(rates) == 5, r.stdout
+    assert all(float(v) > 0 for v in rates.values()), r.stdout
+    cpu = dict(re.findall(r"^   (serial[^\n]*?) {2,}[\d.]+ +([\d.]+) +[\d.]+$", r.stdout, re.M))
+    plain = cpu["serial pre+invoke+post loop, no threads"]
+    reader = cpu["serial loop + capture thread @ 300/s"]
+    assert float(reader) > float(plain), r.stdout  # the capture thread's CPU is counted
+    targets = re.findall(r"^   target: (.+?) >= ([\d.]+) x (.+?): ([\d.]+) -> (MET|MISSED) +"
+                         r"\(rounds: ([\d. ]+); 90% interval over rounds ([\d.]+)-([\d.]+)",
+                         r.stdout, re.M)  # fmt: skip
+    assert [t[2] for t in targets] == [
+        "bare invoke() loop",
+        "serial pre+invoke+post loop, no threads",
+        "serial pre+invoke+post loop, no threads",
+        "serial loop + capture thread @ 300/s",
+    ], r.stdout
+    for _, goal, _, ratio, verdict, per_round, low, high in targets:
+        assert len(per_round.split()) == 2
+        assert float(low) <= float(high)
+        assert verdict == ("MET" if float(ratio) >= float(goal) else "MISSED")
+    assert r.returncode == (0 if all(t[4] == "MET" for t in targets) else 1)
+
+
 @pytest.mark.realmodel
 def test_yolo_resize_compares_both_modes_for_each_yolo_model() -> None:
     need_shared()
