@@ -27,7 +27,7 @@ from yaml.constructor import ConstructorError, SafeConstructor
 
 from camera_app._yaml_limits import MAX_DEPTH, MergeBudget
 from camera_app.errors import ConfigError
-from camera_app.redact import redact_text
+from camera_app.redact import redact_text, redact_url
 
 T = TypeVar("T")
 E = TypeVar("E", bound=Enum)
@@ -67,9 +67,22 @@ def describe(value: object) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):  # control characters escaped: a message stays one line
-        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in redact_text(value))
+        # The whole value as one URL: a raw space in a password would end a URL in free text.
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in redact_url(value))
         return f"'{text[:77]}...'" if len(text) > 80 else f"'{text}'"
     return f"a {type(value).__name__}"
+
+
+# Keys whose value is a secret: what they hold is never shown, whatever its type.
+_SECRET_KEY = re.compile(r"(password|passwd|secret|token)$", re.IGNORECASE)
+
+
+def _not_shown(value: object) -> str:
+    """What a secret key holds, without its value ("an integer (not shown)")."""
+    if value is None:
+        return "null"
+    kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    return f"{kind.get(type(value), 'a value')} (not shown)"
 
 
 @dataclass(frozen=True)
@@ -116,7 +129,15 @@ class Node:
         if isinstance(self.node, yaml.SequenceNode):
             return "a list"
         value, names = self._scalar()
-        return _hidden(names) if names else describe(value)
+        return self._shown(value, names)
+
+    def _shown(self, value: object, names: tuple[str, ...]) -> str:
+        """``value`` for "got ...": hidden when interpolated or held by a secret key."""
+        if names:
+            return _hidden(names)
+        if _SECRET_KEY.search(self.key.rpartition(".")[2]):
+            return _not_shown(value)
+        return describe(value)
 
     def mapping(
         self, allowed: Collection[str], *, skip_prefix: str | None = None
@@ -221,8 +242,7 @@ class Node:
                     return check(_construct(_resolve(value), value))
                 except CheckError:
                     pass
-            got = _hidden(names) if names else describe(value)
-            raise self.error(f"expected {exc.expected}, got {got}") from exc
+            raise self.error(f"expected {exc.expected}, got {self._shown(value, names)}") from exc
 
     def _scalar(self) -> tuple[object, tuple[str, ...]]:
         """The scalar's value and the environment variables it was filled from."""
@@ -245,6 +265,7 @@ class Node:
                 return "${"
             body = match.group(1)
             if body is not None and body.startswith("credential:"):
+                names.append(body)  # shown as ${credential:NAME}, never its content
                 return self._credential(body.removeprefix("credential:"), text)
             parsed = _VAR_BODY.fullmatch(body) if body is not None else None
             if parsed is None or "${" in (parsed.group(2) or ""):

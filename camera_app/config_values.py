@@ -22,6 +22,8 @@ E = TypeVar("E", bound=Enum)
 # ---- value checks (shared by the YAML reader and apply_overrides) ---------------------------
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+# "rtsp:/cam/x", "http:cam": a URL scheme without its "//", which would be read as a file path.
+_SLASHES_MISSING = re.compile(r"(rtsps?|https?):(?!//)", re.IGNORECASE)
 _SOURCE_EXPECTED = (
     "demo, a webcam index, /dev/videoN, an rtsp://, rtsps://, http:// or https:// URL, "
     "or a video file or image folder path"
@@ -45,6 +47,9 @@ def check_source(value: object) -> str:
         return str(value)
     if not isinstance(value, str) or not value.strip():
         raise CheckError(_SOURCE_EXPECTED)
+    missing = _SLASHES_MISSING.match(value)
+    if missing:
+        raise CheckError(f"a URL written {missing.group(1).lower()}://host/..., with two slashes")
     match = _SCHEME.match(value)
     if match:
         if match.group(1).lower() not in {"rtsp", "rtsps", "http", "https"}:

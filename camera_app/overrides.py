@@ -6,13 +6,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 from camera_app._checks import string
 from camera_app._yaml import CheckError, describe
 from camera_app.config import AppConfig, CameraConfig, events_limits_differ
 from camera_app.config_values import _PATH, _THREADS, check_source
 from camera_app.errors import ConfigError
+from camera_app.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -27,16 +27,13 @@ def _flag(flag: str, value: object, check: Callable[[object], T]) -> T:
 
 
 def _warn_if_password_on_the_command_line(camera: str, source: str) -> None:
-    """A password in ``--source`` is readable by every local user (``ps``, /proc/PID/cmdline)."""
-    try:
-        password = urlsplit(source).password
-    except ValueError:
-        return  # check_source says what is wrong with it
-    if password:
+    """Credentials or a token in ``--source`` are readable by every local user (``ps``,
+    /proc/PID/cmdline): whatever the redactor would mask (``redact_url``) is warned about."""
+    if redact_url(source) != source:
         log.warning(
-            "--source for %s has a password in it, which every user of this machine can read "
-            "in the process list (ps); put the camera in a config file and write the password "
-            "as ${credential:NAME} (systemd LoadCredential=) or ${ENV_VAR} instead",
+            "--source for %s has credentials or a token in it, which every user of this "
+            "machine can read in the process list (ps); put the camera in a config file and "
+            "write them as ${credential:NAME} (systemd LoadCredential=) or ${ENV_VAR} instead",
             camera,
         )
 

@@ -2,10 +2,15 @@
 
 URLs are parsed (``urllib.parse``), not matched with a ``user:pass@`` regex, so percent-encoded
 passwords (``p%40ss``) and raw ``@`` inside passwords (``admin:p@ss@host``) are masked too.
-What is masked: the userinfo (user and password) and the values of query or fragment
-parameters with a secret-sounding name. When the authority cannot be parsed unambiguously
-(a raw ``/``, ``?`` or ``#`` in a password, a bad IPv6 literal), everything after ``scheme://``
-is masked: a message that says too little is better than one that leaks.
+What is masked: the userinfo (user and password); every query or fragment parameter's value
+but those of a short list of names known to hold no secret (``channel``, ``subtype``, ``fps``:
+``SHOWN_PARAMS``), and valueless parameters not on it (a bare token); and in the path,
+whatever follows the first ``=`` of a segment (``/user=admin_password=x_channel=1.sdp``, as
+XMeye cameras take them). A list of secret-sounding names is never complete (``loginpas``,
+``psw``, ``X-Amz-Signature``), so the list is of the names that are shown. When the authority
+cannot be parsed unambiguously (a raw ``/``, ``?`` or ``#`` in a password, a bad IPv6 literal),
+everything after ``scheme://`` is masked: a message that says too little is better than one
+that leaks.
 
 Redaction runs on text from the network (request lines), so its cost is linear in its input and
 bounded: URLs are found by ``str.find("://")``, never by a regex that rescans the text from each
@@ -20,25 +25,30 @@ from urllib.parse import unquote_plus, urlsplit
 
 MASK = "***"
 
-# Query and fragment parameters whose value is a secret, by exact (lower-case) name...
-SECRET_PARAMS = frozenset(
-    {"password", "passwd", "pwd", "pw", "pass", "passcode", "passphrase", "pin"}
-    | {"token", "secret", "key", "auth", "authorization", "credential", "credentials"}
-    | {"access_token", "api_key", "apikey", "sig", "signature", "session", "sessionid"}
+# Query and fragment parameters whose value is shown: what selects a stream or its format on
+# common cameras (Hikvision, Dahua, Reolink, Axis, Foscam, XMeye), never a credential. Every
+# other value is masked.
+SHOWN_PARAMS = frozenset(
+    {"channel", "channels", "ch", "chn", "subtype", "stream", "streamtype", "stream_type"}
+    | {"profile", "resolution", "res", "width", "height", "fps", "framerate", "bitrate"}
+    | {"quality", "compression", "codec", "videocodec", "format", "fmt", "transport"}
+    | {"rtsp_transport", "tcp", "udp", "unicast", "multicast", "mode", "type", "camera"}
+    | {"cam", "video", "audio", "real_stream", "action", "cmd", "snapshot", "timeout"}
 )
-# ... or by ending: "user_password", "adminPasscode", "client_secret", "stream_token".
-_SECRET_SUFFIXES = ("password", "passwd", "passcode", "token", "secret", "_key", "-key", "apikey")
 
 # Longer text is cut here before it is searched (http.server takes request lines up to 64 KiB).
 MAX_TEXT_CHARS = 65536
 
 _URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+# "rtsp:/user:pw@host" or "rtsp:user:pw@host": a URL with its slashes mistyped, userinfo and all.
+_MISTYPED_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:)/?(?!/)[^@]*@")
 _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _SCHEME_CHARS = _LETTERS | frozenset("0123456789+.-")
 _NOT_SPACE = re.compile(r"\S+")
 # Characters that end a sentence or close a quote, rather than belong to the URL before them.
 _TRAILING = ".,;:!?'\")]}>"
 _PARAM_SEP = re.compile(r"([?&;#])")
+_PATH_VALUE = re.compile(r"=[^/]*")  # from a path segment's first "=" to the segment's end
 _IPV_FUTURE = re.compile(r"v[0-9A-Fa-f]+\..+", re.DOTALL)
 
 
@@ -61,11 +71,13 @@ def redact_url(text: str) -> str:
     """Return ``text`` (one URL) with its userinfo and secret parameters replaced by ``***``.
 
     Text that is not a ``scheme://`` URL is passed to :func:`redact_text` instead, so any
-    string may be given.
+    string may be given; one that starts like a URL with its slashes mistyped and holds an
+    ``@`` (``rtsp:/admin:pw@cam``) is masked after its scheme.
     """
     start = _URL_START.match(text)
     if start is None:
-        return redact_text(text)
+        mistyped = _MISTYPED_URL.match(text)
+        return mistyped.group(1) + MASK if mistyped else redact_text(text)
     prefix = text[: start.end()]
     try:
         parts = urlsplit(text)
@@ -125,25 +137,28 @@ def redact_text(text: str) -> str:
     return "".join(out)
 
 
-def _is_secret(name: str) -> bool:
-    key = unquote_plus(name).strip().lower()
-    return key in SECRET_PARAMS or key.endswith(_SECRET_SUFFIXES)
+def _is_shown(name: str) -> bool:
+    return unquote_plus(name).strip().lower() in SHOWN_PARAMS
 
 
 def _mask_params(rest: str) -> str:
-    """Mask the values of secret parameters in the path, query and fragment of one URL.
+    """Mask the path's ``name=value`` segments and the values of the query and fragment
+    parameters not on ``SHOWN_PARAMS`` (valueless ones not on it entirely).
 
     A value runs to the next ``&``, ``;`` or ``#``: a ``?`` inside it (``pw=a?b``) is still the
     value. Split once, so the cost is linear however many separators there are.
     """
-    parts = _PARAM_SEP.split(rest)  # [before, sep, piece, sep, piece, ...]
-    out = [parts[0]]
+    parts = _PARAM_SEP.split(rest)  # [path, sep, piece, sep, piece, ...]
+    out = [_PATH_VALUE.sub("=" + MASK, parts[0])]
     masking = False
     for i in range(1, len(parts), 2):
         sep, piece = parts[i], parts[i + 1]
         if masking and sep == "?":
-            continue  # still inside the secret value, already shown as the mask
+            continue  # still inside a masked value, already shown as the mask
         name, eq, _value = piece.partition("=")
-        masking = bool(eq) and _is_secret(name)
-        out.append(f"{sep}{name}={MASK}" if masking else sep + piece)
+        masking = not _is_shown(name)
+        if not masking:
+            out.append(sep + piece)
+        else:
+            out.append(f"{sep}{name}={MASK}" if eq else f"{sep}{MASK}")
     return "".join(out)

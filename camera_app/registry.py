@@ -11,6 +11,7 @@ the host part of every URL for boxes that pull from a local mirror.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import io
 import logging
 import os
@@ -111,6 +112,11 @@ def _download(url: str, progress: Callable[[int, int | None], None], timeout_s: 
             return buf.getvalue()
     except urllib.error.HTTPError as exc:
         raise PullError(f"download of {shown} failed: HTTP {exc.code} {exc.reason}") from exc
+    except (http.client.InvalidURL, ValueError):  # the message quotes the URL's host part
+        raise PullError(
+            f"download of {shown} failed: not a URL urllib can fetch (credentials in it, a "
+            "space, a bad port); check CAMERA_APP_MODEL_MIRROR"
+        ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise PullError(

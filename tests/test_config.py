@@ -598,6 +598,30 @@ def test_errors_never_show_an_interpolated_value(text: str, line: int, message: 
 def test_errors_redact_urls_written_in_the_file() -> None:
     err = error("cameras:\n  - source: ftp://admin:hunter2@h/x\n")
     assert "ftp://***:***@h/x" in str(err)
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["rtmp://admin:Space Secret@10.0.0.1/live", "rtsp://admin:No Secret@:554/live"],
+)
+def test_errors_redact_a_url_with_a_raw_space_in_its_password(source: str) -> None:
+    # In free text a URL ends at a space; a config value is one URL, whatever it holds.
+    err = error(f"cameras:\n  - {{name: a, source: '{source}'}}\n")
+    assert "Secret" not in str(err)
+    assert "***:***@" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [("987654321", "an integer"), ("0x1F2E", "an integer"), ("3.14159", "a number"),
+     ("true", "a boolean")],
+)  # fmt: skip
+def test_errors_never_show_what_a_password_key_holds(value: str, kind: str) -> None:
+    text = f"mqtt: {{host: h, username: u, password: {value}}}\ncameras: [{{name: a}}]\n"
+    err = error(text)
+    assert f"mqtt.password: expected a password or null, got {kind} (not shown)" in str(err)
+    for shown in (value, "7982", "3.14"):
+        assert shown not in str(err)
     assert "hunter2" not in str(err)
     assert "admin" not in str(err)
 
@@ -745,10 +769,14 @@ def test_a_password_in_source_is_warned_about_without_showing_it(
 ) -> None:
     """``ps`` shows every user the command line: the password belongs in the config."""
     base = default_config()
-    apply_overrides(base, sources=["0", f"rtsp://admin:{SECRET}@cam/s", "rtsp://viewer@cam/s"])
+    sources = ["0", f"rtsp://admin:{SECRET}@cam/s", "rtsp://cam/s?channel=1",
+               f"rtsp://{SECRET}@cam/s", f"http://cam/v?loginpas={SECRET}"]  # fmt: skip
+    apply_overrides(base, sources=sources)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1, warnings
-    assert warnings[0].startswith("--source for cam1 has a password in it")
+    assert [w.partition(" has ")[0] for w in warnings] == [
+        "--source for cam1", "--source for cam3", "--source for cam4"
+    ]  # fmt: skip
+    assert warnings[0].startswith("--source for cam1 has credentials or a token in it")
     assert "${credential:NAME}" in warnings[0]
     assert SECRET not in caplog.text
     assert "admin" not in caplog.text
@@ -851,3 +879,10 @@ def test_resize_defaults_to_the_model_family(value: str, want: ResizeMode | None
 def test_resize_rejects_other_values() -> None:
     err = error("model:\n  resize: crop\ncameras: [{}]\n")
     assert "model.resize: expected one of: auto, stretch, letterbox" in str(err)
+
+
+@pytest.mark.parametrize("source", ["rtsp:/admin:OneSlash52@h:554/cam", "http:cam/x"])
+def test_a_url_scheme_without_its_slashes_is_an_error_not_a_path(source: str) -> None:
+    err = error(f"cameras:\n  - {{name: a, source: '{source}'}}\n")
+    assert "expected a URL written " in str(err)
+    assert "OneSlash52" not in str(err)

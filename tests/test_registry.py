@@ -147,3 +147,19 @@ def test_mirror_credentials_never_printed(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert "download of" in r.stderr
     assert "s3cr" not in r.stderr + r.stdout
+
+
+@pytest.mark.parametrize(
+    "mirror",
+    ["http://mirroruser:MirrorPw74@127.0.0.1/", "http://mirroruser:Mirror Pw72@127.0.0.1:1/"],
+)
+def test_a_mirror_url_urllib_refuses_is_one_line_without_its_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mirror: str
+) -> None:
+    # http.client's InvalidURL quotes the host part ("nonnumeric port: 'MirrorPw74@...'").
+    monkeypatch.setenv("CAMERA_APP_MODEL_MIRROR", mirror)
+    with pytest.raises(PullError, match="not a URL urllib can fetch") as info:
+        pull("ssd_mobilenet_v1_coco_quant", tmp_path / "cache")
+    assert "Pw7" not in str(info.value)
+    assert info.value.__cause__ is None
+    assert info.value.__suppress_context__

@@ -754,6 +754,15 @@ def test_a_credential_name_that_is_not_a_plain_file_name_is_refused(
         read_credential(name)
 
 
+def test_an_error_names_a_credential_and_never_shows_its_content(credentials_dir: Path) -> None:
+    yaml = "mqtt: {host: h, port: '${credential:camera-password}'}\ncameras: [{name: a}]\n"
+    with pytest.raises(ConfigError) as info:
+        parse_config(yaml, "cfg.yaml", env={"CREDENTIALS_DIRECTORY": str(credentials_dir)})
+    assert "mqtt.port: expected an integer" in str(info.value)
+    assert "the value of ${credential:camera-password} (not shown)" in str(info.value)
+    assert_secret_not_in(info.value)
+
+
 def test_a_credential_in_a_source_url(credentials_dir: Path) -> None:
     source = "rtsp://user:${credential:camera-password}@192.168.1.20/stream"
     assert source_of(source, credentials_dir) == f"rtsp://user:{SECRET}@192.168.1.20/stream"
