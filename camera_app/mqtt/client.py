@@ -7,7 +7,14 @@ persistence has lost them), then sends the queue, keeping at most ``MAX_INFLIGHT
 messages unacknowledged. When the connection drops, the unacknowledged ones go back to the
 front of the queue: each event arrives at least once (a consumer tells repeats by
 ``event_id``). Events beyond ``queue_size`` push the oldest out (counted as dropped);
-retained messages wait in a map of their own, newest per topic, and are never dropped.
+retained messages wait in a map of their own, newest per topic, and are never dropped. Both
+go out in the order they were published (an event before the count it changed: an
+automation woken by the count finds the event there already).
+
+While connected it listens for two things: Home Assistant's birth message (``online`` on
+``<discovery_prefix>/status``: HA restarted, so discovery and every state are sent again),
+and the retained counts under ``<prefix>/+/+`` that an earlier run left (a crash leaves
+"person 1" behind): a nonzero count this run has not published is set back to 0.
 
 Failures are classified (refused, auth, tls, dns, timeout, network, protocol) for logs,
 metrics and readiness; messages name the broker by host and port only, never the password.
@@ -60,6 +67,7 @@ class Message:
     payload: bytes
     qos: int
     retain: bool
+    seq: int = 0  # the order of publish() calls: what goes out first
 
 
 @dataclass(frozen=True)
@@ -120,14 +128,22 @@ class MqttClient(ManagedThread):
         self.connects = 0
         self._errors: collections.Counter[str] = collections.Counter()
         self._last_error: tuple[MqttErrorKind, str] | None = None
+        self._seq = 0
+        ha = cfg.home_assistant
+        self._birth_topic = f"{ha.discovery_prefix}/status" if ha.enabled else None
+        self._counts_filter = f"{cfg.topic_prefix}/+/+"
+        self.stale_counts_reset = 0
 
     # -- the pipeline's side: never blocks ------------------------------------------------------
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
-        m = Message(topic, payload, qos, retain)
         with self._lock:
+            self._seq += 1
+            m = Message(topic, payload, qos, retain, self._seq)
             if retain:
                 self._retained[topic] = m
+                # Moved to the end: the map stays in publish order, newest per topic.
+                self._pending_retained.pop(topic, None)
                 self._pending_retained[topic] = m
                 return
             if len(self._queue) >= self.cfg.queue_size:
@@ -224,8 +240,14 @@ class MqttClient(ManagedThread):
             self.connects += 1
             recovered = self._last_error is not None
             self._last_error = None
-            self._pending_retained = {**self._retained, **self._pending_retained}
+            # Everything retained first (a broker without persistence lost it), in order.
+            merged = {**self._retained, **self._pending_retained}
+            self._pending_retained = dict(sorted(merged.items(), key=lambda kv: kv[1].seq))
         self._send(client, Message(self.topics.status, b"online", 1, True))
+        client.on_message = self._on_message
+        client.subscribe(self._counts_filter, qos=1)
+        if self._birth_topic is not None:
+            client.subscribe(self._birth_topic, qos=1)
         log.info("mqtt connected to %s%s", self.where, " again" if recovered else "")
         drain_until: float | None = None
         while not lost.is_set():
@@ -248,6 +270,33 @@ class MqttClient(ManagedThread):
         client.disconnect()
         self._failed(MqttErrorKind.NETWORK, f"lost the connection to {self.where}")
 
+    def _on_message(self, _c: Any, _u: Any, m: paho.MQTTMessage) -> None:
+        """The birth message, or a retained message under ``<prefix>/+/+`` (paho's thread:
+        this one, inside ``loop()``)."""
+        if m.topic == self._birth_topic:
+            # A retained "online" is there at every connect, when everything is sent anyway.
+            if bytes(m.payload).strip() == b"online" and not m.retain:
+                self.resend_retained()
+                log.info("mqtt: Home Assistant is online; discovery and states sent again")
+            return
+        if not m.retain or m.topic.endswith("/events"):
+            return
+        with self._lock:
+            ours = m.topic in self._retained
+        if ours or not _positive_count(bytes(m.payload)):
+            return
+        self.publish(m.topic, b"0", retain=True)
+        self.stale_counts_reset += 1
+        log.info("mqtt: a count an earlier run left set back to 0 topic=%s", m.topic)
+
+    def resend_retained(self) -> None:
+        """Queue every retained message again, after what is queued now."""
+        with self._lock:
+            for topic, m in self._retained.items():
+                self._seq += 1
+                self._pending_retained.pop(topic, None)
+                self._pending_retained[topic] = Message(m.topic, m.payload, m.qos, True, self._seq)
+
     def _idle(self) -> bool:
         with self._lock:
             return not self._queue and not self._pending_retained and not self._inflight
@@ -257,10 +306,11 @@ class MqttClient(ManagedThread):
             with self._lock:
                 if len(self._inflight) >= MAX_INFLIGHT:
                     return
-                if self._pending_retained:
-                    topic = next(iter(self._pending_retained))
-                    m = self._pending_retained.pop(topic)
-                elif self._queue:
+                retained = next(iter(self._pending_retained.values()), None)
+                queued = self._queue[0] if self._queue else None
+                if retained is not None and (queued is None or retained.seq < queued.seq):
+                    m = self._pending_retained.pop(retained.topic)
+                elif queued is not None:
                     m = self._queue.popleft()
                 else:
                     return
@@ -309,6 +359,10 @@ class MqttClient(ManagedThread):
     def stop(self, timeout_s: float) -> bool:
         self._closing.set()
         return super().stop(timeout_s)
+
+
+def _positive_count(payload: bytes) -> bool:
+    return payload.isdigit() and len(payload) < 10 and int(payload) > 0
 
 
 def _reason(exc: BaseException) -> str:

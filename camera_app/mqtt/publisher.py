@@ -9,14 +9,18 @@ from prometheus_client.registry import Collector
 
 from camera_app.mqtt.client import MqttClient, MqttErrorKind
 from camera_app.mqtt.config import MqttConfig
-from camera_app.mqtt.topics import discovery, dumps
+from camera_app.mqtt.topics import config_topics, discovery, dumps
 from camera_app.objects.lifecycle import ObjectEvent
 
 
 class MqttPublisher:
     """Events (QoS 1), counts and snapshots (retained) of ``cameras``; with Home Assistant
     discovery on, the entities' configs are queued at once (retained, re-sent at reconnects)
-    and each discovered label starts at 0 so its entities are never "unknown"."""
+    and each discovered label starts at 0 so its entities are never "unknown".
+
+    Before 2026-12-03 the unique ids were made of the client id (by default the host name):
+    those configs are removed (an empty retained message each), so an upgrade leaves no
+    duplicate entities behind."""
 
     def __init__(self, client: MqttClient, cfg: MqttConfig, cameras: Iterable[str]) -> None:
         self.client = client
@@ -25,9 +29,12 @@ class MqttPublisher:
         if ha.enabled:
             for camera in cameras:
                 for label in ha.labels:
-                    for topic, payload in discovery(
-                        self.topics, camera, label, cfg.client_id, ha.discovery_prefix
-                    ):
+                    new = discovery(self.topics, camera, label, ha.discovery_prefix)
+                    current = {topic for topic, _ in new}
+                    for old in config_topics(cfg.client_id, camera, label, ha.discovery_prefix):
+                        if old not in current:
+                            client.publish(old, b"", retain=True)
+                    for topic, payload in new:
                         client.publish(topic, dumps(payload), retain=True)
                     client.publish(self.topics.count(camera, label), b"0", retain=True)
 

@@ -9,7 +9,10 @@ Home Assistant discovery (``homeassistant/<component>/<object id>/config``, reta
 camera and label a ``binary_sensor`` "<label> detected" (occupancy), a ``sensor`` "<label>
 count" and an ``image`` "<label> snapshot", all on one device per camera, available while
 ``<prefix>/status`` says online. Object ids follow the documented best practice: the
-unique id, of ``[a-zA-Z0-9_-]`` only.
+unique id, of ``[a-zA-Z0-9_-]`` only. Unique ids and device identifiers are made of the topic
+prefix (what sets one box's topics apart from another's on a broker), the camera and the
+label: not of the client id, whose default is the host name, which changes with every new
+container.
 """
 
 from __future__ import annotations
@@ -51,38 +54,51 @@ def object_id(*parts: str) -> str:
     return "_".join(_UNSAFE.sub("_", p) for p in parts)
 
 
+_COMPONENTS = (("binary_sensor", "detected"), ("sensor", "count"), ("image", "snapshot"))
+
+
+def config_topics(instance: str, camera: str, label: str, discovery_prefix: str) -> list[str]:
+    """The discovery config topics of one camera and label, for an instance id."""
+    return [
+        f"{discovery_prefix}/{component}/{object_id(instance, camera, label, suffix)}/config"
+        for component, suffix in _COMPONENTS
+    ]
+
+
 def discovery(
-    topics: Topics, camera: str, label: str, client_id: str, discovery_prefix: str
+    topics: Topics, camera: str, label: str, discovery_prefix: str
 ) -> list[tuple[str, dict[str, Any]]]:
     """(config topic, payload) of the three entities of one camera and label."""
+    instance = topics.prefix
     device = {
-        "identifiers": [object_id(client_id, camera)],
+        "identifiers": [object_id(instance, camera)],
         "name": f"{camera} camera",
         "manufacturer": "camera_app",
         "model": "camera_app object detector",
         "sw_version": __version__,
     }
     common = {
+        "origin": {"name": "camera_app", "sw_version": __version__},
         "availability_topic": topics.status,
         "payload_available": "online",
         "payload_not_available": "offline",
         "device": device,
     }
     out: list[tuple[str, dict[str, Any]]] = []
-    uid = object_id(client_id, camera, label, "detected")
+    uid = object_id(instance, camera, label, "detected")
     out.append((f"{discovery_prefix}/binary_sensor/{uid}/config", {
         **common, "name": f"{label} detected", "unique_id": uid,
         "state_topic": topics.count(camera, label), "device_class": "occupancy",
         "value_template": "{{ 'ON' if (value | int(0)) > 0 else 'OFF' }}",
         "payload_on": "ON", "payload_off": "OFF",
     }))  # fmt: skip
-    uid = object_id(client_id, camera, label, "count")
+    uid = object_id(instance, camera, label, "count")
     out.append((f"{discovery_prefix}/sensor/{uid}/config", {
         **common, "name": f"{label} count", "unique_id": uid,
         "state_topic": topics.count(camera, label), "state_class": "measurement",
         "icon": "mdi:counter",
     }))  # fmt: skip
-    uid = object_id(client_id, camera, label, "snapshot")
+    uid = object_id(instance, camera, label, "snapshot")
     out.append((f"{discovery_prefix}/image/{uid}/config", {
         **common, "name": f"{label} snapshot", "unique_id": uid,
         "image_topic": topics.snapshot(camera, label), "content_type": "image/jpeg",

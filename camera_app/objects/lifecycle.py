@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from camera_app.modes import StrEnum
@@ -207,7 +207,10 @@ class Lifecycle:
         return zones if o.next_count >= self.params.zone_inertia else o.zones
 
     def end_all(self, clock: FrameClock) -> list[ObjectEvent]:
-        return self.step((), list(self._open), clock)
+        """Ends every open event because the process stops: ``changes`` says "stopped", so a
+        consumer can tell these ends from objects that left the view."""
+        ended = self.step((), list(self._open), clock)
+        return [replace(e, changes=("stopped",)) for e in ended]
 
     def _report(
         self,

@@ -1,10 +1,11 @@
 """A real Mosquitto broker for the tests, and a subscriber that records what it receives.
 
 ``Broker`` runs Debian's ``/usr/sbin/mosquitto`` on a free loopback port with a password file
-and an ACL (``camera`` may write ``camera_app/#`` and ``homeassistant/#``; ``watcher`` may
-read everything), no persistence. ``kill()`` is SIGKILL (a crash), ``start()`` again reuses
-the port; ``set_users()`` rewrites the password file and ``reload()`` sends SIGHUP. Every wait
-is bounded.
+and an ACL (``camera`` may write ``camera_app/#`` and ``homeassistant/#`` and read
+``camera_app/#`` and Home Assistant's birth topic; ``watcher`` may read everything and write
+what Home Assistant and an earlier run would), no persistence. ``kill()`` is SIGKILL (a
+crash), ``start()`` again reuses the port; ``set_users()`` rewrites the password file and
+``reload()`` sends SIGHUP. Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -33,9 +34,12 @@ USERS = {"camera": "s3cret-Pa55!word", "watcher": "watch-pw"}
 ACL = """user camera
 topic readwrite camera_app/#
 topic write homeassistant/#
+topic read homeassistant/status
 
 user watcher
 topic read #
+topic write homeassistant/status
+topic write camera_app/#
 """
 
 
@@ -189,6 +193,15 @@ class Subscriber:
     def on(self, topic: str) -> list[Received]:
         with self._lock:
             return [m for m in self.messages if m.topic == topic]
+
+    def received(self) -> list[Received]:
+        """Everything so far, in the order it arrived."""
+        with self._lock:
+            return list(self.messages)
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        """As ``watcher``: what Home Assistant (its birth message) or an earlier run would."""
+        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(timeout=10)
 
     def topics(self) -> set[str]:
         with self._lock:

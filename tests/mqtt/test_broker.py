@@ -80,14 +80,23 @@ def test_events_counts_snapshot_status_and_discovery(broker: Broker) -> None:
     assert not sub.on("camera_app/door/events")[0].retain
     assert [m.payload for m in sub.on("camera_app/door/person")] == [b"0", b"2"]
     assert sub.on("camera_app/door/person/snapshot")[0].payload == b"\xff\xd8jpeg"
-    configs = {t for t in sub.topics() if t.startswith("homeassistant/")}
+    configs = {
+        m.topic for m in sub.received() if m.topic.startswith("homeassistant/") and m.payload
+    }
     assert configs == {
+        "homeassistant/binary_sensor/camera_app_door_person_detected/config",
+        "homeassistant/sensor/camera_app_door_person_count/config",
+        "homeassistant/image/camera_app_door_person_snapshot/config",
+    }
+    # The configs of the ids made of the client id (before 2026-12-03) are removed.
+    removed = {m.topic for m in sub.received() if m.topic.startswith("homeassistant/")} - configs
+    assert removed == {
         "homeassistant/binary_sensor/box1_door_person_detected/config",
         "homeassistant/sensor/box1_door_person_count/config",
         "homeassistant/image/box1_door_person_snapshot/config",
     }
     state = client.state()
-    assert state.published >= 7  # discovery 3 + count 0 + online + event + count + snapshot
+    assert state.published >= 10  # discovery 3, removals 3, count 0, online, event, count...
     assert state.dropped == 0
     sub.close()
     # Retained: a newcomer sees status, counts, snapshot and discovery at once.
@@ -101,6 +110,91 @@ def test_events_counts_snapshot_status_and_discovery(broker: Broker) -> None:
     snapshot = late.on("camera_app/door/person/snapshot")
     assert [(m.payload, m.retain) for m in snapshot] == [(b"\xff\xd8jpeg", True)]
     late.close()
+
+
+def test_an_event_goes_out_before_the_count_it_changed(broker: Broker) -> None:
+    # An automation woken by "person detected" must find the event (its id, its snapshot name).
+    sub = Subscriber(broker.port)
+    cfg = config(broker)
+    client = MqttClient(cfg)
+    pub = MqttPublisher(client, cfg, ["door"])
+    for n in range(1, 4):  # queued before the connection, then sent in this order
+        pub.event(make_event(n), 0.0)
+        pub.counts("door", {"person": n})
+    client.start()
+    try:
+        wait_for(lambda: len(ids(sub)) == 3, 10, "the events")
+        wait_for(lambda: sub.on("camera_app/door/person"), 10, "the count")
+        pub.event(make_event(4), 0.0)
+        pub.counts("door", {"person": 0})
+        wait_for(lambda: len(ids(sub)) == 4 and len(sub.on("camera_app/door/person")) == 2, 10,
+                 "the last event and count")  # fmt: skip
+    finally:
+        assert client.stop(10)
+    order = [(m.topic.rpartition("/")[2], m.payload) for m in sub.received()
+             if m.topic in ("camera_app/door/events", "camera_app/door/person")]  # fmt: skip
+    kinds = [k for k, _ in order]
+    # Retained counts keep only the newest before they are sent: person 3 after the three
+    # events, then event 4 before its count 0.
+    assert kinds == ["events", "events", "events", "person", "events", "person"]
+    assert [p for k, p in order if k == "person"] == [b"3", b"0"]
+    sub.close()
+
+
+def test_home_assistant_birth_sends_discovery_and_states_again(broker: Broker) -> None:
+    sub = Subscriber(broker.port)
+    cfg = config(broker, home_assistant=HomeAssistantConfig(enabled=True, labels=("person",)))
+    client = MqttClient(cfg)
+    pub = MqttPublisher(client, cfg, ["door"])
+    detected = "homeassistant/binary_sensor/camera_app_door_person_detected/config"
+    client.start()
+    try:
+        wait_for(lambda: sub.on(detected) and sub.on("camera_app/door/person"), 10, "discovery")
+        pub.counts("door", {"person": 2})
+        wait_for(lambda: len(sub.on("camera_app/door/person")) == 2, 10, "the count")
+        before = len(sub.received())
+        sub.publish("homeassistant/status", b"online")  # Home Assistant restarted
+        wait_for(lambda: len(sub.on(detected)) == 2, 10, "discovery sent again")
+        wait_for(lambda: len(sub.on("camera_app/door/person")) == 3, 10, "the state again")
+        after = sub.received()[before:]
+        sub.publish("homeassistant/status", b"offline")  # not a reason to send anything
+    finally:
+        assert client.stop(10)
+    assert [m.payload for m in sub.on("camera_app/door/person")] == [b"0", b"2", b"2"]
+    again = {m.topic for m in after if m.topic.endswith("/config") and m.payload}
+    assert len(again) == 3
+    assert len(sub.on(detected)) == 2
+    sub.close()
+
+
+def test_a_count_an_earlier_run_left_is_set_back_to_0(broker: Broker) -> None:
+    # A crash leaves "tie 1" retained (the will says offline, the count stays): the next run
+    # clears counts it has not published itself, and leaves its own and zeros alone.
+    sub = Subscriber(broker.port)
+    sub.publish("camera_app/door/tie", b"1", retain=True)
+    sub.publish("camera_app/yard/person", b"2", retain=True)  # a camera no longer configured
+    sub.publish("camera_app/door/cat", b"0", retain=True)
+    sub.publish("camera_app/door/person", b"5", retain=True)
+    cfg = config(broker)
+    client = MqttClient(cfg)
+    pub = MqttPublisher(client, cfg, ["door"])
+    pub.counts("door", {"person": 1})  # in view now: this run's own
+    client.start()
+    try:
+        wait_for(lambda: client.stale_counts_reset == 2, 10, "the stale counts reset")
+        wait_for(lambda: len(sub.on("camera_app/door/tie")) == 2, 10, "tie 0")
+    finally:
+        assert client.stop(10)
+    late = Subscriber(broker.port)
+    retained = ("camera_app/door/tie", "camera_app/yard/person", "camera_app/door/cat",
+                "camera_app/door/person")  # fmt: skip
+    wait_for(lambda: all(late.on(t) for t in retained), 10, "the retained counts")
+    assert {t: late.on(t)[0].payload for t in retained} == {
+        "camera_app/door/tie": b"0", "camera_app/yard/person": b"0",
+        "camera_app/door/cat": b"0", "camera_app/door/person": b"1",
+    }  # fmt: skip
+    late.close()
+    sub.close()
 
 
 def test_broker_killed_and_restarted_outage_events_arrive_after(broker: Broker) -> None:

@@ -18,7 +18,7 @@ from camera_app.mqtt.topics import Topics, discovery, dumps
 COMMON = {
     "availability_topic": str, "payload_available": str, "payload_not_available": str,
     "device": dict, "name": str, "unique_id": str, "icon": str, "qos": int,
-    "value_template": str, "enabled_by_default": bool, "entity_category": str,
+    "value_template": str, "enabled_by_default": bool, "entity_category": str, "origin": dict,
 }  # fmt: skip
 SCHEMA: dict[str, tuple[dict[str, type], set[str]]] = {
     "binary_sensor": ({**COMMON, "state_topic": str, "device_class": str, "payload_on": str,
@@ -30,6 +30,7 @@ SCHEMA: dict[str, tuple[dict[str, type], set[str]]] = {
 }  # fmt: skip
 DEVICE_KEYS = {"identifiers", "name", "manufacturer", "model", "sw_version", "hw_version",
                "configuration_url", "connections", "suggested_area", "via_device"}  # fmt: skip
+ORIGIN_KEYS = {"name", "sw_version", "support_url"}
 BINARY_SENSOR_CLASSES = {"occupancy", "motion", "presence", "moving"}
 SENSOR_STATE_CLASSES = {"measurement", "total", "total_increasing"}
 TOPIC = re.compile(r"homeassistant/(binary_sensor|sensor|image)/([a-zA-Z0-9_-]+)/config")
@@ -37,7 +38,7 @@ TOPIC = re.compile(r"homeassistant/(binary_sensor|sensor|image)/([a-zA-Z0-9_-]+)
 
 @pytest.mark.parametrize(("camera", "label"), [("door", "person"), ("yard-2", "traffic light")])
 def test_payloads_match_the_documented_schema(camera: str, label: str) -> None:
-    out = discovery(Topics("camera_app"), camera, label, "box.1", "homeassistant")
+    out = discovery(Topics("site/box.1"), camera, label, "homeassistant")
     assert len(out) == 3
     unique_ids = set()
     for topic, payload in out:
@@ -51,8 +52,10 @@ def test_payloads_match_the_documented_schema(camera: str, label: str) -> None:
             assert isinstance(value, keys[key]), key
         assert payload["unique_id"] == object_id  # the documented best practice
         assert set(payload["device"]) <= DEVICE_KEYS
-        assert payload["device"]["identifiers"] == [f"box_1_{camera}"]
-        assert payload["availability_topic"] == "camera_app/status"
+        assert payload["device"]["identifiers"] == [f"site_box_1_{camera}"]
+        assert set(payload["origin"]) <= ORIGIN_KEYS
+        assert "name" in payload["origin"]
+        assert payload["availability_topic"] == "site/box.1/status"
         if component == "binary_sensor":
             assert payload["device_class"] in BINARY_SENSOR_CLASSES
         if component == "sensor":
@@ -61,14 +64,14 @@ def test_payloads_match_the_documented_schema(camera: str, label: str) -> None:
             # exactly one of image_topic and url_topic (they exclude each other)
             assert ("image_topic" in payload) != ("url_topic" in payload)
             assert payload["content_type"] == "image/jpeg"
-            assert payload["image_topic"] == f"camera_app/{camera}/{label}/snapshot"
+            assert payload["image_topic"] == f"site/box.1/{camera}/{label}/snapshot"
         unique_ids.add(payload["unique_id"])
         assert json.loads(dumps(payload)) == payload
     assert len(unique_ids) == 3
 
 
 def test_binary_sensor_reads_the_count() -> None:
-    (_, b), (_, s), _ = discovery(Topics("p"), "door", "person", "box", "homeassistant")
+    (_, b), (_, s), _ = discovery(Topics("p"), "door", "person", "homeassistant")
     assert b["state_topic"] == s["state_topic"] == "p/door/person"
     # the template turns a count into ON/OFF, which payload_on/off name
     assert "ON" in b["value_template"]

@@ -108,6 +108,7 @@ def test_a_walker_starts_once_enters_and_leaves_the_zone_where_its_bottom_centre
     assert len({e.track_id for e in rec.events}) == 1
     # last seen at t 8.9 (frame 89), ended when unseen > 2 s: frame 110
     assert rec.events[-1].sequence == 110
+    assert rec.events[-1].changes == ()  # it left the view: not "stopped"
     assert rec.events[-1].last_seen_wall_s == pytest.approx(1e9 + 8.9)
     assert rec.events[-1].first_seen_wall_s == pytest.approx(1e9 + 1.0)
     for a, b in zip(rec.events, rec.events[1:], strict=False):
@@ -128,6 +129,9 @@ def test_close_ends_what_is_open() -> None:
     play(sink, [PARKED], 2.0)
     sink.close()
     assert [e.type.value for e in rec.events] == ["start", "end"]
+    # An end because the process stops says so; one because the object left does not.
+    assert rec.events[-1].changes == ("stopped",)
+    assert rec.events[-1].to_json()["changes"] == ["stopped"]
 
 
 def test_min_score_per_label_holds_the_start_back() -> None:
