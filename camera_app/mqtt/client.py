@@ -37,8 +37,9 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from camera_app.errors import ConfigError
 from camera_app.modes import StrEnum
-from camera_app.mqtt.config import MqttConfig
+from camera_app.mqtt.config import MqttConfig, tls_context
 from camera_app.mqtt.topics import Topics
 from camera_app.redact import redact_text
 from camera_app.sources.backoff import Backoff, BackoffPolicy
@@ -133,6 +134,11 @@ class MqttClient(ManagedThread):
         self._birth_topic = f"{ha.discovery_prefix}/status" if ha.enabled else None
         self._counts_filter = f"{cfg.topic_prefix}/+/+"
         self.stale_counts_reset = 0
+        # Built once, here: a file that went away since the config was read fails the start.
+        try:
+            self._tls = tls_context(cfg.tls) if cfg.tls is not None else None
+        except ValueError as exc:
+            raise ConfigError(f"mqtt.tls: {exc}") from None
 
     # -- the pipeline's side: never blocks ------------------------------------------------------
 
@@ -163,6 +169,7 @@ class MqttClient(ManagedThread):
     # -- the thread -------------------------------------------------------------------------------
 
     def _run(self) -> None:
+        unexpected = 0
         while not self._closing.is_set():
             try:
                 client = self._connect()
@@ -170,10 +177,30 @@ class MqttClient(ManagedThread):
                 self._failed(exc.kind, str(exc))
                 self._closing.wait(self._backoff.next_delay_s())
                 continue
+            except Exception as exc:  # a bug or paho's: the thread must outlive it
+                unexpected += 1
+                self._unexpected(exc, first=unexpected == 1)
+                self._closing.wait(self._backoff.next_delay_s())
+                continue
             self._backoff.reset()
-            self._session(client)
+            try:
+                self._session(client)
+            except Exception as exc:
+                unexpected += 1
+                self._unexpected(exc, first=unexpected == 1)
+                client.disconnect()
             if not self._closing.is_set():
                 self._closing.wait(self._backoff.next_delay_s())
+
+    def _unexpected(self, exc: BaseException, *, first: bool) -> None:
+        """An exception nothing classified: counted as a protocol error, retried with backoff;
+        its traceback logged the first time only."""
+        if first:
+            log.error("mqtt: unexpected %s; retrying with backoff", type(exc).__name__,
+                      exc_info=exc)  # fmt: skip
+        with self._lock:
+            self._connected = False
+        self._failed(MqttErrorKind.PROTOCOL, f"unexpected {type(exc).__name__}")
 
     def _client(self) -> paho.Client:
         c = self.cfg
@@ -181,8 +208,8 @@ class MqttClient(ManagedThread):
         client.connect_timeout = c.timeout_s
         if c.username is not None:
             client.username_pw_set(c.username, c.password)
-        if c.tls is not None:
-            client.tls_set(ca_certs=c.tls.ca_file, certfile=c.tls.cert_file, keyfile=c.tls.key_file)
+        if self._tls is not None:
+            client.tls_set_context(self._tls)
         client.will_set(self.topics.status, b"offline", qos=1, retain=True)
         client.max_inflight_messages_set(MAX_INFLIGHT)
         return client

@@ -10,13 +10,17 @@
       tls: {ca_file: /etc/camera-app/ca.pem, cert_file: ..., key_file: ...}
       home_assistant: {enabled: true, labels: [person, car]}
 
-The password is kept out of ``repr`` and of every message.
+The password is kept out of ``repr`` and of every message. The TLS files are loaded when the
+config is read (``tls_context``), so a missing or unusable certificate is a config error
+naming the key, not a crash of the MQTT thread once the service runs.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import socket
+import ssl
 from dataclasses import dataclass, field
 
 from camera_app._checks import boolean, integer, matching, number, optional, string
@@ -75,6 +79,36 @@ class MqttConfig:
     )
 
 
+def tls_context(tls: TlsConfig) -> ssl.SSLContext:
+    """The TLS context of the broker connection, as paho's ``tls_set`` makes it (the broker's
+    certificate and host name verified); ``ValueError`` naming the key of a file that is
+    missing or holds no usable certificate or key."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname
+    for key, path in (("ca_file", tls.ca_file), ("cert_file", tls.cert_file),
+                      ("key_file", tls.key_file)):  # fmt: skip
+        if path is not None and not os.path.isfile(path):
+            raise ValueError(f"{key} {path}: no such file")
+    try:
+        if tls.cert_file is not None:
+            context.load_cert_chain(tls.cert_file, tls.key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"cert_file/key_file {tls.cert_file}: {_ssl_reason(exc)}") from None
+    try:
+        if tls.ca_file is not None:
+            context.load_verify_locations(tls.ca_file)
+        else:
+            context.load_default_certs()
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"ca_file {tls.ca_file}: {_ssl_reason(exc)}") from None
+    return context
+
+
+def _ssl_reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLError):
+        return f"not a usable certificate or key ({exc.reason or type(exc).__name__})"
+    return getattr(exc, "strerror", None) or type(exc).__name__
+
+
 def read_mqtt(node: Node) -> MqttConfig | None:
     if node.is_null:
         return None
@@ -88,4 +122,9 @@ def read_mqtt(node: Node) -> MqttConfig | None:
     tls = cfg.tls
     if tls is not None and (tls.cert_file is None) != (tls.key_file is None):
         raise children["tls"].error("cert_file and key_file go together")
+    if tls is not None:
+        try:
+            tls_context(tls)
+        except ValueError as exc:
+            raise children["tls"].error(str(exc)) from None
     return cfg

@@ -361,3 +361,28 @@ def test_tls_with_ca_and_client_certificate(tmp_path: Path) -> None:
         assert "certificate verify failed" in (state.last_error or "").lower()
     finally:
         broker.stop()
+
+
+def test_an_unexpected_error_is_retried_and_the_thread_lives_on(
+    broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Anything the client does not classify (a bug, paho's) used to end the thread for good.
+    client = MqttClient(config(broker))
+    connect, raised = client._connect, []
+
+    def fails_twice() -> object:
+        if len(raised) < 2:
+            raised.append(1)
+            raise RuntimeError("boom")
+        return connect()
+
+    client._connect = fails_twice  # type: ignore[method-assign,assignment]
+    client.start()
+    try:
+        wait_for(lambda: client.state().connected, 10, "the connection after the errors")
+        assert client.alive()
+    finally:
+        assert client.stop(10)
+    assert client.state().errors.get("protocol") == 2
+    tracebacks = [r for r in caplog.records if r.exc_info is not None]
+    assert len(tracebacks) == 1  # logged once, then counted

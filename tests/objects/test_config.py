@@ -82,3 +82,19 @@ def test_password_from_env_is_never_in_an_error() -> None:
         parse_config(text, "c.yaml", env={"PW": "hunter2-secret"})
     assert "hunter2-secret" not in str(err.value)
     assert "${PW}" in str(err.value)
+
+
+def test_mqtt_tls_files_are_loaded_when_the_config_is_read(tmp_path: Path) -> None:
+    # A missing or unusable certificate used to crash the MQTT thread once the service ran,
+    # while /healthz said ok; it is a config error naming the key.
+    not_a_cert = tmp_path / "hostname.pem"
+    not_a_cert.write_text("box\n")
+    cases = [
+        ("{ca_file: /nope/ca.pem}", r"c.yaml:\d+: mqtt.tls: ca_file /nope/ca.pem: no such file"),
+        (f"{{ca_file: {not_a_cert}}}", r"mqtt.tls: ca_file .*hostname.pem: not a usable cert"),
+        (f"{{cert_file: {not_a_cert}, key_file: {not_a_cert}}}", r"cert_file/key_file .*: not a"),
+        (f"{{ca_file: {tmp_path}}}", r"ca_file .*: no such file"),
+    ]
+    for tls, message in cases:
+        with pytest.raises(ConfigError, match=message):
+            parse_config(BASE + f"mqtt:\n  host: b\n  tls: {tls}\n", "c.yaml")
