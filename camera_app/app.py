@@ -13,13 +13,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from camera_app.config import AppConfig, CameraConfig, SourceKind
+from camera_app import preflight
+from camera_app.config import AppConfig, CameraConfig
 from camera_app.detect.decode import Thresholds
 from camera_app.detect.detector import Detector, load_detectors
 from camera_app.detect.model import LoadedModel
-from camera_app.errors import ConfigError
 from camera_app.options import detector_options
 from camera_app.pipeline.board import FrameBoard
 from camera_app.pipeline.dispatch import Dispatcher
@@ -89,16 +88,6 @@ class Services:
     after: list[Component] = field(default_factory=list)  # the service manager: start last
 
 
-def _check_paths(cfg: AppConfig) -> None:
-    for cam in cfg.cameras:
-        # A camera may come online later; a file or folder that is not there will not.
-        if cam.source_kind is SourceKind.PATH and not Path(cam.source).expanduser().exists():
-            raise ConfigError(
-                f"cameras.{cam.name}.source: {cam.source}: no such file or folder; "
-                "expected demo, a webcam, a stream URL, a video file or an image folder"
-            )
-
-
 def _capture(
     cam: CameraConfig, source: FrameSource, board: FrameBoard, stop: threading.Event
 ) -> CaptureThread:
@@ -123,17 +112,13 @@ class App:
         services: Callable[[Context], Services] | None = None,
         source_for: Callable[[CameraConfig], FrameSource] | None = None,
     ) -> None:
-        if not cfg.cameras:
-            raise ConfigError("no cameras configured; add one under 'cameras:' or use --source")
-        _check_paths(cfg)
+        preflight.check(cfg)  # before the model loads and anything is created or bound
         self.cfg = cfg
         self.stop_event = threading.Event()
         opts = detector_options(cfg)
         self.detectors = load_detectors(cfg.model.path, opts, cfg.model.interpreters)
         first = self.detectors[0]
-        thresholds = {
-            cam.name: first.thresholds_for(cam.threshold, cam.classes) for cam in cfg.cameras
-        }
+        thresholds = preflight.thresholds(first, cfg)
         names = [c.name for c in cfg.cameras]
         self.telemetry = Telemetry(names, model_status(first.model, len(self.detectors)))
         self.order = ResultOrder()

@@ -163,11 +163,13 @@ class OutputsConfig:
     events: str | None = field(default=None, metadata=checked(_EVENTS))
     record: str | None = field(default=None, metadata=checked(optional(_PATH)))
     # A new recording file every this many seconds of capture time (outputs/recorder.py)
-    record_segment_s: float = field(default=600.0, metadata=checked(number(0, 86400, lo_open=True)))
+    # (from 1 s: less would start a file per result)
+    record_segment_s: float = field(default=600.0, metadata=checked(number(1, 86400)))
     # None: keep every file; else delete this camera's oldest recordings above this size
     record_max_mb: float | None = field(default=None, metadata=checked(optional(_POSITIVE)))
     # None: one growing file; else rotate to <events>.1 before it passes this size
-    events_max_mb: float | None = field(default=None, metadata=checked(optional(_POSITIVE)))
+    # (from 0.01 MB: a smaller file would hold a line or two)
+    events_max_mb: float | None = field(default=None, metadata=checked(optional(number(0.01))))
     window: bool = field(default=False, metadata=checked(boolean))
     stream: bool = field(default=True, metadata=checked(boolean))
     # frames: one line per processed frame; objects: start/update/end per object (objects/)

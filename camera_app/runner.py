@@ -41,7 +41,9 @@ def add_commands(sub: Any) -> None:
     r.add_argument("--metrics-address", help="HOST:PORT for /metrics, /healthz, /readyz")
     r.add_argument("--http-address", help="HOST:PORT for the status page and live view")
     r.set_defaults(func=cmd_run)
-    c = sub.add_parser("check-config", help="validate a config file and exit")
+    c = sub.add_parser(
+        "check-config", help="validate a config file, its outputs and its model, and exit"
+    )
     c.add_argument("config")
     c.set_defaults(func=cmd_check_config)
 
@@ -85,8 +87,20 @@ def _log_thread_crash(hook_args: threading.ExceptHookArgs) -> None:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    """What ``run`` checks before anything starts, without starting anything: the config, the
+    sources' paths, the outputs' folders, the model (loaded once) and each camera's classes.
+    Ok here means run starts (but for a port another process holds, or a camera offline)."""
+    from camera_app import preflight
+    from camera_app.detect.detector import load_detectors
+    from camera_app.options import detector_options
+
     cfg = load_config(args.config)
-    print(f"{args.config}: ok ({len(cfg.cameras)} cameras, model {cfg.model.path})")
+    preflight.check(cfg)
+    first = load_detectors(cfg.model.path, detector_options(cfg), 1)[0]
+    preflight.thresholds(first, cfg)
+    model = first.model
+    print(f"{args.config}: ok ({len(cfg.cameras)} cameras, model {model.name}: "
+          f"{model.layout.family}, {model.input.dtype} input)")  # fmt: skip
     for cam in cfg.cameras:
         print(f"  {cam.name}: {cam.display_source}")
     return 0

@@ -9,24 +9,26 @@ while the App is built, before any thread starts.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from camera_app.app import Context, Services
-from camera_app.config import same_file
+from camera_app.config import AppConfig, same_file
 from camera_app.detect.layout import layout_kind
 from camera_app.http_guard import ViewerCollector
 from camera_app.metrics import ModelInfo, PipelineMetrics
 from camera_app.motion_metrics import GateCollector
 from camera_app.objects.config import EventsMode
-from camera_app.objects.wiring import attach_objects, check_modes
+from camera_app.objects.sink import ObjectsSink
+from camera_app.objects.wiring import attach_objects
 from camera_app.outputs.events import EventsSink
 from camera_app.outputs.live import LiveView
 from camera_app.outputs.recorder import RecordSink
 from camera_app.outputs.window import WindowSink
 from camera_app.pipeline.gating import longest_result_gap_s
 from camera_app.pipeline.types import ResultSink
-from camera_app.server import metrics_server, page_server
+from camera_app.preflight import check_modes
+from camera_app.server import HttpServer, metrics_server, page_server
 from camera_app.service.notify import Notifier, Watchdog
-from camera_app.supervisor import Component
 from camera_app.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -104,12 +106,16 @@ def metrics_for(ctx: Context) -> PipelineMetrics:
     return metrics
 
 
-def outputs_for(ctx: Context) -> tuple[dict[str, list[ResultSink]], LiveView | None]:
+def live_view_for(cfg: AppConfig) -> LiveView | None:
+    """The live view of the cameras that stream, when the http server is on (opens nothing)."""
+    streamed = [c.name for c in cfg.cameras if c.outputs.stream]
+    return LiveView(streamed) if cfg.http.enabled and streamed else None
+
+
+def outputs_for(ctx: Context, live: LiveView | None) -> dict[str, list[ResultSink]]:
     """Each camera's sinks (one sink per events file, however many cameras share it)."""
     cfg = ctx.cfg
     shared: dict[object, EventsSink] = {}
-    streamed = [c.name for c in cfg.cameras if c.outputs.stream]
-    live = LiveView(streamed) if cfg.http.enabled and streamed else None
     window: WindowSink | None = None
     sinks: dict[str, list[ResultSink]] = {}
     for cam in cfg.cameras:
@@ -135,7 +141,7 @@ def outputs_for(ctx: Context) -> tuple[dict[str, list[ResultSink]], LiveView | N
         if out.window:
             window = window or WindowSink()
             mine.append(window)
-    return sinks, live
+    return sinks
 
 
 def services(ctx: Context) -> Services:
@@ -143,19 +149,36 @@ def services(ctx: Context) -> Services:
     cfg, t = ctx.cfg, ctx.telemetry
     check_modes(cfg)
     metrics = metrics_for(ctx)
-    sinks, live = outputs_for(ctx)
-    found = Services(sinks=sinks, after=[SystemdNotifier(ctx, Notifier.from_env())])
-    objects = attach_objects(ctx, found, metrics.registry, live)  # MQTT: one of ``before``
-    servers: list[Component] = []
-    if cfg.metrics.enabled:
-        m = cfg.metrics
-        servers.append(metrics_server(m.address, m.port, metrics.registry, t.health, t.readiness))
-    if live is not None:
-        web = page_server(
-            cfg.http.address, cfg.http.port, live, t.status, max_viewers=cfg.http.max_viewers,
-            snapshot_files=None if objects is None else objects.snapshot_file,
-        )  # fmt: skip
-        metrics.registry.register(ViewerCollector(web.viewers))
-        servers.append(web)
+    live = live_view_for(cfg)
+    # The servers bind first: a port another process holds stops the start before any file
+    # is opened or folder made (and the ports bound so far are closed again).
+    servers: list[HttpServer] = []
+    objects: list[ObjectsSink] = []  # set below; the page asks it for snapshot files
+
+    def snapshot_file(camera: str, name: str) -> Path | None:
+        return objects[0].snapshot_file(camera, name) if objects else None
+
+    try:
+        if cfg.metrics.enabled:
+            m = cfg.metrics
+            servers.append(
+                metrics_server(m.address, m.port, metrics.registry, t.health, t.readiness)
+            )
+        if live is not None:
+            web = page_server(
+                cfg.http.address, cfg.http.port, live, t.status, max_viewers=cfg.http.max_viewers,
+                snapshot_files=snapshot_file,
+            )  # fmt: skip
+            metrics.registry.register(ViewerCollector(web.viewers))
+            servers.append(web)
+        found = Services(sinks=outputs_for(ctx, live),
+                         after=[SystemdNotifier(ctx, Notifier.from_env())])  # fmt: skip
+        sink = attach_objects(ctx, found, metrics.registry, live)  # MQTT: one of ``before``
+    except BaseException:
+        for server in servers:
+            server.stop(1.0)
+        raise
+    if sink is not None:
+        objects.append(sink)
     found.before[:0] = servers  # then MQTT: started after the servers, stopped before them
     return found

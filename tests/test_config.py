@@ -886,3 +886,18 @@ def test_a_url_scheme_without_its_slashes_is_an_error_not_a_path(source: str) ->
     err = error(f"cameras:\n  - {{name: a, source: '{source}'}}\n")
     assert "expected a URL written " in str(err)
     assert "OneSlash52" not in str(err)
+
+
+@pytest.mark.parametrize(
+    ("outputs", "message"),
+    [
+        ("{record: /tmp/a.mkv, record_segment_s: 1e-300}",
+         "outputs.record_segment_s: expected a number >= 1"),
+        ("{events: /tmp/e.jsonl, events_max_mb: 1e-9}",
+         "outputs.events_max_mb: expected a number >= 0.01"),
+    ],
+)  # fmt: skip
+def test_sizes_too_small_to_be_meant_are_refused(outputs: str, message: str) -> None:
+    # A segment of 1e-300 s wrote a file per result; 1e-9 MB of events kept one line.
+    err = error(f"cameras:\n  - {{name: a, outputs: {outputs}}}\n")
+    assert message in str(err)

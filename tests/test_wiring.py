@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import socket
 from pathlib import Path
 
 import pytest
 
+from camera_app import preflight
 from camera_app.app import App, Context, Services
 from camera_app.config import parse_config
+from camera_app.errors import ConfigError, UserError
 from camera_app.metrics import PipelineMetrics
 from camera_app.outputs.events import EventsSink
 from camera_app.wiring import metrics_for, services
 from tests.outputs.builders import make_result
+from tests.prom import free_port
 from tests.shared import TEST_MODELS
 
 
@@ -104,3 +109,48 @@ def test_a_recording_holds_pictures_as_long_as_the_camera_goes_between_results(
     (sink,) = [s for s in app.sinks["a"] if isinstance(s, RecordSink)]
     assert sink._max_copies == round(10 * hold_s)
     sink.close()
+
+
+def _holds_a_port() -> tuple[socket.socket, int]:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    return s, int(s.getsockname()[1])
+
+
+def test_a_taken_port_stops_the_start_before_any_file_and_frees_the_ports_bound(
+    tmp_path: Path,
+) -> None:
+    held, taken = _holds_a_port()
+    free = free_port()
+    cfg = parse_config(
+        f"model: {{path: {TEST_MODELS / 'blobs_uint8_postprocess'}}}\n"
+        f"http: {{port: {taken}}}\nmetrics: {{port: {free}}}\n"
+        "cameras:\n"
+        f"  - {{name: a, source: demo, outputs: {{events: {tmp_path / 'e.jsonl'},"
+        f" record: {tmp_path / 'a.mkv'}}}, objects: {{snapshots: {tmp_path / 'snaps'}}}}}\n",
+        "cfg.yaml",
+        env={},
+    )
+    try:
+        with pytest.raises(UserError, match=f"http: cannot listen on 127.0.0.1:{taken}"):
+            App(cfg, services=services)
+    finally:
+        held.close()
+    assert list(tmp_path.iterdir()) == []  # no events file, no snapshots folder
+    again = socket.socket()
+    again.bind(("127.0.0.1", free))  # the metrics port bound before the failure is free
+    again.close()
+
+
+def test_ports_given_on_the_command_line_are_checked_too() -> None:
+    # The config file's own check does not see --http-address and --metrics-address.
+    cfg = parse_config("cameras: [{name: a}]\n", "cfg.yaml", env={})
+    same = dataclasses.replace(
+        cfg,
+        http=dataclasses.replace(cfg.http, port=18080),
+        metrics=dataclasses.replace(cfg.metrics, address="0.0.0.0", port=18080),
+    )
+    with pytest.raises(ConfigError, match="metrics and http both listen on port 18080"):
+        preflight.check(same)
+    preflight.check(dataclasses.replace(same, metrics=cfg.metrics))

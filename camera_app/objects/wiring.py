@@ -13,11 +13,10 @@ import functools
 from prometheus_client import CollectorRegistry
 
 from camera_app.app import Context, Services
-from camera_app.config import AppConfig, CameraConfig, same_file
-from camera_app.errors import ConfigError
+from camera_app.config import AppConfig, same_file
 from camera_app.mqtt.client import MqttClient
 from camera_app.mqtt.publisher import MqttCollector, MqttPublisher
-from camera_app.objects.config import EventsMode, ObjectsConfig
+from camera_app.objects.config import EventsMode
 from camera_app.objects.draw import draw_zones
 from camera_app.objects.sink import (
     CameraObjects,
@@ -29,46 +28,8 @@ from camera_app.objects.sink import (
 from camera_app.objects.snapshots import SnapshotStore
 from camera_app.outputs.events import EventsSink
 from camera_app.outputs.live import LiveView
-from camera_app.pipeline.gating import camera_policy
+from camera_app.preflight import check_tracking_rate, objects_for
 from camera_app.telemetry import ServiceReadiness
-
-
-def objects_for(cfg: AppConfig, cam: CameraConfig) -> ObjectsConfig | None:
-    if cam.objects is not None:
-        return cam.objects
-    if cam.outputs.events_mode is EventsMode.OBJECTS or cfg.mqtt is not None:
-        return ObjectsConfig()
-    return None
-
-
-def check_modes(cfg: AppConfig) -> None:
-    """Cameras sharing an events file must share its mode (called before any output opens)."""
-    modes: dict[str, tuple[str, EventsMode]] = {}
-    for cam in cfg.cameras:
-        if cam.outputs.events is None:
-            continue
-        key = same_file(cam.outputs.events)
-        other = modes.setdefault(key, (cam.name, cam.outputs.events_mode))
-        if other[1] is not cam.outputs.events_mode:
-            raise ConfigError(
-                f"cameras '{other[0]}' and '{cam.name}' write events to {cam.outputs.events} "
-                "with different events_mode; give them the same mode or separate files"
-            )
-
-
-def check_tracking_rate(cfg: AppConfig, cam: CameraConfig, objects: ObjectsConfig) -> None:
-    """A camera's results must come more often than its tracks end: while it has live tracks it
-    runs at its detect_fps (motion or not, see ``ObjectsSink.keeps_active``), so a gap of one
-    detect_fps interval must stay under ``end_after_s``, or every object would end and start
-    again between two results. (The keep-alive does not matter: it applies only once the
-    camera has no tracks.)"""
-    interval_s = camera_policy(cfg, cam)[0].interval_s
-    if interval_s >= objects.end_after_s:
-        raise ConfigError(
-            f"cameras.{cam.name}: detect_fps {1 / interval_s:g} gives a result every "
-            f"{interval_s:g} s, not less than objects.end_after_s ({objects.end_after_s:g} s): "
-            "every object would end between two results; raise detect_fps or end_after_s"
-        )
 
 
 def mqtt_readiness(client: MqttClient) -> ServiceReadiness:

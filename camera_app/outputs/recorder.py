@@ -70,26 +70,27 @@ CHECK_MIN_FRAMES = 10  # frames written since the last check for "did not grow" 
 FULL_BELOW_BYTES = 1e6  # free space under which a writer that does not open means "disk full"
 
 
-def _checked_settings(
-    path: str, fps_hint: float, segment_s: float, max_mb: float | None
+def checked_settings(
+    path: str, fps_hint: float, segment_s: float, max_mb: float | None, *, what: str = "outputs"
 ) -> tuple[Path, str]:
-    """The recording's path and fourcc, once its settings are known good (else ConfigError)."""
-    target = check_output_path(path, "outputs.record")
+    """The recording's path and fourcc, once its settings are known good (else ConfigError
+    naming ``what``'s keys)."""
+    target = check_output_path(path, f"{what}.record")
     fourcc = FOURCC_BY_EXTENSION.get(target.suffix.lower())
     if fourcc is None:
         known = ", ".join(FOURCC_BY_EXTENSION)
         raise ConfigError(
-            f"outputs.record: cannot tell the video format of {path}; "
+            f"{what}.record: cannot tell the video format of {path}; "
             f"expected a file name ending in {known}"
         )
     if not fps_hint > 0:
-        raise ConfigError(f"outputs.record: expected a positive frame rate, got {fps_hint!r}")
+        raise ConfigError(f"{what}.record: expected a positive frame rate, got {fps_hint!r}")
     if not segment_s > 0:
         raise ConfigError(
-            f"outputs.record_segment_s: expected a positive number of seconds, got {segment_s!r}"
+            f"{what}.record_segment_s: expected a positive number of seconds, got {segment_s!r}"
         )
     if max_mb is not None and not max_mb > 0:
-        raise ConfigError(f"outputs.record_max_mb: expected a positive size, got {max_mb!r}")
+        raise ConfigError(f"{what}.record_max_mb: expected a positive size, got {max_mb!r}")
     return target, fourcc
 
 
@@ -109,7 +110,7 @@ class RecordSink:
         writer_factory: Callable[[str, int, float, tuple[int, int]], Any] = cv2.VideoWriter,
         max_hold_s: float = 1.0,
     ) -> None:
-        target, fourcc = _checked_settings(path, fps_hint, segment_s, max_mb)
+        target, fourcc = checked_settings(path, fps_hint, segment_s, max_mb)
         if target.suffix.lower() in LOST_WHEN_CUT_SHORT:
             log.warning(
                 "recording to %s: an MP4 file that is not closed (the process killed, a power "

@@ -279,6 +279,49 @@ def test_check_config(tmp_path: Path) -> None:
     assert "bad.yaml:3:" in r.stderr
 
 
+@pytest.mark.parametrize(
+    ("camera", "message"),
+    [
+        ("{name: a, source: demo, outputs: {events: NOWHERE/e.jsonl}}",
+         "cameras.a.outputs.events: cannot write"),
+        ("{name: a, source: demo, outputs: {record: HERE/a.xyz}}",
+         "cameras.a.outputs.record: cannot tell the video format"),
+        ("{name: a, source: demo, detect_fps: 0.1, objects: {}}",
+         "cameras.a: detect_fps 0.1 gives a result every 10 s"),
+        ("{name: a, source: demo, objects: {snapshots: NOWHERE/s}}",
+         "cameras.a.objects.snapshots: NOWHERE/s is not a folder"),
+        ("{name: a, source: HERE/none.mp4}", "cameras.a.source: HERE/none.mp4: no such file"),
+        ("{name: a, source: demo, classes: [persn]}",
+         r"cameras.a.classes: class names \['persn'\] are not in the labels"),
+    ],
+)  # fmt: skip
+@pytest.mark.realmodel
+def test_check_config_refuses_what_run_refuses_and_creates_nothing(
+    tmp_path: Path, camera: str, message: str
+) -> None:
+    # check-config used to say ok for each of these, which run then refused (some after
+    # creating an events file or binding a port).
+    need_shared()
+    here, nowhere = tmp_path / "here", tmp_path / "nowhere"
+    here.mkdir()
+    text = (
+        f"model: {{path: {MODELS / 'ssd_mobilenet_v1_coco_quant'}}}\n"
+        "http: {enabled: false}\nmetrics: {enabled: false}\n"
+        "cameras:\n  - " + camera.replace("HERE", str(here)).replace("NOWHERE", str(nowhere))
+    )
+    config = tmp_path / "cfg.yaml"
+    config.write_text(text + "\n")
+    want = message.replace("HERE", str(here)).replace("NOWHERE", str(nowhere))
+    for command in (["check-config", str(config)], ["run", "-c", str(config), "--duration", "1"]):
+        r = run_app(command)
+        assert r.returncode == 2, (command, r.stderr[-2000:])
+        lines = r.stderr.strip().splitlines()
+        assert re.search(want, lines[-1]), (command, lines[-1])
+        assert "pipeline started" not in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.yaml", "here"]
+    assert list(here.iterdir()) == []
+
+
 class NotifySocket:
     """A datagram socket standing in for systemd's NOTIFY_SOCKET."""
 
