@@ -11,13 +11,16 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from camera_app import __version__
 from camera_app.errors import CameraAppError, ImageError, UserError
 from camera_app.logs import setup_logging
 from camera_app.modes import ColourOrder, ResizeMode, RuntimeName, StrEnum
 from camera_app.redact import redact_text
+
+if TYPE_CHECKING:
+    from camera_app.detect.detector import Detector
 
 log = logging.getLogger("camera_app")
 
@@ -55,38 +58,79 @@ def _add_model_args(p: argparse.ArgumentParser, *, model_required: bool) -> None
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    import cv2
-
+    """Detect on each image; one that cannot be read is said on its own line (a JSON line
+    with ``error`` under ``--json``) and the others go on; exit 2 if any failed. The output
+    path is checked before the model loads."""
     from camera_app.detect.detector import load_detector
-    from camera_app.detect.draw import draw_detections
     from camera_app.options import options_from_args
-    from camera_app.sources.image_size import read_image
 
     if not args.max_image_megapixels > 0:
         raise ImageError(
             f"--max-image-megapixels: expected a positive number, got {args.max_image_megapixels}"
         )
-
-    detector = load_detector(args.model, options_from_args(args))
     out_dir = Path(args.output) if args.output and len(args.images) > 1 else None
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
+    if args.output:
+        _check_image_output(Path(args.output), folder=out_dir is not None)
+    detector = load_detector(args.model, options_from_args(args))
     max_pixels = max(1, round(args.max_image_megapixels * 1e6))
+    failed = 0
     for image in args.images:
-        frame = read_image(image, max_pixels)
-        det = detector.detect(frame)
-        if args.json:
-            print(json.dumps({"image": image, "detections": det.to_json()}), flush=True)
-        else:
-            print(f"{image}: {len(det)} detections")
-            for d in det:
-                x1, y1, x2, y2 = (round(v) for v in d.box_xyxy)
-                print(f"  {d.label:<16} {d.score:.2f}  [{x1}, {y1}, {x2}, {y2}]")
-        if args.output:
-            target = out_dir / Path(image).name if out_dir else Path(args.output)
-            if not cv2.imwrite(str(target), draw_detections(frame, det)):
-                raise ImageError(f"{target}: cannot write the annotated image")
-    return 0
+        try:
+            _detect_one(detector, image, args, max_pixels, out_dir)
+        except ImageError as exc:
+            failed += 1
+            if args.json:
+                print(json.dumps({"image": image, "error": str(exc)}), flush=True)
+            else:
+                print(f"camera-app: error: {exc}", file=sys.stderr, flush=True)
+    return 2 if failed else 0
+
+
+def _check_image_output(target: Path, *, folder: bool) -> None:
+    """``-o``: a folder (several images) or a file whose folder exists and whose extension
+    OpenCV writes, before any work is done."""
+    import cv2
+
+    if folder:
+        if target.exists() and not target.is_dir():
+            raise ImageError(f"-o {target}: not a folder (several images go into a folder)")
+        return
+    if not target.parent.is_dir():
+        raise ImageError(f"-o {target}: the folder {target.parent} does not exist")
+    if target.is_dir():
+        raise ImageError(f"-o {target}: is a folder; expected an image file name")
+    if not cv2.haveImageWriter(str(target)):
+        raise ImageError(f"-o {target}: OpenCV cannot write this image format; use .jpg or .png")
+
+
+def _detect_one(
+    detector: Detector, image: str, args: argparse.Namespace, max_pixels: int, out_dir: Path | None
+) -> None:
+    import cv2
+
+    from camera_app.detect.draw import draw_detections
+    from camera_app.sources.image_size import read_image
+
+    frame = read_image(image, max_pixels)
+    det = detector.detect(frame)
+    if args.json:
+        print(json.dumps({"image": image, "detections": det.to_json()}), flush=True)
+    else:
+        print(f"{image}: {len(det)} detections")
+        for d in det:
+            x1, y1, x2, y2 = (round(v) for v in d.box_xyxy)
+            print(f"  {d.label:<16} {d.score:.2f}  [{x1}, {y1}, {x2}, {y2}]")
+    if not args.output:
+        return
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)  # at the first image that has a picture
+    target = out_dir / Path(image).name if out_dir else Path(args.output)
+    try:
+        written = cv2.imwrite(str(target), draw_detections(frame, det))
+    except cv2.error:
+        written = False  # an extension OpenCV has no writer for (a name in a -o folder)
+    if not written:
+        raise ImageError(f"{target}: cannot write the annotated image (its format or its folder)")
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

@@ -62,6 +62,66 @@ def test_detect_default_text_output_on_a_generated_model(tmp_path: Path) -> None
     assert "red" in r.stdout
 
 
+def _blobs(path: Path) -> Path:
+    import numpy as np
+
+    canvas = np.full((256, 256, 3), 128, np.uint8)
+    canvas[:64, :64] = (0, 0, 255)
+    cv2.imwrite(str(path), canvas)
+    return path
+
+
+def test_detect_a_bad_image_among_good_ones_is_said_and_the_rest_go_on(tmp_path: Path) -> None:
+    good, also = _blobs(tmp_path / "a.png"), _blobs(tmp_path / "c.png")
+    bad = tmp_path / "b.jpg"
+    bad.write_bytes(b"")
+    r = run("detect", "--model", "blobs_int8_postprocess", "--json", str(good), str(bad),
+            str(also))  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [Path(x["image"]).name for x in lines] == ["a.png", "b.jpg", "c.png"]
+    assert "detections" in lines[2]
+    assert str(bad) in lines[1]["error"]
+    text = run("detect", "--model", "blobs_int8_postprocess", str(good), str(bad), str(also))
+    assert text.returncode == 2
+    assert text.stdout.count("1 detections") == 2
+    errors = [ln for ln in text.stderr.splitlines() if ln.startswith("camera-app: error:")]
+    assert len(errors) == 1, text.stderr
+    assert errors[0].startswith(f"camera-app: error: {bad}: ")
+
+
+@pytest.mark.parametrize(
+    ("output", "words"),
+    [
+        ("out.xyz", ["out.xyz", "OpenCV cannot write this image format"]),
+        ("nowhere/out.jpg", ["nowhere", "does not exist"]),
+    ],
+)
+def test_detect_output_is_checked_before_any_work(
+    tmp_path: Path, output: str, words: list[str]
+) -> None:
+    # An unknown extension used to crash with OpenCV's traceback after the detection.
+    image = _blobs(tmp_path / "a.png")
+    r = run("detect", "--model", "blobs_int8_postprocess", "-o", str(tmp_path / output),
+            str(image))  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert r.stdout == ""  # nothing detected before the refusal
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("camera-app: error:")]
+    assert len(errors) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    for w in words:
+        assert w in errors[0]
+
+
+def test_detect_writes_no_output_folder_when_no_image_could_be_read(tmp_path: Path) -> None:
+    bad = tmp_path / "b.jpg"
+    bad.write_bytes(b"not an image")
+    r = run("detect", "--model", "blobs_int8_postprocess", "-o", str(tmp_path / "out"),
+            str(bad), str(bad))  # fmt: skip
+    assert r.returncode == 2
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
