@@ -1,6 +1,7 @@
 """Finite sources: a video file and an image folder, paced like a camera or as fast as possible.
 
 Both end with ``ErrorKind.EOF`` unless ``spec.loop``; the capture thread treats that as final.
+A damaged frame or image is skipped with a warning, not taken for the end.
 Read as fast as possible (``realtime: false``) they are ``lossless``: the capture thread waits
 for each frame to be taken, so every frame is processed and none is decoded in vain.
 """
@@ -22,15 +23,24 @@ from camera_app.sources.errors import ErrorKind, source_error
 from camera_app.sources.image_size import read_image
 from camera_app.sources.opencv import VideoCaptureSource, as_bgr, check_frame_size
 
-__all__ = ["IMAGE_SUFFIXES", "ImageFolderSource", "VideoFileSource"]
+__all__ = ["IMAGE_SUFFIXES", "MAX_FAILED_READS", "ImageFolderSource", "VideoFileSource"]
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 
+# Consecutive failed reads that end a video file when its frame count does not say so already.
+MAX_FAILED_READS = 30
+
 
 class VideoFileSource(VideoCaptureSource):
-    """A video file, paced at its own fps (or ``spec.fps``) when ``realtime``; optional loop."""
+    """A video file, paced at its own fps (or ``spec.fps``) when ``realtime``; optional loop.
+
+    A failed read is the end of the file only when the frame count says so, or after
+    ``MAX_FAILED_READS`` in a row (counts can be missing or wrong); otherwise the frame was
+    damaged, and it is skipped. ``CAP_PROP_POS_FRAMES`` counts only decoded frames, so the
+    position is counted here: decoded frames plus failed reads.
+    """
 
     def __init__(self, path: str, spec: SourceSpec) -> None:
         super().__init__(spec)
@@ -38,7 +48,10 @@ class VideoFileSource(VideoCaptureSource):
         self.description = f"file {path}"
         self.lossless = not spec.realtime
         self._pacer = Pacer(None)
-        self._frames_read = 0
+        self._frame_count: int | None = None
+        self._frames_read = 0  # decoded in this pass through the file
+        self._failed_reads = 0  # in this pass
+        self._unreported = 0  # frames skipped after this pass's warning
 
     def _create(self, timeout_s: float) -> Any:
         if not os.path.isfile(self._path):
@@ -63,20 +76,66 @@ class VideoFileSource(VideoCaptureSource):
             log.warning("%s: no usable frame rate in the file; pacing at 25 fps", self.description)
             fps = 25.0
         self._pacer = Pacer(fps if self.spec.realtime else None)
-        self._frames_read = 0
+        count = cap.get(cv2.CAP_PROP_FRAME_COUNT)
+        self._frame_count = int(count) if math.isfinite(count) and count >= 1 else None
+        self._start_pass()
         return cap
+
+    def _start_pass(self) -> None:
+        self._frames_read = 0
+        self._failed_reads = 0
+        self._unreported = 0
+
+    def _end_pass(self) -> None:
+        """Report the damaged frames the pass's first warning did not cover."""
+        if self._unreported:
+            log.warning(
+                "%s: skipped %d more damaged frame(s) before the end",
+                self.description,
+                self._unreported,
+            )
+        self._unreported = 0
+
+    def _next_frame(self) -> Any | None:
+        """The next frame that decodes, past a bounded run of damaged ones; None at the end."""
+        failed = 0
+        while True:
+            ok, image = self._read_raw()
+            if ok and image is not None:
+                break
+            failed += 1
+            self._failed_reads += 1
+            at_end = (
+                self._frame_count is not None
+                and self._frames_read + self._failed_reads >= self._frame_count
+            )
+            if at_end or failed >= MAX_FAILED_READS:
+                return None
+        if failed:
+            if self._failed_reads == failed:  # the pass's first damage: say it once
+                log.warning(
+                    "%s: skipped %d damaged frame(s) after %d good one(s); reading on",
+                    self.description,
+                    failed,
+                    self._frames_read,
+                )
+            else:
+                self._unreported += failed
+        return image
 
     def read(self, timeout_s: float) -> ImageBGR:
         self._pacer.wait()
-        ok, image = self._read_raw()
-        if not ok and self.spec.loop and self._frames_read > 0:
+        image = self._next_frame()
+        if image is None and self.spec.loop and self._frames_read > 0:
+            self._end_pass()
             with self._lock:
                 capture = self._capture
             if capture is not None:
                 capture.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            self._frames_read = 0
-            ok, image = self._read_raw()
-        if not ok or image is None:
+            self._start_pass()
+            image = self._next_frame()
+        if image is None:
+            self._end_pass()
             if self._frames_read == 0:
                 raise source_error(
                     self.description,
