@@ -272,7 +272,8 @@ class MqttClient(ManagedThread):
             self._pending_retained = dict(sorted(merged.items(), key=lambda kv: kv[1].seq))
         self._send(client, Message(self.topics.status, b"online", 1, True))
         client.on_message = self._on_message
-        client.subscribe(self._counts_filter, qos=1)
+        # QoS 0: what matters comes retained at once; the rest is this run's own, echoed.
+        client.subscribe(self._counts_filter, qos=0)
         if self._birth_topic is not None:
             client.subscribe(self._birth_topic, qos=1)
         log.info("mqtt connected to %s%s", self.where, " again" if recovered else "")
