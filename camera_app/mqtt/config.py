@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from camera_app._checks import boolean, integer, matching, number, optional, string
 from camera_app._yaml import Node, checked, listed, nested, read_with, section
+from camera_app.mqtt.topics import label_clash
 
 _topic_prefix = matching(
     r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*",
@@ -122,6 +123,9 @@ def read_mqtt(node: Node) -> MqttConfig | None:
     tls = cfg.tls
     if tls is not None and (tls.cert_file is None) != (tls.key_file is None):
         raise children["tls"].error("cert_file and key_file go together")
+    clash = label_clash(list(cfg.home_assistant.labels))
+    if clash is not None:
+        raise children["home_assistant"].error(f"labels: {clash}; leave one out")
     if tls is not None:
         try:
             tls_context(tls)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -11,6 +12,8 @@ from camera_app.mqtt.client import MqttClient, MqttErrorKind
 from camera_app.mqtt.config import MqttConfig
 from camera_app.mqtt.topics import config_topics, discovery, dumps
 from camera_app.objects.lifecycle import ObjectEvent
+
+log = logging.getLogger(__name__)
 
 
 class MqttPublisher:
@@ -25,6 +28,7 @@ class MqttPublisher:
     def __init__(self, client: MqttClient, cfg: MqttConfig, cameras: Iterable[str]) -> None:
         self.client = client
         self.topics = client.topics
+        self._refused: set[str] = set()
         ha = cfg.home_assistant
         if ha.enabled:
             for camera in cameras:
@@ -43,7 +47,14 @@ class MqttPublisher:
 
     def counts(self, camera: str, counts: Mapping[str, int]) -> None:
         for label, n in counts.items():
-            self.client.publish(self.topics.count(camera, label), str(n).encode(), retain=True)
+            topic = self.topics.count(camera, label)
+            if topic == self.topics.events(camera):  # a model's label "events": not its count
+                if label not in self._refused:
+                    self._refused.add(label)
+                    log.warning("mqtt: no count topic for the label %r: it would be the "
+                                "events topic", label)  # fmt: skip
+                continue
+            self.client.publish(topic, str(n).encode(), retain=True)
 
     def snapshot(self, camera: str, label: str, jpeg: bytes) -> None:
         self.client.publish(self.topics.snapshot(camera, label), jpeg, retain=True)

@@ -45,6 +45,22 @@ class Topics:
         return f"{self.prefix}/{camera}/{_topic_safe(label)}/snapshot"
 
 
+def label_clash(labels: list[str]) -> str | None:
+    """Why ``labels`` cannot each have their own topics and entities (None when they can):
+    a label whose topic level is ``events`` would write counts onto the events topic, and two
+    labels that sanitize alike would share topics and unique ids."""
+    seen: dict[str, str] = {}
+    for label in labels:
+        level = _topic_safe(label)
+        if level == "events":
+            return f"the label {label!r} would publish its count on the events topic"
+        key = object_id(level)
+        if key in seen and seen[key] != label:
+            return f"the labels {seen[key]!r} and {label!r} would share topics and unique ids"
+        seen[key] = label
+    return None
+
+
 def _topic_safe(label: str) -> str:
     """A label as one topic level: no '/', '+', '#' (COCO has "traffic light": spaces stay)."""
     return re.sub(r"[/+#]", "_", label)

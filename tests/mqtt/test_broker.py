@@ -386,3 +386,28 @@ def test_an_unexpected_error_is_retried_and_the_thread_lives_on(
     assert client.state().errors.get("protocol") == 2
     tracebacks = [r for r in caplog.records if r.exc_info is not None]
     assert len(tracebacks) == 1  # logged once, then counted
+
+
+def test_a_label_named_events_never_writes_onto_the_events_topic(
+    broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    sub = Subscriber(broker.port)
+    cfg = config(broker)
+    client = MqttClient(cfg)
+    pub = MqttPublisher(client, cfg, ["door"])
+    client.start()
+    try:
+        wait_for(lambda: client.state().connected, 10, "the connection")
+        pub.counts("door", {"events": 1, "cat": 1})
+        pub.counts("door", {"events": 0, "cat": 0})
+        pub.event(make_event(1), 0.0)
+        # (retained messages keep only the newest per topic until sent: cat 1 may never go)
+        cat = "camera_app/door/cat"
+        wait_for(lambda: ids(sub) and sub.on(cat) and sub.on(cat)[-1].payload == b"0", 10,
+                 "the event and the last count")  # fmt: skip
+    finally:
+        assert client.stop(10)
+    assert [m.payload[:1] for m in sub.on("camera_app/door/events")] == [b"{"]
+    warnings = [r.getMessage() for r in caplog.records if "no count topic" in r.getMessage()]
+    assert len(warnings) == 1
+    sub.close()

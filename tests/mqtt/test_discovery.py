@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from camera_app.mqtt.topics import Topics, discovery, dumps
+from camera_app.mqtt.topics import Topics, discovery, dumps, label_clash
 
 COMMON = {
     "availability_topic": str, "payload_available": str, "payload_not_available": str,
@@ -84,3 +84,12 @@ def test_topics() -> None:
     assert t.status == "site/a/status"
     assert t.events("door") == "site/a/door/events"
     assert t.count("door", "a/b+c#") == "site/a/door/a_b_c_"
+
+
+def test_labels_whose_topics_would_clash_are_found() -> None:
+    assert label_clash(["person", "car", "traffic light"]) is None
+    assert "events topic" in (label_clash(["cat", "events"]) or "")
+    assert "'traffic light' and 'traffic_light'" in (
+        label_clash(["traffic light", "traffic_light"]) or ""
+    )
+    assert "'a/b' and 'a+b'" in (label_clash(["a/b", "a+b"]) or "")

@@ -69,6 +69,10 @@ BASE = "cameras:\n  - name: a\n    source: demo\n"
             BASE + "mqtt:\n  host: b\n  tls: {cert_file: c.pem}\n",
             "cert_file and key_file go together",
         ),
+        (
+            BASE + "mqtt:\n  host: b\n  home_assistant: {labels: [traffic light, traffic_light]}\n",
+            "mqtt.home_assistant: labels: the labels 'traffic light' and 'traffic_light' would",
+        ),
     ],
 )
 def test_mistakes(text: str, message: str) -> None:
