@@ -373,12 +373,18 @@ def _motion_per_camera(cfg: AppConfig, node: Node | None) -> AppConfig:
     return replace(cfg, cameras=tuple(cameras))
 
 
-def _check_ports(cfg: AppConfig, root: Node, children: Mapping[str, Node]) -> None:
-    """http and metrics cannot listen on the same port of the same address."""
+def ports_clash(cfg: AppConfig) -> bool:
+    """Whether http and metrics would listen on the same port of the same address."""
     http, metrics = cfg.http, cfg.metrics
     wildcard = {http.address, metrics.address} & {"0.0.0.0", "::"}
     same_host = http.address == metrics.address or bool(wildcard)
-    if not (http.enabled and metrics.enabled and http.port == metrics.port != 0 and same_host):
+    return http.enabled and metrics.enabled and http.port == metrics.port != 0 and same_host
+
+
+def _check_ports(cfg: AppConfig, root: Node, children: Mapping[str, Node]) -> None:
+    """http and metrics cannot listen on the same port of the same address."""
+    http = cfg.http
+    if not ports_clash(cfg):
         return
     for name, other in (("metrics", "http"), ("http", "metrics")):
         node = children.get(name)

@@ -8,14 +8,14 @@ are built, for callers that build them alone). Each error names the key path of 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from camera_app.config import AppConfig, CameraConfig, SourceKind, same_file
+from camera_app.config import AppConfig, CameraConfig, SourceKind, ports_clash, same_file
 from camera_app.detect.decode import Thresholds
 from camera_app.detect.detector import Detector
 from camera_app.errors import ConfigError, LabelsError
 from camera_app.objects.config import EventsMode, ObjectsConfig
+from camera_app.objects.snapshots import check_snapshot_folder
 from camera_app.outputs._paths import check_output_path
 from camera_app.outputs.recorder import checked_settings
 from camera_app.pipeline.gating import camera_policy
@@ -36,11 +36,10 @@ def check(cfg: AppConfig) -> None:
 def check_ports(cfg: AppConfig) -> None:
     """http and metrics on one port of one address (the config file's own check names the
     line; this one also covers --http-address and --metrics-address)."""
-    http, metrics = cfg.http, cfg.metrics
-    wildcard = {http.address, metrics.address} & {"0.0.0.0", "::"}
-    same_host = http.address == metrics.address or bool(wildcard)
-    if http.enabled and metrics.enabled and http.port == metrics.port != 0 and same_host:
-        raise ConfigError(f"metrics and http both listen on port {http.port}; pick another port")
+    if ports_clash(cfg):
+        raise ConfigError(
+            f"metrics and http both listen on port {cfg.http.port}; pick another port"
+        )
 
 
 def _check_camera(cfg: AppConfig, cam: CameraConfig) -> None:
@@ -113,17 +112,3 @@ def check_tracking_rate(cfg: AppConfig, cam: CameraConfig, objects: ObjectsConfi
             f"{interval_s:g} s, not less than objects.end_after_s ({objects.end_after_s:g} s): "
             "every object would end between two results; raise detect_fps or end_after_s"
         )
-
-
-def check_snapshot_folder(folder: str, what: str) -> None:
-    """A folder that is there and writable, or one level below one that is (the store makes
-    that level: systemd's StateDirectory= gives the service the one above)."""
-    path = Path(folder)
-    if path.is_dir():
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise ConfigError(f"{what}: cannot write in {folder} (permission denied)")
-        return
-    if path.exists() or not path.parent.is_dir():
-        raise ConfigError(f"{what}: {folder} is not a folder; create it first")
-    if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"{what}: cannot create {folder} (permission denied)")

@@ -65,6 +65,20 @@ def annotate(image: ImageBGR, c: Candidate) -> tuple[ImageBGR, ImageBGR]:
     return drawn, crop
 
 
+def check_snapshot_folder(folder: str, what: str) -> None:
+    """A folder that is there and writable, or one level below one that is (the store makes
+    that level: systemd's StateDirectory= gives the service the one above)."""
+    path = Path(folder)
+    if path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise ConfigError(f"{what}: cannot write in {folder} (permission denied)")
+        return
+    if path.exists() or not path.parent.is_dir():
+        raise ConfigError(f"{what}: {folder} is not a folder; create it first")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what}: cannot create {folder} (permission denied)")
+
+
 class SnapshotStore:
     """Writes snapshots into ``folder`` (made if its parent exists), keeping it under
     ``max_mb``."""
@@ -72,17 +86,14 @@ class SnapshotStore:
     def __init__(
         self, folder: str, max_mb: float, *, jpeg_quality: int = 85, what: str = "objects"
     ) -> None:
+        check_snapshot_folder(folder, f"{what}.snapshots")
         path = Path(folder)
-        if not path.is_dir() and path.parent.is_dir() and not path.exists():
+        if not path.is_dir():
             try:  # one level only: under systemd's StateDirectory= the service makes its own
                 path.mkdir()
             except OSError as exc:
                 reason = exc.strerror or type(exc).__name__
                 raise ConfigError(f"{what}.snapshots: cannot create {folder} ({reason})") from exc
-        if not path.is_dir():
-            raise ConfigError(f"{what}.snapshots: {folder} is not a folder; create it first")
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise ConfigError(f"{what}.snapshots: cannot write in {folder} (permission denied)")
         if not max_mb > 0:
             raise ConfigError(f"{what}.snapshots_max_mb: expected > 0, got {max_mb}")
         self.folder = path

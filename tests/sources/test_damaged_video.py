@@ -59,6 +59,16 @@ def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
 
 
+def read_once(clip: Path, caplog: pytest.LogCaptureFixture) -> tuple[list[int], SourceError]:
+    """The frame numbers a non-looping source of ``clip`` gives, and the error it ends with."""
+    source = VideoFileSource(str(clip), SourceSpec(str(clip), realtime=False))
+    source.open(5.0)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        seen, error = read_to_error(source, 3 * FRAMES)
+    source.close()
+    return seen, error
+
+
 @pytest.mark.parametrize(
     "damaged",
     [{20}, {20, 21, 22}, {0}, {0, 1}, {FRAMES - 1}],
@@ -68,11 +78,7 @@ def test_damaged_frames_are_skipped_and_the_file_still_ends(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, damaged: set[int]
 ) -> None:
     clip = write_numbered_clip(tmp_path / "damaged.avi", damaged)
-    source = VideoFileSource(str(clip), SourceSpec(str(clip), realtime=False))
-    source.open(5.0)
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
-        seen, error = read_to_error(source, 3 * FRAMES)
-    source.close()
+    seen, error = read_once(clip, caplog)
     assert seen == [i for i in range(FRAMES) if i not in damaged]
     assert error.kind == ErrorKind.EOF.value
     messages = warnings_of(caplog)
@@ -88,11 +94,7 @@ def test_an_undamaged_file_ends_without_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     clip = write_numbered_clip(tmp_path / "clean.avi")
-    source = VideoFileSource(str(clip), SourceSpec(str(clip), realtime=False))
-    source.open(5.0)
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
-        seen, error = read_to_error(source, 3 * FRAMES)
-    source.close()
+    seen, error = read_once(clip, caplog)
     assert seen == list(range(FRAMES))
     assert error.kind == ErrorKind.EOF.value
     assert warnings_of(caplog) == []
@@ -103,11 +105,7 @@ def test_damage_in_several_places_logs_two_warnings_per_pass(
 ) -> None:
     damaged = {10, 25, 26, 40, 50}
     clip = write_numbered_clip(tmp_path / "damaged.avi", damaged)
-    source = VideoFileSource(str(clip), SourceSpec(str(clip), realtime=False))
-    source.open(5.0)
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
-        seen, error = read_to_error(source, 3 * FRAMES)
-    source.close()
+    seen, error = read_once(clip, caplog)
     assert seen == [i for i in range(FRAMES) if i not in damaged]
     assert error.kind == ErrorKind.EOF.value
     messages = warnings_of(caplog)
