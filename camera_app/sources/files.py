@@ -131,7 +131,7 @@ class VideoFileSource(VideoCaptureSource):
             with self._lock:
                 capture = self._capture
             if capture is not None:
-                capture.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                capture.rewind()  # under the capture's own guard: close() may come meanwhile
             self._start_pass()
             image = self._next_frame()
         if image is None:

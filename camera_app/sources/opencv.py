@@ -23,6 +23,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import cv2
@@ -104,19 +105,30 @@ class _Capture:
         self._closed = False
 
     def read(self) -> tuple[bool, Any]:
+        result = self._use(lambda cap: cap.read())
+        if result is None:
+            return False, None
+        ok, image = result
+        return bool(ok), image
+
+    def rewind(self) -> bool:
+        """Back to the first frame; False when closed or the backend cannot seek."""
+        return bool(self._use(lambda cap: cap.set(cv2.CAP_PROP_POS_FRAMES, 0)))
+
+    def _use(self, call: Callable[[Any], Any]) -> Any:
+        """``call(cap)`` unless closed (then None); a ``close`` meanwhile waits to release."""
         with self._lock:
             if self._closed:
-                return False, None
+                return None
             self._reading = True
         try:
-            ok, image = self.cap.read()
+            return call(self.cap)
         finally:
             with self._lock:
                 self._reading = False
                 release = self._closed
             if release:
                 self.cap.release()
-        return bool(ok), image
 
     def close(self) -> None:
         with self._lock:

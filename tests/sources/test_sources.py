@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from camera_app.errors import ConfigError, SourceError
 from camera_app.sources import ErrorKind, SourceSpec, Transport, open_source
 from camera_app.sources.demo import DemoSource
 from camera_app.sources.files import ImageFolderSource, VideoFileSource
-from camera_app.sources.opencv import HttpMjpegSource, RtspSource, WebcamSource
+from camera_app.sources.opencv import HttpMjpegSource, RtspSource, WebcamSource, _Capture
 from tests.sources.servers import TinyServer, cseq_of, free_port, mjpeg_reply, rtsp_reply
 
 REPO = Path(__file__).resolve().parents[2]
@@ -167,6 +168,45 @@ def test_a_looping_file_goes_on(tmp_path: Path) -> None:
     frames = [source.read(1.0) for _ in range(23)]
     assert all(f.shape == (48, 64, 3) for f in frames)
     source.close()
+
+
+class _SlowSeek:
+    """A capture whose seek waits to be let go, counting releases and calls after them."""
+
+    def __init__(self) -> None:
+        self.seeking = threading.Event()
+        self.go_on = threading.Event()
+        self.released = 0
+        self.used_after_release = 0
+
+    def set(self, prop: int, value: float) -> bool:
+        self.used_after_release += self.released
+        self.seeking.set()
+        assert self.go_on.wait(5.0)
+        return True
+
+    def read(self) -> tuple[bool, None]:
+        self.used_after_release += self.released
+        return False, None
+
+    def release(self) -> None:
+        self.released += 1
+
+
+def test_a_close_during_a_rewind_releases_the_capture_once_after_it() -> None:
+    cap = _SlowSeek()
+    capture = _Capture(cap)
+    rewinding = threading.Thread(target=capture.rewind)
+    rewinding.start()
+    assert cap.seeking.wait(5.0)
+    capture.close()  # from another thread, as the capture thread's stop does
+    assert cap.released == 0  # not under the seek
+    cap.go_on.set()
+    rewinding.join(5.0)
+    assert cap.released == 1
+    assert capture.rewind() is False
+    assert capture.read() == (False, None)
+    assert cap.used_after_release == 0
 
 
 def test_a_file_is_paced_at_its_own_fps(tmp_path: Path) -> None:
