@@ -54,12 +54,17 @@ class _BoundedLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
+def oversized(path: str) -> ConfigError:
+    """The error for a config over ``MAX_BYTES``, counted in bytes read or characters."""
+    return ConfigError(
+        f"the file is larger than {MAX_BYTES // 1024} KiB; a config is far smaller", path=path
+    )
+
+
 def compose(text: str, path: str) -> yaml.Node | None:
     """The document's node tree, or a ConfigError (file and line) for bad or oversized YAML."""
     if len(text) > MAX_BYTES:
-        raise ConfigError(
-            f"the file is larger than {MAX_BYTES // 1024} KiB; a config is far smaller", path=path
-        )
+        raise oversized(path)
     try:
         return yaml.compose(text, Loader=_BoundedLoader)
     except yaml.MarkedYAMLError as exc:

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field, fields, replace
 from typing import TypeVar
 
 from camera_app._checks import boolean, choice, integer, number, optional, string
+from camera_app._files import open_regular
 from camera_app._yaml import Context, Node, checked, listed, nested, read_with, section
-from camera_app._yaml_limits import MAX_BYTES, compose
+from camera_app._yaml_limits import MAX_BYTES, compose, oversized
 from camera_app.config_motion import MotionConfig, motion_over
 from camera_app.config_values import (
     _CLASS,
@@ -328,13 +329,17 @@ def load_config(
     """Read and check a YAML config file."""
     name = os.fspath(path)
     try:
-        with open(name, encoding="utf-8") as f:
-            text = f.read(MAX_BYTES + 1)
-    except UnicodeDecodeError as exc:
-        raise ConfigError("the file is not UTF-8 text", path=name) from exc
+        with open_regular(name) as f:  # a pipe or a device would block or never end
+            raw = f.read(MAX_BYTES + 1)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ConfigError(f"cannot read the config file ({reason})", path=name) from exc
+    if len(raw) > MAX_BYTES:
+        raise oversized(name)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError("the file is not UTF-8 text", path=name) from exc
     return parse_config(text, name, require_cameras=require_cameras, env=env)
 
 

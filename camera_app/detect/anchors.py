@@ -15,7 +15,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from camera_app._files import read_regular
+
 Anchors = npt.NDArray[np.float32]
+MAX_ANCHORS_BYTES = 16 << 20  # 100,000 anchors as text take ~4 MB
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ def load_anchors_file(path: Path, *, expected: int | None = None) -> Anchors:
     try:
         rows = [
             [float(v) for v in line.replace(",", " ").split()]
-            for line in path.read_text(encoding="utf-8").splitlines()
+            for line in read_regular(path, MAX_ANCHORS_BYTES).decode("utf-8").splitlines()
             if line.strip()
         ]
     except (OSError, ValueError) as exc:

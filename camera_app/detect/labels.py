@@ -9,9 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from camera_app._files import read_regular
 from camera_app.detect.metadata import ZIP_MEMBERS, ExportMetadata, class_names
 from camera_app.errors import LabelsError
 
+MAX_LABELS_BYTES = 4 << 20  # 1000 class names take ~30 KB
 PLACEHOLDERS = frozenset({"???", "background", "__background__", "bg", "none", "unlabeled"})
 _ID_LINE = re.compile(r"^\s*(\d+)\s*[:,\s]\s*(\S.*?)\s*$")
 
@@ -70,7 +72,7 @@ def parse_labels(text: str, source: str, offset: int | None = None) -> Labels:
 
 def labels_from_file(path: Path, offset: int | None = None) -> Labels:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path, MAX_LABELS_BYTES).decode("utf-8")
     except OSError as exc:
         raise LabelsError(f"{path}: cannot read labels: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:

@@ -16,9 +16,11 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from camera_app._files import read_regular
 from camera_app.errors import ConfigError
 
 CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
+MAX_CREDENTIAL_BYTES = 1 << 20  # systemd's own limit for a credential
 
 # systemd takes any file name as a credential name; we accept the portable subset.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,254}")
@@ -56,7 +58,7 @@ def read_credential(
             )
     path = Path(directory) / name
     try:
-        data = path.read_bytes()
+        data = read_regular(path, MAX_CREDENTIAL_BYTES)
     except FileNotFoundError:
         raise ConfigError(
             f"credential {name!r} not found: no file {str(path)!r}; add "

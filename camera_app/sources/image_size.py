@@ -16,12 +16,17 @@ from typing import BinaryIO
 import cv2
 import numpy as np
 
+from camera_app._files import open_regular
 from camera_app.errors import ImageError
 from camera_app.sources.base import ImageBGR
 
 FORMATS = "JPEG, PNG, BMP, TIFF, WebP, GIF or PNM"
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _JPEG_NO_LENGTH = frozenset({0x01, *range(0xD0, 0xD8)})
+# A file larger than this for its header's size is not that image (16-bit RGBA TIFF: 8 bytes
+# a pixel; EXIF, ICC profiles and a second picture of an MPO fit in the rest).
+_MAX_BYTES_PER_PIXEL = 16
+_SLACK_BYTES = 1 << 20
 _PNM = re.compile(rb"P[1-6](?:\s+|#[^\n]*\n)+(\d+)(?:\s+|#[^\n]*\n)+(\d+)")
 
 
@@ -126,19 +131,28 @@ def read_image(path: str, max_pixels: int) -> ImageBGR:
     header, an image over ``max_pixels``, or data OpenCV cannot decode.
     """
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:  # a pipe would block, a device never end
             size = image_size_wh(f)
+            if size is None:
+                raise ImageError(
+                    f"{path}: cannot read the image size from its header (expected {FORMATS})"
+                )
+            w, h = size
+            if w * h > max_pixels:
+                raise ImageError(
+                    f"{path}: the image is {w}x{h} ({w * h / 1e6:.1f} megapixels), over the "
+                    f"limit of {max_pixels / 1e6:g}; raise the limit if it is meant to be "
+                    "that large"
+                )
             f.seek(0)
-            data = f.read()
+            limit = _MAX_BYTES_PER_PIXEL * w * h + _SLACK_BYTES
+            data = f.read(limit + 1)
     except OSError as exc:
         raise ImageError(f"{path}: cannot read the image ({exc.strerror or exc})") from exc
-    if size is None:
-        raise ImageError(f"{path}: cannot read the image size from its header (expected {FORMATS})")
-    w, h = size
-    if w * h > max_pixels:
+    if len(data) > limit:
         raise ImageError(
-            f"{path}: the image is {w}x{h} ({w * h / 1e6:.1f} megapixels), over the limit of "
-            f"{max_pixels / 1e6:g}; raise the limit if it is meant to be that large"
+            f"{path}: the file is larger than {limit >> 20} MiB, more than a {w}x{h} image "
+            "can hold; is it an image?"
         )
     try:
         decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
