@@ -124,6 +124,8 @@ class Node:
 
     def got(self) -> str:
         """What this node holds, for "got ..." (an interpolated value is not shown)."""
+        if isinstance(self.node, yaml.CollectionNode) and self.node.tag not in (_MAP, _SEQ):
+            return f"a value with the unsupported YAML tag {self.node.tag}"
         if isinstance(self.node, yaml.MappingNode):
             return "a mapping"
         if isinstance(self.node, yaml.SequenceNode):
@@ -219,7 +221,9 @@ class Node:
 
     def items(self) -> list[Node]:
         """The children of a list."""
-        if not isinstance(self.node, yaml.SequenceNode) or self.node.tag != _SEQ:
+        if isinstance(self.node, yaml.SequenceNode) and self.node.tag != _SEQ:
+            raise self.error(f"unsupported YAML tag {self.node.tag}")
+        if not isinstance(self.node, yaml.SequenceNode):
             raise self.error(f"expected a list, got {self.got()}")
         return [
             Node(child, f"{self.key}[{i}]", self.ctx) for i, child in enumerate(self.node.value)

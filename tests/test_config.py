@@ -430,6 +430,18 @@ ERRORS = [
         1,
         "cameras[0].fps: unsupported YAML tag tag:yaml.org,2002:binary",
     ),
+    (  # a tagged list is named by its tag, not "expected a list, got a list"
+        'cameras: !!python/object/apply:os.system ["echo hi"]\n',
+        1,
+        "cameras: unsupported YAML tag tag:yaml.org,2002:python/object/apply:os.system",
+    ),
+    (
+        'cameras:\n  - name: a\n    source: !!python/object/apply:os.system ["echo"]\n',
+        3,
+        "cameras[0].source: expected demo, a webcam index, /dev/videoN, an rtsp://, rtsps://, "
+        "http:// or https:// URL, or a video file or image folder path, got a value with the "
+        "unsupported YAML tag tag:yaml.org,2002:python/object/apply:os.system",
+    ),
     # ranges and enums
     ("model:\n  threads: 0\ncameras: [{}]\n", 2, "got 0"),
     (
