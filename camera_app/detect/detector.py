@@ -102,6 +102,13 @@ class Detector:
             pad=self.convention.pad,
         )  # fmt: skip
         self.labels = _labels(model, opts)
+        if not self.labels.names:
+            log.warning(
+                "%s: no class names (no labels file given or beside the model, none in its "
+                "metadata): results are named class_0, class_1...; set model.labels (--labels) "
+                "to a file of one name a line",
+                model.path,
+            )
         ctx = DecoderContext(
             model=str(model.path), model_path=model.path, graph=model.graph,
             probes=model.probes, input_hw=model.input_hw, labels=self.labels,

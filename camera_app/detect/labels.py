@@ -40,6 +40,11 @@ class Labels:
         for cid, nm in sorted(self.names.items()):
             by_name.setdefault(nm, cid)
         missing = [w for w in wanted if w not in by_name]
+        if missing and not by_name:
+            raise LabelsError(
+                f"class names {missing} cannot be matched: the model has no labels; set "
+                "model.labels (--labels) to a file of one name a line"
+            )
         if missing:
             raise LabelsError(
                 f"class names {missing} are not in the labels ({self.source}); "

@@ -177,6 +177,22 @@ def test_labels_that_do_not_fit_the_head(tmp_path: Path) -> None:
         load_detector(str(folder))
 
 
+def test_a_model_without_labels_is_said_once_and_class_names_cannot_be_asked_for(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = _copy(tmp_path, "yolov5_float")  # the model alone, no labels.txt beside it
+    with caplog.at_level("WARNING", logger="camera_app.detect.detector"):
+        det = load_detector(str(folder))
+    warned = [r.getMessage() for r in caplog.records if "no class names" in r.getMessage()]
+    assert len(warned) == 1
+    assert "set model.labels" in warned[0]
+    labels = set(det.detect(frame()).labels)
+    assert labels
+    assert labels <= {"class_0", "class_1", "class_2"}
+    with pytest.raises(LabelsError, match=r"\['red'\] cannot be matched: the model has no labels"):
+        det.thresholds_for(classes=("red",))
+
+
 def test_cli_refusal_is_one_line_exit_2(tmp_path: Path) -> None:
     img = tmp_path / "x.png"
     import cv2
