@@ -23,7 +23,8 @@ _KINDS = (
 )
 
 
-def _what(mode: int) -> str:
+def kind_of(mode: int) -> str:
+    """What a non-regular file is, for messages: 'a named pipe', 'a directory'..."""
     for test, name in _KINDS:
         if test(mode):
             return name
@@ -36,7 +37,7 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise OSError(errno.EINVAL, f"{_what(mode)}, not a regular file")
+            raise OSError(errno.EINVAL, f"{kind_of(mode)}, not a regular file")
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:

@@ -8,8 +8,10 @@ are built, for callers that build them alone). Each error names the key path of 
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
+from camera_app._files import kind_of
 from camera_app.config import AppConfig, CameraConfig, SourceKind, ports_clash, same_file
 from camera_app.detect.decode import Thresholds
 from camera_app.detect.detector import Detector
@@ -17,10 +19,9 @@ from camera_app.errors import ConfigError, LabelsError
 from camera_app.objects.config import EventsMode, ObjectsConfig
 from camera_app.objects.snapshots import check_snapshot_folder
 from camera_app.outputs._paths import check_output_path
+from camera_app.outputs.events import STDOUT
 from camera_app.outputs.recorder import checked_settings
 from camera_app.pipeline.gating import camera_policy
-
-STDOUT = "-"
 
 
 def check(cfg: AppConfig) -> None:
@@ -42,14 +43,27 @@ def check_ports(cfg: AppConfig) -> None:
         )
 
 
+def _check_source_path(source: str, where: str) -> None:
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise ConfigError(
+            f"{where}.source: {source}: no such file or folder; "
+            "expected demo, a webcam, a stream URL, a video file or an image folder"
+        )
+    mode = path.stat().st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        # FFmpeg's open of a pipe nobody writes never returns, and nothing can stop it.
+        raise ConfigError(
+            f"{where}.source: {source} is {kind_of(mode)}; expected a video file or an image "
+            "folder (a live feed: serve it over RTSP or HTTP)"
+        )
+
+
 def _check_camera(cfg: AppConfig, cam: CameraConfig) -> None:
     where = f"cameras.{cam.name}"
     # A camera may come online later; a file or folder that is not there will not.
-    if cam.source_kind is SourceKind.PATH and not Path(cam.source).expanduser().exists():
-        raise ConfigError(
-            f"{where}.source: {cam.source}: no such file or folder; "
-            "expected demo, a webcam, a stream URL, a video file or an image folder"
-        )
+    if cam.source_kind is SourceKind.PATH:
+        _check_source_path(cam.source, where)
     out = cam.outputs
     if out.events is not None and out.events != STDOUT:
         check_output_path(out.events, f"{where}.outputs.events")

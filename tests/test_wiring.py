@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import socket
 from pathlib import Path
 
@@ -154,3 +155,14 @@ def test_ports_given_on_the_command_line_are_checked_too() -> None:
     with pytest.raises(ConfigError, match="metrics and http both listen on port 18080"):
         preflight.check(same)
     preflight.check(dataclasses.replace(same, metrics=cfg.metrics))
+
+
+def test_a_source_path_that_is_a_named_pipe_is_refused_before_the_start(tmp_path: Path) -> None:
+    # FFmpeg's open of a pipe nobody writes never returns: the check says so, nothing hangs.
+    pipe = tmp_path / "feed.mp4"
+    os.mkfifo(pipe)
+    cfg = parse_config(f"cameras: [{{name: a, source: {pipe}}}]\n", "cfg.yaml", env={})
+    with pytest.raises(ConfigError, match=r"cameras\.a\.source: .*feed\.mp4 is a named pipe"):
+        preflight.check(cfg)
+    cfg = parse_config(f"cameras: [{{name: a, source: {tmp_path}}}]\n", "cfg.yaml", env={})
+    preflight.check(cfg)  # a folder is an image folder

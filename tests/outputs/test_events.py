@@ -91,10 +91,16 @@ def test_stdout_mode_writes_lines_to_stdout(capsys: pytest.CaptureFixture[str]) 
 
 @pytest.mark.parametrize(
     ("name", "message"),
-    [("missing/events.jsonl", "does not exist"), ("", "is a folder")],
+    [
+        ("missing/events.jsonl", "does not exist"),
+        ("", "is a folder"),
+        ("pipe", "is a named pipe, not a regular file"),  # open() would block the outputs
+    ],
 )
 def test_bad_path_is_a_config_error_naming_it(tmp_path: Path, name: str, message: str) -> None:
     target = str(tmp_path / name) if name else str(tmp_path)
+    if name == "pipe":
+        os.mkfifo(target)
     with pytest.raises(ConfigError, match=message) as info:
         EventsSink(target)
     assert target in str(info.value)
