@@ -11,10 +11,12 @@ retained messages wait in a map of their own, newest per topic, and are never dr
 go out in the order they were published (an event before the count it changed: an
 automation woken by the count finds the event there already).
 
-While connected it listens for two things: Home Assistant's birth message (``online`` on
+While connected it listens for three things: Home Assistant's birth message (``online`` on
 ``<discovery_prefix>/status``: HA restarted, so discovery and every state are sent again),
-and the retained counts under ``<prefix>/+/+`` that an earlier run left (a crash leaves
-"person 1" behind): a nonzero count this run has not published is set back to 0.
+the retained counts under ``<prefix>/+/+`` that an earlier run left (a crash leaves
+"person 1" behind): a nonzero count this run has not published is set back to 0; and the
+retained discovery configs under this prefix's node id: one this run has not published (a
+camera or label taken out of the config) is removed, and Home Assistant drops its entity.
 
 Failures are classified (refused, auth, tls, dns, timeout, network, protocol) for logs,
 metrics and readiness; messages name the broker by host and port only, never the password.
@@ -40,7 +42,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from camera_app.errors import ConfigError
 from camera_app.modes import StrEnum
 from camera_app.mqtt.config import MqttConfig, tls_context
-from camera_app.mqtt.topics import Topics
+from camera_app.mqtt.topics import Topics, discovery_filter
 from camera_app.redact import redact_text
 from camera_app.sources.backoff import Backoff, BackoffPolicy
 from camera_app.threads import ManagedThread
@@ -133,7 +135,11 @@ class MqttClient(ManagedThread):
         ha = cfg.home_assistant
         self._birth_topic = f"{ha.discovery_prefix}/status" if ha.enabled else None
         self._counts_filter = f"{cfg.topic_prefix}/+/+"
+        self._discovery_filter = (
+            discovery_filter(self.topics, ha.discovery_prefix) if ha.enabled else None
+        )
         self.stale_counts_reset = 0
+        self.stale_configs_removed = 0
         # Built once, here: a file that went away since the config was read fails the start.
         try:
             self._tls = tls_context(cfg.tls) if cfg.tls is not None else None
@@ -276,6 +282,8 @@ class MqttClient(ManagedThread):
         client.subscribe(self._counts_filter, qos=0)
         if self._birth_topic is not None:
             client.subscribe(self._birth_topic, qos=1)
+        if self._discovery_filter is not None:
+            client.subscribe(self._discovery_filter, qos=0)
         log.info("mqtt connected to %s%s", self.where, " again" if recovered else "")
         drain_until: float | None = None
         while not lost.is_set():
@@ -311,7 +319,17 @@ class MqttClient(ManagedThread):
             return
         with self._lock:
             ours = m.topic in self._retained
-        if ours or not _positive_count(bytes(m.payload)):
+        if ours or not m.payload:
+            return
+        if self._discovery_filter is not None and paho.topic_matches_sub(
+            self._discovery_filter, m.topic
+        ):
+            self.publish(m.topic, b"", retain=True)
+            self.stale_configs_removed += 1
+            log.info("mqtt: a Home Assistant entity no longer configured removed topic=%s",
+                     m.topic)  # fmt: skip
+            return
+        if not _positive_count(bytes(m.payload)):
             return
         self.publish(m.topic, b"0", retain=True)
         self.stale_counts_reset += 1

@@ -21,9 +21,11 @@ class MqttPublisher:
     discovery on, the entities' configs are queued at once (retained, re-sent at reconnects)
     and each discovered label starts at 0 so its entities are never "unknown".
 
-    Before 2026-12-03 the unique ids were made of the client id (by default the host name):
-    those configs are removed (an empty retained message each), so an upgrade leaves no
-    duplicate entities behind."""
+    The configs of earlier layouts are removed (an empty retained message each), so an
+    upgrade leaves no duplicate entities behind: before 2026-12-03 the unique ids were made of
+    the client id (by default the host name), before 2026-12-04 the topics had no node id.
+    Those of cameras and labels no longer configured are found and removed by the client
+    (``MqttClient``, at each connection)."""
 
     def __init__(self, client: MqttClient, cfg: MqttConfig, cameras: Iterable[str]) -> None:
         self.client = client
@@ -35,9 +37,10 @@ class MqttPublisher:
                 for label in ha.labels:
                     new = discovery(self.topics, camera, label, ha.discovery_prefix)
                     current = {topic for topic, _ in new}
-                    for old in config_topics(cfg.client_id, camera, label, ha.discovery_prefix):
-                        if old not in current:
-                            client.publish(old, b"", retain=True)
+                    for instance in (cfg.client_id, cfg.topic_prefix):
+                        for old in config_topics(instance, camera, label, ha.discovery_prefix):
+                            if old not in current:
+                                client.publish(old, b"", retain=True)
                     for topic, payload in new:
                         client.publish(topic, dumps(payload), retain=True)
                     client.publish(self.topics.count(camera, label), b"0", retain=True)

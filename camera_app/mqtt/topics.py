@@ -5,7 +5,8 @@
     <prefix>/<camera>/<label>          how many are in view now (retained)
     <prefix>/<camera>/<label>/snapshot the latest best snapshot, JPEG bytes (retained)
 
-Home Assistant discovery (``homeassistant/<component>/<object id>/config``, retained): per
+Home Assistant discovery (``homeassistant/<component>/<node id>/<object id>/config``, retained,
+the node id made of the topic prefix, so one box's configs are found by one filter): per
 camera and label a ``binary_sensor`` "<label> detected" (occupancy), a ``sensor`` "<label>
 count" and an ``image`` "<label> snapshot", all on one device per camera, available while
 ``<prefix>/status`` says online. Object ids follow the documented best practice: the
@@ -74,11 +75,17 @@ _COMPONENTS = (("binary_sensor", "detected"), ("sensor", "count"), ("image", "sn
 
 
 def config_topics(instance: str, camera: str, label: str, discovery_prefix: str) -> list[str]:
-    """The discovery config topics of one camera and label, for an instance id."""
+    """The discovery config topics of one camera and label without a node id level, as they
+    were before 2026-12-04 (``instance`` the client id before 2026-12-03, then the prefix)."""
     return [
         f"{discovery_prefix}/{component}/{object_id(instance, camera, label, suffix)}/config"
         for component, suffix in _COMPONENTS
     ]
+
+
+def discovery_filter(topics: Topics, discovery_prefix: str) -> str:
+    """The subscription that finds every discovery config this prefix's box has left."""
+    return f"{discovery_prefix}/+/{object_id(topics.prefix)}/+/config"
 
 
 def discovery(
@@ -86,6 +93,7 @@ def discovery(
 ) -> list[tuple[str, dict[str, Any]]]:
     """(config topic, payload) of the three entities of one camera and label."""
     instance = topics.prefix
+    node = object_id(instance)
     device = {
         "identifiers": [object_id(instance, camera)],
         "name": f"{camera} camera",
@@ -102,20 +110,20 @@ def discovery(
     }
     out: list[tuple[str, dict[str, Any]]] = []
     uid = object_id(instance, camera, label, "detected")
-    out.append((f"{discovery_prefix}/binary_sensor/{uid}/config", {
+    out.append((f"{discovery_prefix}/binary_sensor/{node}/{uid}/config", {
         **common, "name": f"{label} detected", "unique_id": uid,
         "state_topic": topics.count(camera, label), "device_class": "occupancy",
         "value_template": "{{ 'ON' if (value | int(0)) > 0 else 'OFF' }}",
         "payload_on": "ON", "payload_off": "OFF",
     }))  # fmt: skip
     uid = object_id(instance, camera, label, "count")
-    out.append((f"{discovery_prefix}/sensor/{uid}/config", {
+    out.append((f"{discovery_prefix}/sensor/{node}/{uid}/config", {
         **common, "name": f"{label} count", "unique_id": uid,
         "state_topic": topics.count(camera, label), "state_class": "measurement",
         "icon": "mdi:counter",
     }))  # fmt: skip
     uid = object_id(instance, camera, label, "snapshot")
-    out.append((f"{discovery_prefix}/image/{uid}/config", {
+    out.append((f"{discovery_prefix}/image/{node}/{uid}/config", {
         **common, "name": f"{label} snapshot", "unique_id": uid,
         "image_topic": topics.snapshot(camera, label), "content_type": "image/jpeg",
     }))  # fmt: skip

@@ -129,5 +129,9 @@ mqtt:
     assert shots  # (retained: a live subscriber sees the flag clear; tests/mqtt checks it)
     image = cv2.imdecode(np.frombuffer(shots[0].payload, np.uint8), cv2.IMREAD_COLOR)
     assert image.shape == (720, 1280, 3)
-    assert "homeassistant/binary_sensor/e2e_demo_person_detected/config" in sub.topics()
+    detected = sub.on(
+        "homeassistant/binary_sensor/camera_app/camera_app_demo_person_detected/config"
+    )
+    assert detected
+    assert json.loads(detected[-1].payload)["state_topic"] == "camera_app/demo/person"
     sub.close()

@@ -2,10 +2,10 @@
 
 ``Broker`` runs Debian's ``/usr/sbin/mosquitto`` on a free loopback port with a password file
 and an ACL (``camera`` may write ``camera_app/#`` and ``homeassistant/#`` and read
-``camera_app/#`` and Home Assistant's birth topic; ``watcher`` may read everything and write
-what Home Assistant and an earlier run would), no persistence. ``kill()`` is SIGKILL (a
-crash), ``start()`` again reuses the port; ``set_users()`` rewrites the password file and
-``reload()`` sends SIGHUP. Every wait is bounded.
+``camera_app/#``, Home Assistant's birth topic and its own discovery configs; ``watcher`` may
+read everything and write what Home Assistant and an earlier run would), no persistence.
+``kill()`` is SIGKILL (a crash), ``start()`` again reuses the port; ``set_users()`` rewrites
+the password file and ``reload()`` sends SIGHUP. Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -35,10 +35,11 @@ ACL = """user camera
 topic readwrite camera_app/#
 topic write homeassistant/#
 topic read homeassistant/status
+topic read homeassistant/+/camera_app/+/config
 
 user watcher
 topic read #
-topic write homeassistant/status
+topic write homeassistant/#
 topic write camera_app/#
 """
 

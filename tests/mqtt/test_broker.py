@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import pytest
 from camera_app.mqtt.client import MqttClient, MqttErrorKind, MqttState
 from camera_app.mqtt.config import HomeAssistantConfig, MqttConfig, TlsConfig
 from camera_app.mqtt.publisher import MqttCollector, MqttPublisher
+from camera_app.mqtt.topics import Topics, discovery, dumps
 from camera_app.objects.lifecycle import EventType, ObjectEvent
 from tests.mqtt.broker import USERS, Broker, Subscriber, make_certs, wait_for
 
@@ -84,19 +86,21 @@ def test_events_counts_snapshot_status_and_discovery(broker: Broker) -> None:
         m.topic for m in sub.received() if m.topic.startswith("homeassistant/") and m.payload
     }
     assert configs == {
-        "homeassistant/binary_sensor/camera_app_door_person_detected/config",
-        "homeassistant/sensor/camera_app_door_person_count/config",
-        "homeassistant/image/camera_app_door_person_snapshot/config",
+        "homeassistant/binary_sensor/camera_app/camera_app_door_person_detected/config",
+        "homeassistant/sensor/camera_app/camera_app_door_person_count/config",
+        "homeassistant/image/camera_app/camera_app_door_person_snapshot/config",
     }
-    # The configs of the ids made of the client id (before 2026-12-03) are removed.
+    # The configs of earlier layouts are removed: ids made of the client id (before
+    # 2026-12-03), then topics without the node id (before 2026-12-04).
     removed = {m.topic for m in sub.received() if m.topic.startswith("homeassistant/")} - configs
     assert removed == {
-        "homeassistant/binary_sensor/box1_door_person_detected/config",
-        "homeassistant/sensor/box1_door_person_count/config",
-        "homeassistant/image/box1_door_person_snapshot/config",
-    }
+        f"homeassistant/{component}/{instance}_door_person_{suffix}/config"
+        for instance in ("box1", "camera_app")
+        for component, suffix in (("binary_sensor", "detected"), ("sensor", "count"),
+                                  ("image", "snapshot"))
+    }  # fmt: skip
     state = client.state()
-    assert state.published >= 10  # discovery 3, removals 3, count 0, online, event, count...
+    assert state.published >= 13  # discovery 3, removals 6, count 0, online, event, count...
     assert state.dropped == 0
     sub.close()
     # Retained: a newcomer sees status, counts, snapshot and discovery at once.
@@ -146,7 +150,7 @@ def test_home_assistant_birth_sends_discovery_and_states_again(broker: Broker) -
     cfg = config(broker, home_assistant=HomeAssistantConfig(enabled=True, labels=("person",)))
     client = MqttClient(cfg)
     pub = MqttPublisher(client, cfg, ["door"])
-    detected = "homeassistant/binary_sensor/camera_app_door_person_detected/config"
+    detected = "homeassistant/binary_sensor/camera_app/camera_app_door_person_detected/config"
     client.start()
     try:
         wait_for(lambda: sub.on(detected) and sub.on("camera_app/door/person"), 10, "discovery")
@@ -193,6 +197,41 @@ def test_a_count_an_earlier_run_left_is_set_back_to_0(broker: Broker) -> None:
         "camera_app/door/tie": b"0", "camera_app/yard/person": b"0",
         "camera_app/door/cat": b"0", "camera_app/door/person": b"1",
     }  # fmt: skip
+    late.close()
+    sub.close()
+
+
+def test_the_entities_of_a_camera_or_label_taken_out_of_the_config_are_removed(
+    broker: Broker,
+) -> None:
+    # An earlier run discovered door/person, door/car and yard/person; this run has only
+    # door/person. Another box (its own prefix) has its configs under its own node id.
+    ha = HomeAssistantConfig(enabled=True, labels=("person", "car"))
+    earlier = [
+        *discovery(Topics("camera_app"), "door", "person", "homeassistant"),
+        *discovery(Topics("camera_app"), "door", "car", "homeassistant"),
+        *discovery(Topics("camera_app"), "yard", "person", "homeassistant"),
+    ]
+    other_box = discovery(Topics("camera_app/garage-box"), "yard", "person", "homeassistant")
+    sub = Subscriber(broker.port)
+    for topic, payload in [*earlier, *other_box]:
+        sub.publish(topic, dumps(payload), retain=True)
+    cfg = config(broker, home_assistant=dataclasses.replace(ha, labels=("person",)))
+    client = MqttClient(cfg)
+    MqttPublisher(client, cfg, ["door"])
+    client.start()
+    try:
+        wait_for(lambda: client.stale_configs_removed == 6, 10, "the stale configs removed")
+    finally:
+        assert client.stop(10)
+    current = {t for t, _ in discovery(Topics("camera_app"), "door", "person", "homeassistant")}
+    late = Subscriber(broker.port)
+    everything = {t for t, _ in [*earlier, *other_box]}
+    wait_for(lambda: len({m.topic for m in late.received()} & everything) == 6, 10,
+             "the retained configs")  # fmt: skip
+    left = {m.topic for m in late.received() if m.topic.endswith("/config") and m.payload}
+    assert left == current | {t for t, _ in other_box}
+    assert client.stale_configs_removed == 6  # door/car and yard/person: 3 entities each
     late.close()
     sub.close()
 

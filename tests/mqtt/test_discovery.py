@@ -3,7 +3,8 @@
 The tables below are the configuration variables documented at home-assistant.io for MQTT
 binary_sensor, sensor and image (the subset a discovery payload may use), with the ones each
 type requires; the topic follows <discovery_prefix>/<component>/<object_id>/config with the
-object id of [a-zA-Z0-9_-] only.
+object id of [a-zA-Z0-9_-] only, under a node id of the same characters:
+<discovery_prefix>/<component>/<node_id>/<object_id>/config.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import json
 import re
 
+import paho.mqtt.client as paho
 import pytest
 
-from camera_app.mqtt.topics import Topics, discovery, dumps, label_clash
+from camera_app.mqtt.topics import Topics, discovery, discovery_filter, dumps, label_clash
 
 COMMON = {
     "availability_topic": str, "payload_available": str, "payload_not_available": str,
@@ -33,7 +35,9 @@ DEVICE_KEYS = {"identifiers", "name", "manufacturer", "model", "sw_version", "hw
 ORIGIN_KEYS = {"name", "sw_version", "support_url"}
 BINARY_SENSOR_CLASSES = {"occupancy", "motion", "presence", "moving"}
 SENSOR_STATE_CLASSES = {"measurement", "total", "total_increasing"}
-TOPIC = re.compile(r"homeassistant/(binary_sensor|sensor|image)/([a-zA-Z0-9_-]+)/config")
+TOPIC = re.compile(
+    r"homeassistant/(binary_sensor|sensor|image)/([a-zA-Z0-9_-]+)/([a-zA-Z0-9_-]+)/config"
+)
 
 
 @pytest.mark.parametrize(("camera", "label"), [("door", "person"), ("yard-2", "traffic light")])
@@ -44,7 +48,11 @@ def test_payloads_match_the_documented_schema(camera: str, label: str) -> None:
     for topic, payload in out:
         m = TOPIC.fullmatch(topic)
         assert m, topic
-        component, object_id = m[1], m[2]
+        component, node_id, object_id = m[1], m[2], m[3]
+        assert node_id == "site_box_1"  # the prefix's: one filter finds this box's configs
+        assert paho.topic_matches_sub(
+            discovery_filter(Topics("site/box.1"), "homeassistant"), topic
+        )
         keys, required = SCHEMA[component]
         assert set(payload) <= set(keys), set(payload) - set(keys)
         assert required <= set(payload)
