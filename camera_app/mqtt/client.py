@@ -28,6 +28,7 @@ disconnects cleanly (the last will covers a crash).
 from __future__ import annotations
 
 import collections
+import json
 import logging
 import socket
 import ssl
@@ -140,6 +141,7 @@ class MqttClient(ManagedThread):
         )
         self.stale_counts_reset = 0
         self.stale_configs_removed = 0
+        self._warned_node = False
         # Built once, here: a file that went away since the config was read fails the start.
         try:
             self._tls = tls_context(cfg.tls) if cfg.tls is not None else None
@@ -324,6 +326,15 @@ class MqttClient(ManagedThread):
         if self._discovery_filter is not None and paho.topic_matches_sub(
             self._discovery_filter, m.topic
         ):
+            status = _availability_topic(bytes(m.payload))
+            if status != self.topics.status:  # not this box's: a prefix that differs in '/', '.'
+                if not self._warned_node:
+                    self._warned_node = True
+                    log.warning("mqtt: a Home Assistant config under this box's node id belongs "
+                                "to another (status topic %r); left alone: give the boxes "
+                                "topic prefixes that differ in letters or digits topic=%s",
+                                status, m.topic)  # fmt: skip
+                return
             self.publish(m.topic, b"", retain=True)
             self.stale_configs_removed += 1
             log.info("mqtt: a Home Assistant entity no longer configured removed topic=%s",
@@ -405,6 +416,17 @@ class MqttClient(ManagedThread):
     def stop(self, timeout_s: float) -> bool:
         self._closing.set()
         return super().stop(timeout_s)
+
+
+def _availability_topic(payload: bytes) -> str | None:
+    """The ``availability_topic`` of a discovery config (None when it has none or is not
+    a JSON object): whose box the config is."""
+    try:
+        config = json.loads(payload)
+    except ValueError:
+        return None
+    topic = config.get("availability_topic") if isinstance(config, dict) else None
+    return topic if isinstance(topic, str) else None
 
 
 def _positive_count(payload: bytes) -> bool:

@@ -202,7 +202,7 @@ def test_a_count_an_earlier_run_left_is_set_back_to_0(broker: Broker) -> None:
 
 
 def test_the_entities_of_a_camera_or_label_taken_out_of_the_config_are_removed(
-    broker: Broker,
+    broker: Broker, caplog: pytest.LogCaptureFixture
 ) -> None:
     # An earlier run discovered door/person, door/car and yard/person; this run has only
     # door/person. Another box (its own prefix) has its configs under its own node id.
@@ -212,22 +212,30 @@ def test_the_entities_of_a_camera_or_label_taken_out_of_the_config_are_removed(
         *discovery(Topics("camera_app"), "door", "car", "homeassistant"),
         *discovery(Topics("camera_app"), "yard", "person", "homeassistant"),
     ]
-    other_box = discovery(Topics("camera_app/garage-box"), "yard", "person", "homeassistant")
+    other_box = [
+        *discovery(Topics("camera_app/garage-box"), "yard", "person", "homeassistant"),
+        # A box whose prefix differs only in '.': the same node id, its own status topic.
+        *discovery(Topics("camera.app"), "yard", "car", "homeassistant")[:1],
+    ]
     sub = Subscriber(broker.port)
     for topic, payload in [*earlier, *other_box]:
         sub.publish(topic, dumps(payload), retain=True)
     cfg = config(broker, home_assistant=dataclasses.replace(ha, labels=("person",)))
     client = MqttClient(cfg)
     MqttPublisher(client, cfg, ["door"])
-    client.start()
-    try:
-        wait_for(lambda: client.stale_configs_removed == 6, 10, "the stale configs removed")
-    finally:
-        assert client.stop(10)
+    with caplog.at_level(logging.WARNING, logger="camera_app.mqtt.client"):
+        client.start()
+        try:
+            wait_for(lambda: client.stale_configs_removed == 6, 10, "the stale configs removed")
+            wait_for(lambda: "belongs to another" in caplog.text, 10, "the warning")
+        finally:
+            assert client.stop(10)
+    assert caplog.text.count("belongs to another") == 1
+    assert "'camera.app/status'" in caplog.text
     current = {t for t, _ in discovery(Topics("camera_app"), "door", "person", "homeassistant")}
     late = Subscriber(broker.port)
     everything = {t for t, _ in [*earlier, *other_box]}
-    wait_for(lambda: len({m.topic for m in late.received()} & everything) == 6, 10,
+    wait_for(lambda: len({m.topic for m in late.received()} & everything) == 7, 10,
              "the retained configs")  # fmt: skip
     left = {m.topic for m in late.received() if m.topic.endswith("/config") and m.payload}
     assert left == current | {t for t, _ in other_box}
