@@ -6,7 +6,9 @@ the supervisor watches it with timeouts:
 
 - the open does not finish within ``open_timeout_s`` (+ grace), or no frame arrives for
   ``stall_timeout_s``: a stall (kind ``timeout``);
-- the reader raises ``SourceError``: its kind is counted.
+- the reader raises ``SourceError``: its kind is counted. Once the session has streamed, up
+  to ``MAX_DAMAGED_READS`` reads in a row that fail at once (not a timeout, not the end) are
+  read past on the same connection, and counted as ``damaged`` frames when a frame follows.
 
 Either way the supervisor closes the source and backs off (exponential, capped, with jitter)
 before the next session; ``eof`` (a finite file or folder that ended) is final: ``failed``.
@@ -59,6 +61,11 @@ _POLL_S = 0.1  # how often the supervisor looks at its session and the stop even
 # the capture it is blocked in, so a source that hangs every session must not pile them up.
 MAX_HUNG_READERS = 3
 _HUNG_CHECK_S = 1.0  # how often a camera at that limit looks whether a reader has returned
+# Reads in a row that may fail at once, mid-stream, before the session counts as broken: an
+# MJPEG camera's corrupt part (no JPEG in it) fails one read and the next read goes on, on
+# the same connection. A closed connection fails these at once, so they cost nothing then.
+MAX_DAMAGED_READS = 3
+_DAMAGE_KINDS = frozenset({ErrorKind.DECODE, ErrorKind.OTHER})  # not a timeout nor the end
 
 
 class CaptureState(str, Enum):
@@ -329,11 +336,20 @@ class CaptureThread(ManagedThread):
                 return
             session.last_progress_s = time.monotonic()
             session.opened.set()
+            published, damaged = False, 0
             while not (self._stop.is_set() or session.abandoned.is_set()):
                 if self.lossless and not self.latest.wait_empty(_POLL_S):
                     session.last_progress_s = time.monotonic()  # waiting on us is no stall
                     continue
-                image = self._source.read(self._read_timeout_s)
+                try:
+                    image = self._source.read(self._read_timeout_s)
+                except SourceError as exc:
+                    if not (
+                        published and damaged < MAX_DAMAGED_READS and classify(exc) in _DAMAGE_KINDS
+                    ):
+                        raise
+                    damaged += 1
+                    continue
                 monotonic_s, wall_s = time.monotonic(), time.time()
                 if session.abandoned.is_set():
                     return
@@ -348,6 +364,9 @@ class CaptureThread(ManagedThread):
                         f"{getattr(image, 'shape', type(image).__name__)}",
                         kind=ErrorKind.DECODE.value,
                     )
+                for _ in range(damaged):  # skipped, and the stream went on: damaged frames
+                    self.latest.count(DropReason.DAMAGED)
+                published, damaged = True, 0
                 self._publish(image, monotonic_s, wall_s, session)
         except SourceError as exc:
             session.error = exc

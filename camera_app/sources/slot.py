@@ -20,6 +20,7 @@ class DropReason(str, Enum):
     TOO_OLD = "too_old"  # taken from the slot, but older than the consumer's max age
     RATE_LIMIT = "rate_limit"  # not run: the camera's detect_fps was reached
     NO_MOTION = "no_motion"  # not run: motion gating, nothing moved and no keep-alive was due
+    DAMAGED = "damaged"  # a read failed at once mid-stream (a corrupt JPEG part); read past
 
 
 class LatestFrame:

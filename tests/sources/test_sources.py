@@ -581,6 +581,42 @@ def test_a_stream_that_opens_but_never_decodes_is_a_decode_error() -> None:
 # -- real sources through the capture thread -------------------------------------------------
 
 
+def test_a_corrupt_mjpeg_part_is_read_past_on_the_same_connection() -> None:
+    """An MJPEG camera that sends one part that is no JPEG among good ones: that read fails at
+    once, and the frames after it come on the same connection. Reconnecting for it (as before)
+    lost the frames of a reconnect and wrote two log lines per corrupt part."""
+    from camera_app.sources import CaptureState, CaptureThread, DropReason
+    from tests.fakes import wait_until
+
+    ok, jpeg = cv2.imencode(".jpg", np.full((48, 64, 3), 90, np.uint8))
+    assert ok
+    noise = np.random.default_rng(2).integers(0, 256, len(jpeg), dtype=np.uint8).tobytes()
+    good = [jpeg.tobytes()] * 4
+    with TinyServer(lambda req: mjpeg_reply([*good, noise, *good])) as camera:
+        url = f"http://127.0.0.1:{camera.port}/video.mjpg"
+        stop = threading.Event()
+        cap = CaptureThread(
+            "door",
+            HttpMjpegSource(url, SourceSpec(url, open_timeout_s=5.0, read_timeout_s=5.0)),
+            stop,
+            open_timeout_s=5.0,
+            read_timeout_s=5.0,
+            stall_timeout_s=30.0,
+        )
+        cap.start()
+        try:
+            assert wait_until(lambda: cap.snapshot().frames_captured >= 7, timeout_s=20.0)
+            snap = cap.snapshot()
+        finally:
+            stop.set()
+            assert cap.stop(10.0)
+    assert len(camera.requests) == 1, "it reconnected"
+    assert snap.state is CaptureState.STREAMING
+    assert snap.reconnects == 0
+    assert sum(snap.errors_by_kind.values()) == 0
+    assert snap.drops[DropReason.DAMAGED] == 1
+
+
 def test_the_demo_streams_through_a_capture_thread() -> None:
     import threading
 
