@@ -11,7 +11,8 @@ the supervisor watches it with timeouts:
   read past on the same connection, and counted as ``damaged`` frames when a frame follows.
 
 Either way the supervisor closes the source and backs off (exponential, capped, with jitter)
-before the next session; ``eof`` (a finite file or folder that ended) is final: ``failed``.
+before the next session, with a log line unless the failure repeats the last one logged
+(``camera_app.sources.outage``); ``eof`` (a finite file or folder that ended) is final: ``failed``.
 
 Why a reader thread: ``cv2.VideoCapture.read()`` has no timeout of its own and can block forever
 (a dead V4L2 device, a half-open TCP connection). Python cannot interrupt it, so a hung reader is
@@ -41,6 +42,7 @@ from camera_app.redact import redact_text
 from camera_app.sources.backoff import Backoff, BackoffPolicy
 from camera_app.sources.base import Frame, FrameSource
 from camera_app.sources.errors import ErrorKind, classify
+from camera_app.sources.outage import OutageLog
 from camera_app.sources.slot import DropReason, LatestFrame
 from camera_app.threads import ManagedThread
 
@@ -158,6 +160,7 @@ class CaptureThread(ManagedThread):
         self._sessions = 0
         self._hung_readers: list[threading.Thread] = []
         self._max_hung_readers = max_hung_readers
+        self._outage = OutageLog()
 
     # -- public (start, alive, stop: ManagedThread) ------------------------------------
 
@@ -213,13 +216,7 @@ class CaptureThread(ManagedThread):
                     break
                 delay_s = self._backoff.next_delay_s()
                 self._set_state(CaptureState.BACKING_OFF)
-                log.warning(
-                    "camera %s: %s [%s]; retrying in %.1f s",
-                    self.camera,
-                    self._last_message(),
-                    kind.value,
-                    delay_s,
-                )
+                self._log_failure(kind, delay_s)
                 self._stop.wait(delay_s)
         except Exception:  # a bug here must not kill the camera silently
             log.exception("camera %s: capture supervisor crashed", self.camera)
@@ -227,6 +224,21 @@ class CaptureThread(ManagedThread):
             self._set_state(CaptureState.FAILED)
         finally:
             self._close_source()
+
+    def _log_failure(self, kind: ErrorKind, delay_s: float) -> None:
+        """A line for the failure unless it repeats the last one logged (``OutageLog``)."""
+        with self._lock:
+            suffix = self._outage.failed(kind, time.monotonic())
+        if suffix is None:
+            return
+        log.warning(
+            "camera %s: %s [%s]; retrying in %.1f s%s",
+            self.camera,
+            self._last_message(),
+            kind.value,
+            delay_s,
+            suffix,
+        )
 
     def _still_hung(self) -> int:
         """Forget abandoned readers that have returned; how many are still blocked (under
@@ -388,9 +400,10 @@ class CaptureThread(ManagedThread):
             self._frames += 1
             self._last_frame_s = monotonic_s
             first = self._state is not CaptureState.STREAMING
+            after = self._outage.streamed(monotonic_s) if first else ""
         session.last_progress_s = monotonic_s
         if first:
             self._backoff.reset()
             self._set_state(CaptureState.STREAMING)
-            log.info("camera %s: streaming from %s", self.camera, self._description)
+            log.info("camera %s: streaming from %s%s", self.camera, self._description, after)
         self.latest.put(Frame(image, self.camera, sequence, monotonic_s, wall_s))

@@ -470,6 +470,28 @@ def test_credentials_never_reach_state_or_logs(
     assert "401" in caplog.text
 
 
+def test_a_camera_down_for_many_attempts_logs_one_line_then_one_when_it_is_back(
+    stop: threading.Event, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A camera down all night retried every 30 s wrote a line per attempt (120 an hour); now
+    the outage's first failure, then one line when it streams again, and every attempt counted."""
+    refused = SourceError("rtsp://cam: connection refused", kind="refused")
+    source = FakeSource([*[Session(open_error=refused)] * 12, Session()])
+    tiny = BackoffPolicy(initial_s=0.01, max_s=0.02, jitter=0.0)
+    with caplog.at_level(logging.INFO, logger="camera_app.sources.capture"):
+        cap = start("door", source, stop, backoff=tiny)
+        assert wait_until(lambda: cap.snapshot().frames_captured >= 1)
+        snap = cap.snapshot()
+        stop.set()
+        assert cap.stop(5.0)
+    assert snap.reconnects == 12
+    assert snap.errors_by_kind[ErrorKind.REFUSED] == 12
+    lines = [r.getMessage() for r in caplog.records if r.name == "camera_app.sources.capture"]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("camera door: rtsp://cam: connection refused [refused]; retrying")
+    assert lines[1].startswith("camera door: streaming from fake again after 12 failed attempts")
+
+
 @pytest.mark.parametrize("name", ["open_timeout_s", "read_timeout_s", "stall_timeout_s"])
 def test_capture_thread_rejects_bad_timeouts(name: str) -> None:
     with pytest.raises(ConfigError, match=name):
