@@ -3,7 +3,8 @@
 OpenCV's ``VideoCapture`` only says "not opened" or "no frame". To say *why*, network sources
 ask the server themselves, over sockets that all have a timeout:
 
-- ``probe_tcp``: before FFmpeg opens, a TCP connect to host:port (refused, timeout, unknown host);
+- ``probe_tcp``: before FFmpeg opens, a TCP connect to host:port (refused, timeout, a host name
+  that does not resolve or whose lookup timed out);
 - ``probe_rtsp``: an RTSP ``DESCRIBE`` whose status line tells 401 (unauthorized) and 404 (not
   found) apart; no answer in time is a timeout;
 - ``probe_http``: the same for HTTP(S) MJPEG cameras, reading only the status line and headers.
@@ -162,11 +163,33 @@ def _connect(host: str, port: int, deadline: float, where: str) -> socket.socket
     remaining = max(0.05, deadline - time.monotonic())
     try:
         return socket.create_connection((host, port), timeout=remaining)
+    except socket.gaierror as exc:
+        raise _unresolved(host, exc, where) from exc
     except OSError as exc:
         kind = classify(exc)
         raise source_error(
             where, f"cannot connect to {host}:{port} ({kind})", kind, _ADVICE.get(kind, "")
         ) from exc
+
+
+def _unresolved(host: str, exc: socket.gaierror, where: str) -> SourceError:
+    """The host name did not resolve: no such name (``not_found``), or the resolver had no
+    answer in time (``timeout``). The advice is the name and the DNS, not the stream's path."""
+    detail = exc.strerror or str(exc)
+    if exc.errno == socket.EAI_AGAIN:
+        return source_error(
+            where,
+            f"the host name {host} could not be resolved in time ({detail})",
+            ErrorKind.TIMEOUT,
+            "the DNS server did not answer: check this machine's DNS settings and network, or "
+            "use the camera's IP address",
+        )
+    return source_error(
+        where,
+        f"the host name {host} does not resolve ({detail})",
+        ErrorKind.NOT_FOUND,
+        "check the host name, or use the camera's IP address",
+    )
 
 
 def probe_tcp(url: str, timeout_s: float) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from camera_app.errors import SourceError
 from camera_app.sources import ErrorKind, classify
-from camera_app.sources.errors import ProbeResult, probe_http, probe_rtsp
+from camera_app.sources.errors import ProbeResult, probe_http, probe_rtsp, probe_tcp
 from tests.sources.servers import TinyServer, cseq_of, free_port, rtsp_reply
 
 SECRET = "pa55-w0rd"
@@ -106,6 +106,39 @@ def _expect(url: str, kind: ErrorKind, timeout_s: float = 2.0) -> SourceError:
 @pytest.mark.parametrize("creds", [True, False])
 def test_nothing_listening_is_refused(creds: bool) -> None:
     _expect(_url(free_port(), creds=creds), ErrorKind.REFUSED)
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "kind", "says"),
+    [
+        (socket.EAI_NONAME, "Name or service not known", ErrorKind.NOT_FOUND, "does not resolve"),
+        (
+            socket.EAI_AGAIN,
+            "Temporary failure in name resolution",
+            ErrorKind.TIMEOUT,
+            "could not be resolved in time",
+        ),
+    ],
+)
+def test_a_host_name_that_does_not_resolve_says_so_not_check_the_path(
+    monkeypatch: pytest.MonkeyPatch, code: int, text: str, kind: ErrorKind, says: str
+) -> None:
+    """It said 'check the path of the stream (the part after host:port)' for a name that DNS
+    does not know, and the same for a DNS server that did not answer."""
+
+    def lookup(*args: object, **kwargs: object) -> object:
+        raise socket.gaierror(code, text)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)  # no DNS in the tests: the resolver's say
+    url = f"rtsp://admin:{SECRET}@cam.invalid:554/stream"
+    with pytest.raises(SourceError) as info:
+        probe_tcp(url, 1.0)
+    message = str(info.value)
+    assert info.value.kind == kind.value
+    assert f"the host name cam.invalid {says}" in message
+    assert text in message
+    assert "path" not in message
+    assert SECRET not in message
 
 
 def test_a_server_that_accepts_but_never_answers_is_a_timeout() -> None:
