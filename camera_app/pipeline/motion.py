@@ -3,14 +3,14 @@
 Each frame is sampled down to a small grey copy (``HEIGHT`` rows; nearest-pixel sampling
 reads one pixel per output, so the cost hardly grows with the input) and box-blurred, which
 averages camera noise away. The copy is compared with a running background (an exponential
-average, ``alpha`` per frame) after matching its mean brightness to the background's, so a
-global brightness change is not a difference (bright pixels, which a brighter exposure may
-clip, count only when they got brighter). Pixels that differ by more than ``threshold`` grey
-levels, outside the masks, are opened (isolated specks of noise and JPEG block flicker go) and
-dilated (parts of one object join); the outlines (contours) enclosing at least ``min_area`` of
-the frame are the motion. When more than ``lighting_area`` of the frame changed at once, that
-is light (a cloud, a lamp, the camera's exposure), not motion: the background takes the frame
-as it is.
+average of the frames as they are, ``alpha`` per frame) after matching its mean brightness
+to the background's, so a global brightness change is not a difference (bright pixels, which
+a brighter exposure may clip, count only when they got brighter). Pixels that differ by more
+than ``threshold`` grey levels, outside the masks, are opened (isolated specks of noise and
+JPEG block flicker go) and dilated (parts of one object join); the outlines (contours)
+enclosing at least ``min_area`` of the frame are the motion. When more than ``lighting_area``
+of the frame changed at once, that is light (a cloud, a lamp, the camera's exposure), not
+motion: the background takes the frame as it is.
 
 All of it is a handful of vectorized OpenCV calls on a copy of about 200 x 120 pixels; it runs
 on the camera's capture thread, so it never waits for inference (benchmarks/motion_gate.py).
@@ -117,9 +117,15 @@ class MotionDetector:
             changed &= keep
         fraction = int(np.count_nonzero(changed)) / self._keep_count
         if fraction > self.cfg.lighting_area:
-            self._nbg = nbg - diff  # the background is the frame, as it is now
+            self._nbg = -grey  # the background is the frame, as it is now
             return Motion(False, _NO_REGIONS, fraction, lighting=True)
-        cv2.scaleAdd(diff, -self.cfg.alpha, nbg, dst=nbg)  # bg += alpha * (gain * grey - bg)
+        # bg += alpha * (grey - bg): toward the frame as it is, not as matched (gain * grey).
+        # Matched, the background fed on itself: where bright pixels may only raise it (the
+        # clamp above), its mean crept up, the gain with it, and the next update scaled it up
+        # again; a white overlay that changes (a clock, a frame counter) took it to infinity
+        # within a few thousand frames, and the camera never had motion again.
+        alpha = self.cfg.alpha
+        cv2.addWeighted(nbg, 1.0 - alpha, grey, -alpha, 0.0, dst=nbg)
         if fraction == 0.0:
             return Motion(False, _NO_REGIONS, 0.0)
         blobs = cv2.dilate(cv2.morphologyEx(changed, cv2.MORPH_OPEN, _OPEN), _DILATE)

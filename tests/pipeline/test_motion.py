@@ -61,6 +61,26 @@ def test_an_entry_is_motion_from_its_first_frame_where_it_is(entry: Entry) -> No
     assert inside.any(), regions
 
 
+def test_a_changing_white_overlay_never_blinds_the_detector() -> None:
+    """A frame counter in white (a camera's clock overlay, say) beside something that moves in
+    every frame. The background used to follow the brightness-matched frame; where bright
+    pixels may only raise it, it crept up, the gain with it, and it overflowed: no motion ever
+    again after 301 frames here (after ~19,000 on a 100 fps test camera's counter)."""
+    import cv2
+
+    frames = []
+    for i in range(60):
+        image = np.full((120, 160, 3), 60, np.uint8)
+        x = i * 7 % 130
+        cv2.rectangle(image, (x, 50), (x + 30, 90), (0, 200, 255), -1)
+        cv2.putText(image, str(i), (5, 35), cv2.FONT_HERSHEY_SIMPLEX, 1.4, (255, 255, 255), 3)
+        frames.append(image)
+    det = MotionDetector(MotionConfig())
+    det.detect(frames[0])
+    still = [n for n in range(1, 1500) if not det.detect(frames[n % 60]).moving]
+    assert still == []
+
+
 def test_an_object_that_stops_is_taken_into_the_background() -> None:
     entry = Entry(5, 200, walk=10)
     clip = SceneClip(entries=[entry], camera=Camera(6.0, 60))
