@@ -11,8 +11,9 @@ the supervisor watches it with timeouts:
   read past on the same connection, and counted as ``damaged`` frames when a frame follows.
 
 Either way the supervisor closes the source and backs off (exponential, capped, with jitter)
-before the next session, with a log line unless the failure repeats the last one logged
-(``camera_app.sources.outage``); ``eof`` (a finite file or folder that ended) is final: ``failed``.
+before the next session, with a log line unless one like it was logged lately
+(``camera_app.sources.outage``: a camera down or flapping all night writes a few lines an
+hour); ``eof`` (a finite file or folder that ended) is final: ``failed``.
 
 Why a reader thread: ``cv2.VideoCapture.read()`` has no timeout of its own and can block forever
 (a dead V4L2 device, a half-open TCP connection). Python cannot interrupt it, so a hung reader is
@@ -226,7 +227,7 @@ class CaptureThread(ManagedThread):
             self._close_source()
 
     def _log_failure(self, kind: ErrorKind, delay_s: float) -> None:
-        """A line for the failure unless it repeats the last one logged (``OutageLog``)."""
+        """A line for the failure unless one of its kind was logged lately (``OutageLog``)."""
         with self._lock:
             suffix = self._outage.failed(kind, time.monotonic())
         if suffix is None:
@@ -400,10 +401,11 @@ class CaptureThread(ManagedThread):
             self._frames += 1
             self._last_frame_s = monotonic_s
             first = self._state is not CaptureState.STREAMING
-            after = self._outage.streamed(monotonic_s) if first else ""
+            after = self._outage.streamed(monotonic_s) if first else None
         session.last_progress_s = monotonic_s
         if first:
             self._backoff.reset()
             self._set_state(CaptureState.STREAMING)
+        if after is not None:
             log.info("camera %s: streaming from %s%s", self.camera, self._description, after)
         self.latest.put(Frame(image, self.camera, sequence, monotonic_s, wall_s))
