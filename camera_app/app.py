@@ -179,9 +179,11 @@ class App:
         *,
         duration_s: float | None = None,
         max_frames: int | None = None,
-        status_every_s: float = 30.0,
+        status_every_s: float = 300.0,
     ) -> None:
-        """Block until stopped (signal), the duration passed, or max_frames were processed."""
+        """Block until stopped (signal), the duration passed, or max_frames were processed;
+        a status line every ``status_every_s`` (what changes between them, a camera down or
+        back, has lines of its own; systemd's ``STATUS=`` follows every few seconds)."""
         start = time.monotonic()
         next_status = start + status_every_s
         while not self.stop_event.wait(0.1):
