@@ -13,7 +13,7 @@ import collections
 import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -199,6 +199,20 @@ class ObjectsSink:
                             q, frame.image_bgr, t.box_xyxy, t.label, t.score
                         )
         self._emit(cam, events, clock)
+
+    def tick(self, now_s: float) -> None:
+        """Ends the tracks of a camera whose results stopped for longer than ``end_after_s``
+        (the camera is down or stalled: while it runs, live tracks keep its results coming at
+        its detect_fps, which is checked to be faster). Else what it saw last would stay in
+        view, on the page, in the metrics and in the MQTT counts, until the camera came back
+        (never, for a dead one). Dispatcher thread, between results; ``now_s`` monotonic."""
+        for cam in self._cams.values():
+            last = cam.last_clock
+            if last is None or not cam.live or now_s - last.monotonic_s <= cam.cfg.end_after_s:
+                continue
+            clock = replace(last, monotonic_s=now_s, wall_s=last.wall(now_s))
+            cam.live, ended = cam.tracker.expire(now_s)
+            self._emit(cam, cam.lifecycle.step((), ended, clock), clock)
 
     def _emit(self, cam: CameraObjects, events: list[ObjectEvent], clock: FrameClock) -> None:
         for e in events:

@@ -13,7 +13,8 @@ returns the tracks, with ids that stay stable while the object is seen:
 4. a high-score detection left over starts a tentative track, confirmed after ``min_hits``
    matches in a row; a tentative track that misses a frame is dropped (most false positives);
 5. a confirmed track unmatched for longer than ``max_age_s`` of capture time ends. Time, not
-   frames: the result rate varies with load and cameras.
+   frames: the result rate varies with load and cameras. When no frame comes at all (the
+   camera is down), :meth:`Tracker.expire` ends them by the clock instead.
 
 Matching is within a label by default: when a cat walks where a person stood, that is a new
 object, not the person changing kind. With ``match_labels=False`` matching ignores the label
@@ -256,6 +257,15 @@ class Tracker:
                 self._hits.tolist(), strict=True,
             )
         ]  # fmt: skip
+
+    def expire(self, now_s: float) -> tuple[bool, list[int]]:
+        """Ends the tracks unseen for longer than ``max_age_s`` at ``now_s``, between frames
+        (the camera gave none: it is down or stalled), tentative ones too. Returns whether
+        tracks are left, and the ids of the confirmed tracks that ended."""
+        alive = now_s - self._last_seen <= self.params.max_age_s
+        ended = [int(i) for i in self._ids[self._confirmed & ~alive]]
+        self._keep(alive)
+        return bool(self._ids.size), ended
 
     def end_all(self) -> list[int]:
         """Ends every confirmed track (at shutdown); returns their ids."""

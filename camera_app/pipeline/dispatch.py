@@ -5,7 +5,8 @@ result is dropped and counted (reason ``output_backlog``), so inference never wa
 disk or network client. With a ``ResultOrder`` (the App always gives one), each camera's
 results enter the queue in capture order even when several workers finish them out of order.
 At stop, the dispatcher waits (up to ``drain_s``) for frames the workers still hold, hands
-every result to the sinks, then closes them.
+every result to the sinks, then closes them. Sinks that act on time as well
+(``TickingSink``) get a ``tick`` about every ``TICK_S`` between results, also while none come.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from camera_app.pipeline.order import ResultOrder
-from camera_app.pipeline.types import Result, ResultSink
+from camera_app.pipeline.types import Result, ResultSink, TickingSink
 from camera_app.threads import ManagedThread
 
 log = logging.getLogger(__name__)
+
+TICK_S = 0.5  # how often ticking sinks hear the time between results
 
 
 class Dispatcher(ManagedThread):
@@ -49,6 +52,9 @@ class Dispatcher(ManagedThread):
         self._cond = threading.Condition()
         self.dropped = 0
         self._broken: set[int] = set()
+        unique = {id(s): s for sinks_ in sinks.values() for s in sinks_}
+        self._ticking = [s for s in unique.values() if isinstance(s, TickingSink)]
+        self._next_tick_s = 0.0
 
     def broken(self, sink: ResultSink) -> bool:
         """Whether ``sink`` raised once and was disabled (read from the metrics thread)."""
@@ -96,6 +102,8 @@ class Dispatcher(ManagedThread):
         deadline_s: float | None = None
         while True:
             result = self._next()
+            if not self._stop.is_set():
+                self._tick()
             if result is None:
                 if self._stop.is_set():
                     if deadline_s is None:
@@ -108,6 +116,20 @@ class Dispatcher(ManagedThread):
             for result in self._order.flush():
                 self._deliver(result)
         self._close_all()
+
+    def _tick(self) -> None:
+        now_s = time.monotonic()
+        if now_s < self._next_tick_s:
+            return
+        self._next_tick_s = now_s + TICK_S
+        for sink in self._ticking:
+            if id(sink) in self._broken:
+                continue
+            try:
+                sink.tick(now_s)
+            except Exception:
+                self._broken.add(id(sink))
+                log.exception("output %s failed on its tick; disabled", type(sink).__name__)
 
     def _deliver(self, result: Result) -> None:
         t0 = time.monotonic()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from camera_app.detect.detections import Detections
 from camera_app.sources.base import Frame
@@ -54,6 +54,15 @@ class ResultSink(Protocol):
     def close(self) -> None: ...
 
     def health(self) -> tuple[bool, int]: ...
+
+
+@runtime_checkable
+class TickingSink(Protocol):
+    """A sink that also acts on time passing without results (the objects sink ends the
+    tracks of a camera that went down). ``tick`` runs on the dispatcher thread, between
+    results, about every ``TICK_S`` (pipeline/dispatch.py); ``now_s`` is ``time.monotonic()``."""
+
+    def tick(self, now_s: float) -> None: ...
 
 
 @dataclass(frozen=True)

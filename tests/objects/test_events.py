@@ -124,6 +124,40 @@ def test_a_still_object_gives_one_start_and_nothing_more() -> None:
     assert rec.counted == [{"car": 1}]
 
 
+def test_a_camera_whose_results_stop_ends_its_objects_by_the_clock() -> None:
+    """The camera went down with a car in view: after end_after_s without results the car's
+    event ends and its count goes to 0, not when (if ever) the camera comes back."""
+    sink, rec = make_sink(CFG)  # end_after_s 2
+    play(sink, [PARKED], 2.0)  # frames at 100.0 .. 101.9 (capture_monotonic_s)
+    assert [e.type.value for e in rec.events] == ["start"]
+    for now_s in (101.0, 102.5, 103.8):  # results stopped at 101.9: within end_after_s
+        sink.tick(now_s)
+    assert [e.type.value for e in rec.events] == ["start"]
+    assert sink.keeps_active("door")
+    sink.tick(103.95)
+    assert [e.type.value for e in rec.events] == ["start", "end"]
+    end = rec.events[-1]
+    assert end.changes == ()  # unseen for end_after_s, as when it leaves
+    assert end.last_seen_wall_s == pytest.approx(1e9 + 1.9)
+    assert rec.counted == [{"car": 1}, {"car": 0}]
+    assert sink.view("door")["in_view"] == {}  # type: ignore[index]
+    assert not sink.keeps_active("door")
+    sink.tick(200.0)
+    sink.close()  # nothing left to end
+    assert [e.type.value for e in rec.events] == ["start", "end"]
+
+
+def test_ticks_between_results_that_keep_coming_change_nothing() -> None:
+    sink, rec = make_sink(CFG)
+    for k in range(30):  # results at 1/s (slower than the clip's 10): still within 2 s
+        t = float(k)
+        d, _ = scene([PARKED], t)
+        sink.handle(make_result("door", k, image=IMAGE, detections=d,
+                                capture_monotonic_s=t, capture_wall_s=1e9 + t))  # fmt: skip
+        sink.tick(t + 0.99)
+    assert [e.type.value for e in rec.events] == ["start"]
+
+
 def test_close_ends_what_is_open() -> None:
     sink, rec = make_sink(CFG)
     play(sink, [PARKED], 2.0)

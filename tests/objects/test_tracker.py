@@ -74,6 +74,18 @@ def test_death_after_max_age_seconds_not_frames(gap_s: float, ends: bool) -> Non
     assert [t.track_id for t in tracks] == ([] if ends else [1])
 
 
+def test_expire_ends_by_the_clock_what_no_frame_came_for() -> None:
+    tr = Tracker(TrackerParams(min_hits=2, max_age_s=2.0))
+    step(tr, [BOX], 0.0)
+    step(tr, [BOX], 0.1)  # confirmed, last seen at 0.1
+    step(tr, [(400.0, 400.0, 450.0, 450.0)], 0.5)  # a tentative one, last seen at 0.5
+    assert tr.expire(2.1) == (True, [])  # unseen 2.0 s: not yet
+    assert tr.expire(2.2) == (True, [1])  # the confirmed one ends; the tentative lives on
+    assert tr.expire(2.6) == (False, [])  # the tentative one goes without an end
+    tracks, _ = step(tr, [BOX], 2.7)  # the camera is back: a new track, not the old one
+    assert [t.track_id for t in tracks] == [3]
+
+
 def test_one_frame_gap_at_10fps_or_1fps_keeps_the_id() -> None:
     for dt in (0.1, 1.0):
         tr = Tracker(TrackerParams(min_hits=1, max_age_s=2.5))

@@ -127,6 +127,28 @@ def test_slow_outputs_never_block_publishing() -> None:
     assert slow.closed
 
 
+class TickRecorder(SlowSink):
+    def __init__(self) -> None:
+        super().__init__(0.0)
+        self.ticks: list[float] = []
+
+    def tick(self, now_s: float) -> None:
+        self.ticks.append(now_s)
+
+
+def test_ticking_sinks_hear_the_time_without_results() -> None:
+    """The objects sink ends a dead camera's tracks on a tick: ticks come with no result."""
+    stop = threading.Event()
+    ticking = TickRecorder()
+    d = Dispatcher({"a": [ticking], "b": [ticking]}, stop)  # one sink of two cameras
+    d.start()
+    assert wait_until(lambda: len(ticking.ticks) >= 2)
+    stop.set()
+    assert d.stop(10)
+    assert ticking.seen == []
+    assert ticking.ticks == sorted(set(ticking.ticks))  # once per tick, in time order
+
+
 def test_a_broken_output_does_not_stop_the_others() -> None:
     stop = threading.Event()
     good, bad = SlowSink(0.0), BrokenSink()
