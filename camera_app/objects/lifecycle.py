@@ -206,6 +206,12 @@ class Lifecycle:
             o.next_zones, o.next_count = zones, 1
         return zones if o.next_count >= self.params.zone_inertia else o.zones
 
+    def end_unseen(self, ended: Sequence[int], clock: FrameClock) -> list[ObjectEvent]:
+        """Ends the events of ``ended`` because the camera gave no frame for ``end_after_s``
+        (down, stalled): ``changes`` says "camera_down", so a consumer can tell these ends
+        from objects that left the view."""
+        return [replace(e, changes=("camera_down",)) for e in self.step((), ended, clock)]
+
     def end_all(self, clock: FrameClock) -> list[ObjectEvent]:
         """Ends every open event because the process stops: ``changes`` says "stopped", so a
         consumer can tell these ends from objects that left the view."""

@@ -212,7 +212,7 @@ class ObjectsSink:
                 continue
             clock = replace(last, monotonic_s=now_s, wall_s=last.wall(now_s))
             cam.live, ended = cam.tracker.expire(now_s)
-            self._emit(cam, cam.lifecycle.step((), ended, clock), clock)
+            self._emit(cam, cam.lifecycle.end_unseen(ended, clock), clock)
 
     def _emit(self, cam: CameraObjects, events: list[ObjectEvent], clock: FrameClock) -> None:
         for e in events:

@@ -137,7 +137,7 @@ def test_a_camera_whose_results_stop_ends_its_objects_by_the_clock() -> None:
     sink.tick(103.95)
     assert [e.type.value for e in rec.events] == ["start", "end"]
     end = rec.events[-1]
-    assert end.changes == ()  # unseen for end_after_s, as when it leaves
+    assert end.changes == ("camera_down",)  # not an object that left
     assert end.last_seen_wall_s == pytest.approx(1e9 + 1.9)
     assert rec.counted == [{"car": 1}, {"car": 0}]
     assert sink.view("door")["in_view"] == {}  # type: ignore[index]
