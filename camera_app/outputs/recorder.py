@@ -122,7 +122,7 @@ class RecordSink:
         self.max_bytes = None if max_mb is None else int(max_mb * 1e6)
         # This recording's files and only them: stem-YYYYmmddTHHMMSSZ[-n].suffix
         self._ours = re.compile(
-            re.escape(target.stem) + r"-\d{8}T\d{6}Z(?:-\d+)?" + re.escape(target.suffix)
+            re.escape(target.stem) + r"-(\d{8}T\d{6}Z)(?:-(\d+))?" + re.escape(target.suffix)
         )
         self.path: Path | None = None  # the file being written
         self._segment_start_s = 0.0  # monotonic: a wall clock set back cannot stretch a file
@@ -194,10 +194,13 @@ class RecordSink:
         if self.max_bytes is None:
             return
         try:
-            files = sorted(
-                (f for f in self.base.parent.iterdir() if self._ours.fullmatch(f.name)),
-                key=lambda f: f.name,  # the names sort by capture time
-            )
+            found = ((f, self._ours.fullmatch(f.name)) for f in self.base.parent.iterdir())
+            # By capture time, then by the restart's number within the same second (as text,
+            # "x-...Z-1.mkv" sorts before "x-...Z.mkv", the older file).
+            files = [f for f, _ in sorted(
+                ((f, (m[1], int(m[2] or 0))) for f, m in found if m is not None),
+                key=lambda fm: fm[1],
+            )]  # fmt: skip
             sizes = {f: f.stat().st_size for f in files}
         except OSError as exc:
             log.warning("recording: cannot list %s to keep it under %d MB: %s",

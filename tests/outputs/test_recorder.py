@@ -172,6 +172,21 @@ def test_max_mb_deletes_only_the_oldest_of_this_recording(tmp_path: Path) -> Non
     assert sink.files_deleted == 1
 
 
+def test_max_mb_deletes_a_seconds_first_file_before_its_restarts(tmp_path: Path) -> None:
+    # Two restarts within one second: "...Z.avi", then "...Z-1.avi", then "...Z-2.avi". As
+    # text "-" sorts before ".", which put the restarts' files first.
+    same_second = ["door-20240101T000000Z.avi", "door-20240101T000000Z-1.avi",
+                   "door-20240101T000000Z-2.avi"]  # fmt: skip
+    for name in same_second:
+        (tmp_path / name).write_bytes(b"x" * 400_000)
+    sink = RecordSink(str(tmp_path / "door.avi"), fps_hint=10.0, max_mb=1.0)
+    sink.handle(make_result(size_wh=SIZE_WH))
+    sink.close()
+    left = sorted(f.name for f in tmp_path.iterdir())
+    assert left == sorted([*same_second[1:], "door-20240501T120000Z.avi"])
+    assert sink.files_deleted == 1
+
+
 def test_max_mb_never_deletes_the_file_being_written(tmp_path: Path) -> None:
     sink = RecordSink(str(tmp_path / "door.avi"), fps_hint=10.0, max_mb=0.000001)
     for i in range(3):
