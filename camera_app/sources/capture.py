@@ -68,7 +68,8 @@ _HUNG_CHECK_S = 1.0  # how often a camera at that limit looks whether a reader h
 # MJPEG camera's corrupt part (no JPEG in it) fails one read and the next read goes on, on
 # the same connection. A closed connection fails these at once, so they cost nothing then.
 MAX_DAMAGED_READS = 3
-_DAMAGE_KINDS = frozenset({ErrorKind.DECODE, ErrorKind.OTHER})  # not a timeout nor the end
+# Not a timeout nor the end: a corrupt part fails like a drop, which these reads then tell.
+_DAMAGE_KINDS = frozenset({ErrorKind.DECODE, ErrorKind.DISCONNECTED, ErrorKind.OTHER})
 
 
 class CaptureState(str, Enum):

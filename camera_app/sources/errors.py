@@ -55,6 +55,7 @@ class ErrorKind(str, Enum):
     NOT_FOUND = "not_found"
     DECODE = "decode"
     EOF = "eof"
+    DISCONNECTED = "disconnected"  # it streamed, then the server, network or device went away
     OTHER = "other"
 
     def __str__(self) -> str:

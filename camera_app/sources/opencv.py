@@ -208,7 +208,7 @@ class VideoCaptureSource:
                 f"no frame within {self.spec.read_timeout_s:g} s",
                 ErrorKind.TIMEOUT,
             )
-        return source_error(self.description, "the stream ended or broke", ErrorKind.OTHER)
+        return source_error(self.description, "the stream ended or broke", ErrorKind.DISCONNECTED)
 
     def close(self) -> None:
         with self._lock:

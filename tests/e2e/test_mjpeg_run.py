@@ -112,7 +112,7 @@ cameras:
         )
         down_at = max(e["sequence"] for e in events(ev))
 
-        # The stream breaks first ("other"); the reconnect attempts then find nothing listening.
+        # The stream breaks first ("disconnected"); the reconnects then find nothing listening.
         def error_class() -> str | None:
             err = status()["mjpeg"]["last_error"]
             return None if err is None else str(err["class"])

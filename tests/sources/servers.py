@@ -40,8 +40,9 @@ def cseq_of(request: str) -> str:
 
 
 class TinyServer:
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, *, hang_up: bool = False) -> None:
         self.handler = handler
+        self.hang_up = hang_up  # close the connection after a reply (a camera that drops)
         self.requests: list[str] = []
         self._stop = threading.Event()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -104,6 +105,8 @@ class TinyServer:
                         try:
                             conn.sendall(reply)
                         except OSError:
+                            return
+                        if self.hang_up:
                             return
 
 

@@ -578,6 +578,24 @@ def test_a_stream_that_opens_but_never_decodes_is_a_decode_error() -> None:
     assert "no frame could be decoded" in str(error)
 
 
+def test_a_stream_that_streamed_then_closed_is_disconnected() -> None:
+    """The camera sent frames, then hung up (a reboot, a cable): ``disconnected``, not the
+    catch-all ``other``, so the metrics tell a camera that drops from one that misbehaves."""
+    ok, jpeg = cv2.imencode(".jpg", np.full((48, 64, 3), 90, np.uint8))
+    assert ok
+    with TinyServer(lambda req: mjpeg_reply([jpeg.tobytes()] * 5), hang_up=True) as camera:
+        url = f"http://127.0.0.1:{camera.port}/video.mjpg"
+        source = HttpMjpegSource(url, SourceSpec(url, open_timeout_s=5.0, read_timeout_s=5.0))
+        source.open(5.0)
+        try:
+            count, error = read_all(source, 20)
+        finally:
+            source.close()
+    assert count >= 1
+    assert error.kind == ErrorKind.DISCONNECTED.value, str(error)
+    assert "the stream ended or broke" in str(error)
+
+
 # -- real sources through the capture thread -------------------------------------------------
 
 
