@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from camera_app.pipeline.order import ResultOrder
 from camera_app.pipeline.types import Result, ResultSink, TickingSink
@@ -117,34 +118,29 @@ class Dispatcher(ManagedThread):
                 self._deliver(result)
         self._close_all()
 
+    def _guarded(self, sink: Any, call: Callable[[Any], object], what: str) -> None:
+        """``call(sink)`` unless the sink is disabled; one that raises is disabled, so one
+        broken output never takes down the others or the pipeline."""
+        if id(sink) in self._broken:
+            return
+        try:
+            call(sink)
+        except Exception:
+            self._broken.add(id(sink))
+            log.exception("output %s %s failed; disabled", type(sink).__name__, what)
+
     def _tick(self) -> None:
         now_s = time.monotonic()
         if now_s < self._next_tick_s:
             return
         self._next_tick_s = now_s + TICK_S
         for sink in self._ticking:
-            if id(sink) in self._broken:
-                continue
-            try:
-                sink.tick(now_s)
-            except Exception:
-                self._broken.add(id(sink))
-                log.exception("output %s failed on its tick; disabled", type(sink).__name__)
+            self._guarded(sink, lambda s: s.tick(now_s), "on its tick")
 
     def _deliver(self, result: Result) -> None:
         t0 = time.monotonic()
         for sink in self._sinks.get(result.camera, ()):
-            if id(sink) in self._broken:
-                continue
-            try:
-                sink.handle(result)
-            except Exception:
-                # One broken output must not take down the others or the pipeline.
-                self._broken.add(id(sink))
-                log.exception(
-                    "output %s for camera %s failed; disabled",
-                    type(sink).__name__, result.camera,
-                )  # fmt: skip
+            self._guarded(sink, lambda s: s.handle(result), f"for camera {result.camera}")
         if self._on_render is not None:
             self._on_render(result.camera, time.monotonic() - t0)
 
