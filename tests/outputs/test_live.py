@@ -96,8 +96,8 @@ def test_wait_jpeg_wakes_on_a_new_frame_and_on_close() -> None:
 
     threading.Timer(0.05, live.close).start()
     t0 = time.monotonic()
-    assert live.wait_jpeg("door", 2, timeout_s=5.0) is None
-    assert time.monotonic() - t0 < 2.0
+    assert live.wait_jpeg("door", 2, timeout_s=30.0) is None
+    assert time.monotonic() - t0 < 20.0  # woken by close, not the timeout
     assert live.closed
 
 
