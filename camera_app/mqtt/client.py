@@ -2,8 +2,10 @@
 
 ``publish()`` only appends to a queue under a short lock, so the pipeline never waits on the
 network. The thread connects (socket, TLS handshake and CONNACK each bounded by
-``timeout_s``), sends ``online`` and every retained message again (a restarted broker without
-persistence has lost them), then sends the queue, keeping at most ``MAX_INFLIGHT`` QoS 1
+``timeout_s``), sends every retained message again (a restarted broker without persistence
+has lost them): discovery configs and counts first, then ``online``, then the snapshots, so
+Home Assistant never shows an entity available with a count an earlier run left behind, and
+large JPEGs do not hold up the status. Then it sends the queue, keeping at most ``MAX_INFLIGHT`` QoS 1
 messages unacknowledged. When the connection drops, the unacknowledged ones go back to the
 front of the queue: each event arrives at least once (a consumer tells repeats by
 ``event_id``). Events beyond ``queue_size`` push the oldest out (counted as dropped);
@@ -12,7 +14,8 @@ go out in the order they were published (an event before the count it changed: a
 automation woken by the count finds the event there already).
 
 While connected it listens for three things: Home Assistant's birth message (``online`` on
-``<discovery_prefix>/status``: HA restarted, so discovery and every state are sent again),
+``<discovery_prefix>/status``: HA restarted, so discovery and every count are sent again;
+not the snapshots, retained on the broker and megabytes for a few cameras),
 the retained counts under ``<prefix>/+/+`` that an earlier run left (a crash leaves
 "person 1" behind): a nonzero count this run has not published is set back to 0; and the
 retained discovery configs under this prefix's node id: one this run has not published (a
@@ -127,6 +130,10 @@ class MqttClient(ManagedThread):
         self._retained: dict[str, Message] = {}  # everything retained, re-sent at each connect
         self._inflight: dict[int, Message] = {}
         self._connected = False
+        # At a connect, `online` waits for the retained configs and counts published up to
+        # then (seq <= _online_after), snapshots for `online`.
+        self._online_due = False
+        self._online_after = 0
         self.published = 0
         self.dropped = 0
         self.connects = 0
@@ -278,7 +285,8 @@ class MqttClient(ManagedThread):
             # Everything retained first (a broker without persistence lost it), in order.
             merged = {**self._retained, **self._pending_retained}
             self._pending_retained = dict(sorted(merged.items(), key=lambda kv: kv[1].seq))
-        self._send(client, Message(self.topics.status, b"online", 1, True))
+            self._online_due = True
+            self._online_after = self._seq
         client.on_message = self._on_message
         # QoS 0: what matters comes retained at once; the rest is this run's own, echoed.
         client.subscribe(self._counts_filter, qos=0)
@@ -347,10 +355,12 @@ class MqttClient(ManagedThread):
         log.info("mqtt: a count an earlier run left set back to 0 topic=%s", m.topic)
 
     def resend_retained(self) -> None:
-        """Queue every retained message again, after what is queued now."""
+        """Queue every retained message but the snapshots again, after what is queued now."""
         with self._lock:
             for topic, m in self._retained.items():
                 self._seq += 1
+                if self.topics.is_snapshot(topic):
+                    continue  # retained on the broker, which HA reads at its start
                 self._pending_retained.pop(topic, None)
                 self._pending_retained[topic] = Message(m.topic, m.payload, m.qos, True, self._seq)
 
@@ -363,23 +373,39 @@ class MqttClient(ManagedThread):
             with self._lock:
                 if len(self._inflight) >= MAX_INFLIGHT:
                     return
-                retained = next(iter(self._pending_retained.values()), None)
-                queued = self._queue[0] if self._queue else None
-                if retained is not None and (queued is None or retained.seq < queued.seq):
-                    m = self._pending_retained.pop(retained.topic)
-                elif queued is not None:
-                    m = self._queue.popleft()
-                else:
+                m = self._next()
+                if m is None:
                     return
             if not self._send(client, m):
                 return  # the connection is going: loop() will say so
+
+    def _next(self) -> Message | None:
+        """What goes out next, under the lock: retained and queued messages in the order they
+        were published, but just after a connect ``online`` goes once the configs and counts
+        published before it are out, and the snapshots wait for it."""
+        if self._online_due:
+            retained = next((m for m in self._pending_retained.values()
+                             if not self.topics.is_snapshot(m.topic)), None)  # fmt: skip
+            if retained is None or retained.seq > self._online_after:
+                self._online_due = False
+                return Message(self.topics.status, b"online", 1, True)
+        else:
+            retained = next(iter(self._pending_retained.values()), None)
+        queued = self._queue[0] if self._queue else None
+        if retained is not None and (queued is None or retained.seq < queued.seq):
+            return self._pending_retained.pop(retained.topic)
+        if queued is not None:
+            return self._queue.popleft()
+        return None
 
     def _send(self, client: paho.Client, m: Message) -> bool:
         info = client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
         with self._lock:
             if info.rc != paho.MQTT_ERR_SUCCESS:
                 # Not connected any more: it goes back, and the session ends.
-                if m.retain:
+                if m.topic == self.topics.status:
+                    pass  # `online`: the next connection sends its own
+                elif m.retain:
                     self._pending_retained.setdefault(m.topic, m)
                 else:
                     self._queue.appendleft(m)

@@ -45,6 +45,13 @@ class Topics:
     def snapshot(self, camera: str, label: str) -> str:
         return f"{self.prefix}/{camera}/{_topic_safe(label)}/snapshot"
 
+    def is_snapshot(self, topic: str) -> bool:
+        """Whether ``topic`` is one of this prefix's snapshot topics (not a count of a label
+        named "snapshot"): large messages that need not go first at a connect."""
+        head = f"{self.prefix}/"
+        levels = topic[len(head) :].split("/") if topic.startswith(head) else []
+        return len(levels) == 3 and levels[2] == "snapshot"
+
 
 def label_clash(labels: list[str]) -> str | None:
     """Why ``labels`` cannot each have their own topics and entities (None when they can):

@@ -171,6 +171,58 @@ def test_home_assistant_birth_sends_discovery_and_states_again(broker: Broker) -
     sub.close()
 
 
+def test_online_follows_the_configs_and_counts_and_snapshots_follow_online(
+    broker: Broker,
+) -> None:
+    # A crash left "person 1" and the will's offline retained. Home Assistant makes an entity
+    # available on `online`: were it first, "person detected" would be on until the 0 came.
+    sub = Subscriber(broker.port)
+    sub.publish("camera_app/door/person", b"1", retain=True)
+    sub.publish("camera_app/status", b"offline", retain=True)
+    cfg = config(broker, home_assistant=HomeAssistantConfig(enabled=True, labels=("person",)))
+    client = MqttClient(cfg)
+    pub = MqttPublisher(client, cfg, ["door"])
+    pub.snapshot("door", "person", b"\xff\xd8" + bytes(200_000))  # kept from before, say
+    wait_for(lambda: len(sub.received()) == 2, 10, "the earlier run's messages")
+    client.start()
+    try:
+        wait_for(lambda: sub.on("camera_app/door/person/snapshot"), 10, "the snapshot")
+    finally:
+        assert client.stop(10)
+    live = sub.received()[2:]  # this run's
+    order = [m.topic for m in live]
+    online = order.index("camera_app/status")
+    assert live[online].payload == b"online"
+    configs = [i for i, t in enumerate(order) if t.startswith("homeassistant/")]
+    assert configs and max(configs) < online
+    assert order.index("camera_app/door/person") < online
+    assert live[order.index("camera_app/door/person")].payload == b"0"
+    assert order.index("camera_app/door/person/snapshot") > online
+    sub.close()
+
+
+def test_home_assistant_birth_leaves_the_snapshots_alone(broker: Broker) -> None:
+    # They stay retained on the broker, where Home Assistant reads them when it subscribes:
+    # sending a JPEG per camera and label again at each HA restart is only load.
+    sub = Subscriber(broker.port)
+    cfg = config(broker, home_assistant=HomeAssistantConfig(enabled=True, labels=("person",)))
+    client = MqttClient(cfg)
+    pub = MqttPublisher(client, cfg, ["door"])
+    client.start()
+    try:
+        wait_for(lambda: sub.on("camera_app/status"), 10, "online")
+        pub.snapshot("door", "person", b"\xff\xd8jpeg")
+        wait_for(lambda: sub.on("camera_app/door/person/snapshot"), 10, "the snapshot")
+        sub.publish("homeassistant/status", b"online")
+        wait_for(lambda: len(sub.on("camera_app/door/person")) == 2, 10, "the count again")
+        pub.event(make_event(1), 0.0)  # after the birth's messages: all of them are out
+        wait_for(lambda: ids(sub) == ["ev0001"], 10, "the event")
+    finally:
+        assert client.stop(10)
+    assert len(sub.on("camera_app/door/person/snapshot")) == 1
+    sub.close()
+
+
 def test_a_count_an_earlier_run_left_is_set_back_to_0(broker: Broker) -> None:
     # A crash leaves "tie 1" retained (the will says offline, the count stays): the next run
     # clears counts it has not published itself, and leaves its own and zeros alone.

@@ -92,6 +92,10 @@ def test_topics() -> None:
     assert t.status == "site/a/status"
     assert t.events("door") == "site/a/door/events"
     assert t.count("door", "a/b+c#") == "site/a/door/a_b_c_"
+    assert t.is_snapshot(t.snapshot("door", "person"))
+    assert not t.is_snapshot(t.count("door", "snapshot"))  # a label named "snapshot"
+    assert not t.is_snapshot("other/door/person/snapshot")
+    assert not t.is_snapshot(t.events("door"))
 
 
 def test_labels_whose_topics_would_clash_are_found() -> None:
