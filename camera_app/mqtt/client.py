@@ -11,7 +11,8 @@ front of the queue: each event arrives at least once (a consumer tells repeats b
 ``event_id``). Events beyond ``queue_size`` push the oldest out (counted as dropped);
 retained messages wait in a map of their own, newest per topic, and are never dropped. Both
 go out in the order they were published (an event before the count it changed: an
-automation woken by the count finds the event there already).
+automation woken by the count finds the event there already). A removal (an empty retained
+message) is forgotten once the broker has acknowledged it, not sent again at every connect.
 
 While connected it listens for three things: Home Assistant's birth message (``online`` on
 ``<discovery_prefix>/status``: HA restarted, so discovery and every count are sent again;
@@ -269,8 +270,14 @@ class MqttClient(ManagedThread):
 
         def on_publish(_c: Any, _u: Any, mid: int, _r: Any, _p: Any) -> None:
             with self._lock:
-                if self._inflight.pop(mid, None) is not None:
-                    self.published += 1
+                m = self._inflight.pop(mid, None)
+                if m is None:
+                    return
+                self.published += 1
+                current = self._retained.get(m.topic)
+                if not m.payload and current is not None and not current.payload:
+                    # A removal the broker has taken: not sent again at each connect.
+                    del self._retained[m.topic]
 
         def on_disconnect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
             lost.set()

@@ -223,6 +223,32 @@ def test_home_assistant_birth_leaves_the_snapshots_alone(broker: Broker) -> None
     sub.close()
 
 
+def test_a_removal_the_broker_took_is_not_sent_again(broker: Broker) -> None:
+    # The configs of earlier layouts are removed at start; once acknowledged they are gone
+    # from the broker, and a birth message or a reconnect does not remove them again.
+    sub = Subscriber(broker.port)
+    cfg = config(broker, home_assistant=HomeAssistantConfig(enabled=True, labels=("person",)))
+    client = MqttClient(cfg)
+    MqttPublisher(client, cfg, ["door"])
+    legacy = "homeassistant/sensor/box1_door_person_count/config"
+    client.start()
+    try:
+        wait_for(lambda: sub.on(legacy) and sub.on("camera_app/status"), 10, "the start")
+        wait_for(lambda: client.state().queued == 0, 10, "everything sent")
+        wait_for(lambda: client.state().published >= 11, 10, "everything acknowledged")
+        sub.publish("homeassistant/status", b"online")
+        wait_for(lambda: len(sub.on("camera_app/door/person")) == 2, 10, "the count again")
+        broker.kill()
+        broker.start()
+        wait_for(lambda: client.state().connects == 2 and client.state().queued == 0, 20,
+                 "the reconnect")  # fmt: skip
+        wait_for(lambda: len(sub.on("camera_app/door/person")) == 3, 10, "the count again")
+    finally:
+        assert client.stop(10)
+    assert [m.payload for m in sub.on(legacy)] == [b""]
+    sub.close()
+
+
 def test_a_count_an_earlier_run_left_is_set_back_to_0(broker: Broker) -> None:
     # A crash leaves "tie 1" retained (the will says offline, the count stays): the next run
     # clears counts it has not published itself, and leaves its own and zeros alone.
