@@ -5,10 +5,10 @@ network. The thread connects (socket, TLS handshake and CONNACK each bounded by
 ``timeout_s``), sends every retained message again (a restarted broker without persistence
 has lost them): discovery configs and counts first, then ``online``, then the snapshots, so
 Home Assistant never shows an entity available with a count an earlier run left behind, and
-large JPEGs do not hold up the status. Then it sends the queue, keeping at most ``MAX_INFLIGHT`` QoS 1
-messages unacknowledged. When the connection drops, the unacknowledged ones go back to the
-front of the queue: each event arrives at least once (a consumer tells repeats by
-``event_id``). Events beyond ``queue_size`` push the oldest out (counted as dropped);
+large JPEGs do not hold up the status. Then it sends the queue, keeping at most
+``MAX_INFLIGHT`` QoS 1 messages unacknowledged. When the connection drops, the unacknowledged
+ones go back to the front of the queue: each event arrives at least once (a consumer tells
+repeats by ``event_id``). Events beyond ``queue_size`` push the oldest out (counted as dropped);
 retained messages wait in a map of their own, newest per topic, and are never dropped. Both
 go out in the order they were published (an event before the count it changed: an
 automation woken by the count finds the event there already). A removal (an empty retained

@@ -194,7 +194,8 @@ def test_online_follows_the_configs_and_counts_and_snapshots_follow_online(
     online = order.index("camera_app/status")
     assert live[online].payload == b"online"
     configs = [i for i, t in enumerate(order) if t.startswith("homeassistant/")]
-    assert configs and max(configs) < online
+    assert configs
+    assert max(configs) < online
     assert order.index("camera_app/door/person") < online
     assert live[order.index("camera_app/door/person")].payload == b"0"
     assert order.index("camera_app/door/person/snapshot") > online
