@@ -119,6 +119,7 @@ class App:
         self.detectors = load_detectors(cfg.model.path, opts, cfg.model.interpreters)
         first = self.detectors[0]
         thresholds = preflight.thresholds(first, cfg)
+        preflight.home_assistant_labels(first, cfg)
         names = [c.name for c in cfg.cameras]
         self.telemetry = Telemetry(names, model_status(first.model, len(self.detectors)))
         self.order = ResultOrder()

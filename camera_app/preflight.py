@@ -8,6 +8,7 @@ are built, for callers that build them alone). Each error names the key path of 
 
 from __future__ import annotations
 
+import re
 import stat
 from pathlib import Path
 
@@ -88,6 +89,22 @@ def thresholds(first: Detector, cfg: AppConfig) -> dict[str, Thresholds]:
         except LabelsError as exc:
             raise ConfigError(f"cameras.{cam.name}.classes: {exc}") from None
     return out
+
+
+def home_assistant_labels(first: Detector, cfg: AppConfig) -> None:
+    """``mqtt.home_assistant.labels`` must be names the model reports: a typo would make
+    entities that never change (always "off", always 0) and look like a quiet camera."""
+    ha = cfg.mqtt.home_assistant if cfg.mqtt is not None else None
+    if ha is None or not ha.enabled:
+        return
+    if not first.labels.names:  # no label file: the model's classes are named class_<id>
+        wanted = [w for w in ha.labels if not re.fullmatch(r"class_\d+", w)]
+    else:
+        wanted = list(ha.labels)
+    try:
+        first.labels.check_names(wanted)
+    except LabelsError as exc:
+        raise ConfigError(f"mqtt.home_assistant.labels: {exc}") from None
 
 
 def objects_for(cfg: AppConfig, cam: CameraConfig) -> ObjectsConfig | None:

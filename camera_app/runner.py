@@ -88,8 +88,9 @@ def _log_thread_crash(hook_args: threading.ExceptHookArgs) -> None:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     """What ``run`` checks before anything starts, without starting anything: the config, the
-    sources' paths, the outputs' folders, the model (loaded once) and each camera's classes.
-    Ok here means run starts (but for a port another process holds, or a camera offline)."""
+    sources' paths, the outputs' folders, the model (loaded once), each camera's classes and
+    the Home Assistant labels. Ok here means run starts (but for a port another process holds,
+    or a camera offline)."""
     from camera_app import preflight
     from camera_app.detect.detector import load_detectors
     from camera_app.options import detector_options
@@ -98,6 +99,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     preflight.check(cfg)
     first = load_detectors(cfg.model.path, detector_options(cfg), 1)[0]
     preflight.thresholds(first, cfg)
+    preflight.home_assistant_labels(first, cfg)
     model = first.model
     print(f"{args.config}: ok ({len(cfg.cameras)} cameras, model {model.name}: "
           f"{model.layout.family}, {model.input.dtype} input)")  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import io
 import re
 import zipfile
@@ -36,21 +37,36 @@ class Labels:
 
     def ids_for(self, wanted: list[str] | tuple[str, ...]) -> frozenset[int]:
         """Class ids for an allow-list of names; unknown names are an error."""
-        by_name: dict[str, int] = {}
-        for cid, nm in sorted(self.names.items()):
-            by_name.setdefault(nm, cid)
+        by_name = self._by_name()
+        self.check_names(wanted)
+        return frozenset(by_name[w] for w in wanted)
+
+    def check_names(self, wanted: list[str] | tuple[str, ...]) -> None:
+        """Raise ``LabelsError`` for names the model never reports, with the nearest known
+        name for each (a typo in a config otherwise filters out everything, or makes a Home
+        Assistant entity that never changes)."""
+        by_name = self._by_name()
         missing = [w for w in wanted if w not in by_name]
-        if missing and not by_name:
+        if not missing:
+            return
+        if not by_name:
             raise LabelsError(
                 f"class names {missing} cannot be matched: the model has no labels; set "
                 "model.labels (--labels) to a file of one name a line"
             )
-        if missing:
-            raise LabelsError(
-                f"class names {missing} are not in the labels ({self.source}); "
-                f"known names include {sorted(by_name)[:8]}"
-            )
-        return frozenset(by_name[w] for w in wanted)
+        known = sorted(n for n in by_name if n.lower() not in PLACEHOLDERS)
+        close = [difflib.get_close_matches(w, known, n=1) for w in missing]
+        hint = ", ".join(f"'{c[0]}'" for c in close if c)
+        one = len(missing) == 1
+        what = f"class name {missing[0]!r} is" if one else f"class names {missing} are"
+        tail = f"did you mean {hint}?" if hint else f"known names include {known[:8]}"
+        raise LabelsError(f"{what} not in the labels ({self.source}); {tail}")
+
+    def _by_name(self) -> dict[str, int]:
+        by_name: dict[str, int] = {}
+        for cid, nm in sorted(self.names.items()):
+            by_name.setdefault(nm, cid)
+        return by_name
 
     @classmethod
     def none(cls) -> Labels:

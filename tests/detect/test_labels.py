@@ -51,6 +51,17 @@ def test_allow_list_names_must_exist() -> None:
         lb.ids_for(("bus",))
 
 
+def test_an_unknown_name_gets_the_nearest_known_one_and_no_placeholder() -> None:
+    lb = parse_labels("???\nperson\nbicycle\ncar\n", "coco.txt")
+    with pytest.raises(LabelsError, match=r"'persn' is not in the labels \(coco.txt\); did you "
+                       r"mean 'person'\?$"):  # fmt: skip
+        lb.check_names(["person", "persn"])
+    with pytest.raises(LabelsError) as exc:
+        lb.check_names(["zebra"])  # nothing near: the known names, '???' not among them
+    assert str(exc.value).endswith("known names include ['bicycle', 'car', 'person']")
+    lb.check_names(["car", "person"])
+
+
 def test_check_fits() -> None:
     lb = parse_labels("a\nb\n", "x")
     check_fits(lb, 2, "m")

@@ -292,7 +292,11 @@ def test_check_config(tmp_path: Path) -> None:
          "cameras.a.objects.snapshots: NOWHERE/s is not a folder"),
         ("{name: a, source: HERE/none.mp4}", "cameras.a.source: HERE/none.mp4: no such file"),
         ("{name: a, source: demo, classes: [persn]}",
-         r"cameras.a.classes: class names \['persn'\] are not in the labels"),
+         r"cameras.a.classes: class name 'persn' is not in the labels .*did you mean 'person'\?"),
+        ("{name: a, source: demo}\nmqtt: {host: 127.0.0.1, home_assistant: {enabled: true, "
+         "labels: [person, Car, persn]}}",
+         r"mqtt.home_assistant.labels: class names \['Car', 'persn'\] are not in the labels "
+         r"\(.*\); did you mean 'car', 'person'\?$"),
     ],
 )  # fmt: skip
 @pytest.mark.realmodel
