@@ -341,8 +341,9 @@ class MqttClient(ManagedThread):
         if self._discovery_filter is not None and paho.topic_matches_sub(
             self._discovery_filter, m.topic
         ):
-            status = _availability_topic(bytes(m.payload))
-            if status != self.topics.status:  # not this box's: a prefix that differs in '/', '.'
+            statuses = _availability_topics(bytes(m.payload))
+            if self.topics.status not in statuses:  # another box's: a prefix differing in '/'
+                status = statuses[0] if statuses else None
                 if not self._warned_node:
                     self._warned_node = True
                     log.warning("mqtt: a Home Assistant config under this box's node id belongs "
@@ -451,15 +452,21 @@ class MqttClient(ManagedThread):
         return super().stop(timeout_s)
 
 
-def _availability_topic(payload: bytes) -> str | None:
-    """The ``availability_topic`` of a discovery config (None when it has none or is not
+def _availability_topics(payload: bytes) -> list[str]:
+    """The availability topics of a discovery config, ``availability_topic`` (as before
+    2026-12-04) or the topics of its ``availability`` list (empty when it has none or is not
     a JSON object): whose box the config is."""
     try:
         config = json.loads(payload)
     except ValueError:
-        return None
-    topic = config.get("availability_topic") if isinstance(config, dict) else None
-    return topic if isinstance(topic, str) else None
+        return []
+    if not isinstance(config, dict):
+        return []
+    entries = config.get("availability")
+    found = [config.get("availability_topic")]
+    if isinstance(entries, list):
+        found += [e.get("topic") for e in entries if isinstance(e, dict)]
+    return [t for t in found if isinstance(t, str)]
 
 
 def _positive_count(payload: bytes) -> bool:

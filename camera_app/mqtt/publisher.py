@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -16,10 +16,18 @@ from camera_app.objects.lifecycle import ObjectEvent
 log = logging.getLogger(__name__)
 
 
+DOWN_AFTER_S = 5.0  # not streaming this long: the camera's `available` says offline
+
+
 class MqttPublisher:
     """Events (QoS 1), counts and snapshots (retained) of ``cameras``; with Home Assistant
     discovery on, the entities' configs are queued at once (retained, re-sent at reconnects)
     and each discovered label starts at 0 so its entities are never "unknown".
+
+    Each camera's ``available`` topic starts offline and follows ``streaming`` (the cameras
+    streaming now, asked on each ``tick``): online as soon as it streams, offline once it has
+    not for ``DOWN_AFTER_S``, so a reconnect of a second or two does not flap the entities.
+    Without ``streaming`` every camera is said to be available.
 
     The configs of earlier layouts are removed (an empty retained message each), so an
     upgrade leaves no duplicate entities behind: before 2026-12-03 the unique ids were made of
@@ -27,13 +35,25 @@ class MqttPublisher:
     Those of cameras and labels no longer configured are found and removed by the client
     (``MqttClient``, at each connection)."""
 
-    def __init__(self, client: MqttClient, cfg: MqttConfig, cameras: Iterable[str]) -> None:
+    def __init__(
+        self,
+        client: MqttClient,
+        cfg: MqttConfig,
+        cameras: Iterable[str],
+        streaming: Callable[[], Collection[str]] | None = None,
+    ) -> None:
         self.client = client
         self.topics = client.topics
         self._refused: set[str] = set()
+        self._cameras = tuple(cameras)
+        self._streaming = streaming
+        self._available = dict.fromkeys(self._cameras, streaming is None)
+        self._down_since: dict[str, float] = {}
+        for camera in self._cameras:
+            self._say_available(camera)
         ha = cfg.home_assistant
         if ha.enabled:
-            for camera in cameras:
+            for camera in self._cameras:
                 for label in ha.labels:
                     new = discovery(self.topics, camera, label, ha.discovery_prefix)
                     current = {topic for topic, _ in new}
@@ -45,17 +65,38 @@ class MqttPublisher:
                         client.publish(topic, dumps(payload), retain=True)
                     client.publish(self.topics.count(camera, label), b"0", retain=True)
 
+    def tick(self, now_s: float) -> None:
+        """Each camera's ``available`` after ``streaming`` (the objects sink's tick, about
+        twice a second on the outputs thread; ``now_s`` monotonic)."""
+        if self._streaming is None:
+            return
+        up = self._streaming()
+        for camera in self._cameras:
+            if camera in up:
+                self._down_since.pop(camera, None)
+                want = True
+            else:
+                since = self._down_since.setdefault(camera, now_s)
+                want = self._available[camera] and now_s - since < DOWN_AFTER_S
+            if want != self._available[camera]:
+                self._available[camera] = want
+                self._say_available(camera)
+
+    def _say_available(self, camera: str) -> None:
+        payload = b"online" if self._available[camera] else b"offline"
+        self.client.publish(self.topics.available(camera), payload, retain=True)
+
     def event(self, event: ObjectEvent, now_s: float) -> None:
         self.client.publish(self.topics.events(event.camera), dumps(event.to_json()), qos=1)
 
     def counts(self, camera: str, counts: Mapping[str, int]) -> None:
         for label, n in counts.items():
             topic = self.topics.count(camera, label)
-            if topic == self.topics.events(camera):  # a model's label "events": not its count
-                if label not in self._refused:
+            if topic in (self.topics.events(camera), self.topics.available(camera)):
+                if label not in self._refused:  # a model's label "events": not its count
                     self._refused.add(label)
                     log.warning("mqtt: no count topic for the label %r: it would be the "
-                                "events topic", label)  # fmt: skip
+                                "%s topic", label, topic.rpartition("/")[2])  # fmt: skip
                 continue
             self.client.publish(topic, str(n).encode(), retain=True)
 

@@ -1,6 +1,8 @@
 """What is published where (pure: topic names and payloads, Home Assistant discovery).
 
     <prefix>/status                    online / offline (retained; offline is the last will)
+    <prefix>/<camera>/available        online while the camera streams, offline once it has
+                                       not for DOWN_AFTER_S (retained)
     <prefix>/<camera>/events           each object event as JSON (QoS 1, not retained)
     <prefix>/<camera>/<label>          how many are in view now (retained)
     <prefix>/<camera>/<label>/snapshot the latest best snapshot, JPEG bytes (retained)
@@ -9,7 +11,8 @@ Home Assistant discovery (``homeassistant/<component>/<node id>/<object id>/conf
 the node id made of the topic prefix, so one box's configs are found by one filter): per
 camera and label a ``binary_sensor`` "<label> detected" (occupancy), a ``sensor`` "<label>
 count" and an ``image`` "<label> snapshot", all on one device per camera, available while
-``<prefix>/status`` says online. Object ids follow the documented best practice: the
+``<prefix>/status`` and the camera's ``available`` both say online (a camera that is down is
+not "no person": its entities show unavailable). Object ids follow the documented best practice: the
 unique id, of ``[a-zA-Z0-9_-]`` only. Unique ids and device identifiers are made of the topic
 prefix (what sets one box's topics apart from another's on a broker), the camera and the
 label: not of the client id, whose default is the host name, which changes with every new
@@ -26,6 +29,7 @@ from typing import Any
 from camera_app import __version__
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+RESERVED_LEVELS = frozenset({"events", "available"})  # a camera's topics that are not counts
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,9 @@ class Topics:
 
     def events(self, camera: str) -> str:
         return f"{self.prefix}/{camera}/events"
+
+    def available(self, camera: str) -> str:
+        return f"{self.prefix}/{camera}/available"
 
     def count(self, camera: str, label: str) -> str:
         return f"{self.prefix}/{camera}/{_topic_safe(label)}"
@@ -55,13 +62,13 @@ class Topics:
 
 def label_clash(labels: list[str]) -> str | None:
     """Why ``labels`` cannot each have their own topics and entities (None when they can):
-    a label whose topic level is ``events`` would write counts onto the events topic, and two
-    labels that sanitize alike would share topics and unique ids."""
+    a label whose topic level is ``events`` or ``available`` would write counts onto that
+    topic, and two labels that sanitize alike would share topics and unique ids."""
     seen: dict[str, str] = {}
     for label in labels:
         level = _topic_safe(label)
-        if level == "events":
-            return f"the label {label!r} would publish its count on the events topic"
+        if level in RESERVED_LEVELS:
+            return f"the label {label!r} would publish its count on the {level} topic"
         key = object_id(level)
         if key in seen and seen[key] != label:
             return f"the labels {seen[key]!r} and {label!r} would share topics and unique ids"
@@ -110,11 +117,15 @@ def discovery(
     }
     common = {
         "origin": {"name": "camera_app", "sw_version": __version__},
-        "availability_topic": topics.status,
-        "payload_available": "online",
-        "payload_not_available": "offline",
+        "availability": [
+            {"topic": topics.status, "payload_available": "online",
+             "payload_not_available": "offline"},
+            {"topic": topics.available(camera), "payload_available": "online",
+             "payload_not_available": "offline"},
+        ],
+        "availability_mode": "all",
         "device": device,
-    }
+    }  # fmt: skip
     out: list[tuple[str, dict[str, Any]]] = []
     uid = object_id(instance, camera, label, "detected")
     out.append((f"{discovery_prefix}/binary_sensor/{node}/{uid}/config", {

@@ -4,7 +4,8 @@ One ``ObjectsSink`` serves every camera that has objects (the dispatcher calls i
 result, on its one thread), so at shutdown it ends every open event of every camera before it
 closes what it owns: no end event is lost to a file closed early. Publishers (the JSON-lines
 file, MQTT) get the events, the per-label counts when they change and each written snapshot;
-none may block (MQTT only queues). The page reads ``view()`` from HTTP threads.
+none may block (MQTT only queues). A publisher with a ``tick`` hears the sink's (MQTT: each
+camera's availability). The page reads ``view()`` from HTTP threads.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from camera_app.objects.snapshots import Candidate, SnapshotStore, quality
 from camera_app.objects.tracker import Tracker, TrackerParams
 from camera_app.objects.zones import Polygon, apply_masks
 from camera_app.outputs.events import EventsSink, iso_utc_ms
-from camera_app.pipeline.types import Result
+from camera_app.pipeline.types import Result, TickingSink
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,8 @@ class ObjectsSink:
         self._cams = {c.name: c for c in cameras}
         self._publishers = publishers
         self._owned = owned
+        unique = {id(p): p for ps in publishers.values() for p in ps}
+        self._ticking = [p for p in unique.values() if isinstance(p, TickingSink)]
         self._lock = threading.Lock()  # guards the page's view of counts and recent events
         self.events_total: collections.Counter[tuple[str, str]] = collections.Counter()
 
@@ -213,6 +216,8 @@ class ObjectsSink:
             clock = replace(last, monotonic_s=now_s, wall_s=last.wall(now_s))
             cam.live, ended = cam.tracker.expire(now_s)
             self._emit(cam, cam.lifecycle.end_unseen(ended, clock), clock)
+        for p in self._ticking:
+            p.tick(now_s)
 
     def _emit(self, cam: CameraObjects, events: list[ObjectEvent], clock: FrameClock) -> None:
         for e in events:

@@ -29,6 +29,7 @@ from camera_app.objects.snapshots import SnapshotStore
 from camera_app.outputs.events import EventsSink
 from camera_app.outputs.live import LiveView
 from camera_app.preflight import check_tracking_rate, objects_for
+from camera_app.sources.capture import CaptureState
 from camera_app.telemetry import ServiceReadiness
 
 
@@ -42,6 +43,11 @@ def mqtt_readiness(client: MqttClient) -> ServiceReadiness:
             else f"{s.last_error_kind.value}: {s.last_error}"
         )
     return ServiceReadiness("mqtt", s.connected, reason)
+
+
+def streaming(ctx: Context) -> set[str]:
+    """The cameras streaming now (MQTT's per-camera availability)."""
+    return {s.camera for s in ctx.telemetry.snapshots() if s.state is CaptureState.STREAMING}
 
 
 def attach_objects(
@@ -70,7 +76,8 @@ def attach_objects(
             publishers[cam.name].append(writers[key])
     if cfg.mqtt is not None:
         client = MqttClient(cfg.mqtt)
-        mqtt = MqttPublisher(client, cfg.mqtt, [c.name for c, _ in chosen])
+        mqtt = MqttPublisher(client, cfg.mqtt, [c.name for c, _ in chosen],
+                             streaming=functools.partial(streaming, ctx))  # fmt: skip
         for cam, _ in chosen:
             publishers[cam.name].append(mqtt)
         services.before.append(client)

@@ -19,7 +19,8 @@ from camera_app.mqtt.topics import Topics, discovery, discovery_filter, dumps, l
 
 COMMON = {
     "availability_topic": str, "payload_available": str, "payload_not_available": str,
-    "device": dict, "name": str, "unique_id": str, "icon": str, "qos": int,
+    "availability": list, "availability_mode": str, "device": dict, "name": str,
+    "unique_id": str, "icon": str, "qos": int,
     "value_template": str, "enabled_by_default": bool, "entity_category": str, "origin": dict,
 }  # fmt: skip
 SCHEMA: dict[str, tuple[dict[str, type], set[str]]] = {
@@ -33,6 +34,7 @@ SCHEMA: dict[str, tuple[dict[str, type], set[str]]] = {
 DEVICE_KEYS = {"identifiers", "name", "manufacturer", "model", "sw_version", "hw_version",
                "configuration_url", "connections", "suggested_area", "via_device"}  # fmt: skip
 ORIGIN_KEYS = {"name", "sw_version", "support_url"}
+AVAILABILITY_KEYS = {"topic", "payload_available", "payload_not_available", "value_template"}
 BINARY_SENSOR_CLASSES = {"occupancy", "motion", "presence", "moving"}
 SENSOR_STATE_CLASSES = {"measurement", "total", "total_increasing"}
 TOPIC = re.compile(
@@ -63,7 +65,17 @@ def test_payloads_match_the_documented_schema(camera: str, label: str) -> None:
         assert payload["device"]["identifiers"] == [f"site_box_1_{camera}"]
         assert set(payload["origin"]) <= ORIGIN_KEYS
         assert "name" in payload["origin"]
-        assert payload["availability_topic"] == "site/box.1/status"
+        # Available while the box and the camera both say so ("must not be used together
+        # with availability_topic").
+        assert "availability_topic" not in payload
+        assert payload["availability_mode"] == "all"
+        assert [a["topic"] for a in payload["availability"]] == [
+            "site/box.1/status",
+            f"site/box.1/{camera}/available",
+        ]
+        for a in payload["availability"]:
+            assert set(a) <= AVAILABILITY_KEYS
+            assert (a["payload_available"], a["payload_not_available"]) == ("online", "offline")
         if component == "binary_sensor":
             assert payload["device_class"] in BINARY_SENSOR_CLASSES
         if component == "sensor":
@@ -91,6 +103,7 @@ def test_topics() -> None:
     t = Topics("site/a")
     assert t.status == "site/a/status"
     assert t.events("door") == "site/a/door/events"
+    assert t.available("door") == "site/a/door/available"
     assert t.count("door", "a/b+c#") == "site/a/door/a_b_c_"
     assert t.is_snapshot(t.snapshot("door", "person"))
     assert not t.is_snapshot(t.count("door", "snapshot"))  # a label named "snapshot"
@@ -101,6 +114,7 @@ def test_topics() -> None:
 def test_labels_whose_topics_would_clash_are_found() -> None:
     assert label_clash(["person", "car", "traffic light"]) is None
     assert "events topic" in (label_clash(["cat", "events"]) or "")
+    assert "available topic" in (label_clash(["available"]) or "")
     assert "'traffic light' and 'traffic_light'" in (
         label_clash(["traffic light", "traffic_light"]) or ""
     )

@@ -362,3 +362,22 @@ def test_property_each_event_id_starts_and_ends_once(
     assert rec.events  # the first object stays still for 3 results or more: it has events
     if rec.counted:
         assert set(rec.counted[-1].values()) == {0}
+
+
+class TickingRecorder(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ticks: list[float] = []
+
+    def tick(self, now_s: float) -> None:
+        self.ticks.append(now_s)
+
+
+def test_a_publisher_with_a_tick_hears_the_sinks_once_per_tick() -> None:
+    # MQTT's per-camera availability follows the cameras on these ticks, results or not.
+    ticking, plain = TickingRecorder(), Recorder()
+    cams = [CameraObjects(n, ObjectsConfig(), low_score=0.3) for n in ("door", "yard")]
+    sink = ObjectsSink(cams, {"door": [ticking, plain], "yard": [ticking]})
+    sink.tick(1.0)
+    sink.tick(1.5)
+    assert ticking.ticks == [1.0, 1.5]  # one publisher of two cameras: one tick each time

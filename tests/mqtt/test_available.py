@@ -1,0 +1,66 @@
+"""Each camera's ``available`` topic follows whether it streams, with a hold-off going down."""
+
+from __future__ import annotations
+
+from camera_app.mqtt.config import HomeAssistantConfig, MqttConfig
+from camera_app.mqtt.publisher import DOWN_AFTER_S, MqttPublisher
+from camera_app.mqtt.topics import Topics
+
+
+class RecordingClient:
+    """What ``MqttPublisher`` needs of the client: its topics and ``publish``."""
+
+    def __init__(self) -> None:
+        self.topics = Topics("camera_app")
+        self.sent: list[tuple[str, bytes, bool]] = []
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        self.sent.append((topic, payload, retain))
+
+    def available(self, camera: str) -> list[bytes]:
+        return [p for t, p, _ in self.sent if t == f"camera_app/{camera}/available"]
+
+
+def make(streaming: set[str] | None) -> tuple[RecordingClient, MqttPublisher]:
+    client = RecordingClient()
+    cfg = MqttConfig(host="127.0.0.1", home_assistant=HomeAssistantConfig(enabled=True))
+    source = None if streaming is None else (lambda: streaming)
+    return client, MqttPublisher(client, cfg, ["door", "yard"], streaming=source)  # type: ignore[arg-type]
+
+
+def test_a_camera_is_offline_until_it_streams_and_online_at_once_when_it_does() -> None:
+    up: set[str] = set()
+    client, pub = make(up)
+    assert client.available("door") == client.available("yard") == [b"offline"]
+    assert all(retain for t, _, retain in client.sent if t.endswith("/available"))
+    pub.tick(100.0)
+    assert client.available("door") == [b"offline"]  # nothing new to say
+    up.add("door")
+    pub.tick(100.5)
+    assert client.available("door") == [b"offline", b"online"]
+    assert client.available("yard") == [b"offline"]
+
+
+def test_a_short_drop_does_not_flap_and_a_long_one_says_offline() -> None:
+    up = {"door", "yard"}
+    client, pub = make(up)
+    pub.tick(0.0)
+    up.discard("door")  # a reconnect
+    pub.tick(1.0)
+    pub.tick(1.0 + DOWN_AFTER_S - 0.5)
+    up.add("door")  # back before DOWN_AFTER_S
+    pub.tick(1.0 + DOWN_AFTER_S)
+    assert client.available("door") == [b"offline", b"online"]
+    up.discard("door")  # down for good: the hold-off starts again from here
+    pub.tick(20.0)
+    pub.tick(20.0 + DOWN_AFTER_S - 0.1)
+    assert client.available("door") == [b"offline", b"online"]
+    pub.tick(20.0 + DOWN_AFTER_S)
+    assert client.available("door") == [b"offline", b"online", b"offline"]
+    assert client.available("yard") == [b"offline", b"online"]
+
+
+def test_without_a_streaming_source_every_camera_is_available() -> None:
+    client, pub = make(None)
+    pub.tick(0.0)
+    assert client.available("door") == client.available("yard") == [b"online"]
