@@ -10,7 +10,7 @@ from prometheus_client.registry import Collector
 
 from camera_app.mqtt.client import MqttClient, MqttErrorKind
 from camera_app.mqtt.config import MqttConfig
-from camera_app.mqtt.topics import config_topics, discovery, dumps
+from camera_app.mqtt.topics import discovery, dumps, earlier_config_topics
 from camera_app.objects.lifecycle import ObjectEvent
 
 log = logging.getLogger(__name__)
@@ -29,9 +29,10 @@ class MqttPublisher:
     not for ``DOWN_AFTER_S``, so a reconnect of a second or two does not flap the entities.
     Without ``streaming`` every camera is said to be available.
 
-    The configs of earlier layouts are removed (an empty retained message each), so an
+    The configs of earlier layouts are removed first (an empty retained message each), so an
     upgrade leaves no duplicate entities behind: before 2026-12-03 the unique ids were made of
-    the client id (by default the host name), before 2026-12-04 the topics had no node id.
+    the client id (by default the host name), before 2026-12-04 the topics had no node id, and
+    up to 2026-12-04 non-ASCII characters of a label were folded into ``_``.
     Those of cameras and labels no longer configured are found and removed by the client
     (``MqttClient``, at each connection)."""
 
@@ -55,13 +56,10 @@ class MqttPublisher:
         if ha.enabled:
             for camera in self._cameras:
                 for label in ha.labels:
-                    new = discovery(self.topics, camera, label, ha.discovery_prefix)
-                    current = {topic for topic, _ in new}
-                    for instance in (cfg.client_id, cfg.topic_prefix):
-                        for old in config_topics(instance, camera, label, ha.discovery_prefix):
-                            if old not in current:
-                                client.publish(old, b"", retain=True)
-                    for topic, payload in new:
+                    where = (self.topics, camera, label, ha.discovery_prefix)
+                    for old in earlier_config_topics(*where, cfg.client_id):
+                        client.publish(old, b"", retain=True)
+                    for topic, payload in discovery(*where):
                         client.publish(topic, dumps(payload), retain=True)
                     client.publish(self.topics.count(camera, label), b"0", retain=True)
 

@@ -82,6 +82,19 @@ def _topic_safe(label: str) -> str:
 
 
 def object_id(*parts: str) -> str:
+    """An id of ``[A-Za-z0-9_-]`` only: other ASCII characters become ``_``, the others
+    ``_u<hex>_``, so labels of a model named in another script ("人", "车") stay apart."""
+    return "_".join(_id_part(p) for p in parts)
+
+
+def _id_part(part: str) -> str:
+    return "".join(
+        c if not _UNSAFE.match(c) else "_" if c.isascii() else f"_u{ord(c):x}_" for c in part
+    )
+
+
+def _legacy_id(*parts: str) -> str:
+    """Ids as made up to 2026-12-04: every character outside ``[A-Za-z0-9_-]`` one ``_``."""
     return "_".join(_UNSAFE.sub("_", p) for p in parts)
 
 
@@ -92,9 +105,29 @@ def config_topics(instance: str, camera: str, label: str, discovery_prefix: str)
     """The discovery config topics of one camera and label without a node id level, as they
     were before 2026-12-04 (``instance`` the client id before 2026-12-03, then the prefix)."""
     return [
-        f"{discovery_prefix}/{component}/{object_id(instance, camera, label, suffix)}/config"
+        f"{discovery_prefix}/{component}/{_legacy_id(instance, camera, label, suffix)}/config"
         for component, suffix in _COMPONENTS
     ]
+
+
+def earlier_config_topics(
+    topics: Topics, camera: str, label: str, discovery_prefix: str, client_id: str
+) -> list[str]:
+    """The config topics earlier versions used for one camera and label that this one does
+    not: ids of the client id, then topics without the node id, then (for a label with
+    characters outside ASCII) ids that folded those characters into ``_``. Removed before
+    the current configs go out, so Home Assistant drops the old entity before it makes the
+    new one and gives it the same entity id (not "..._2")."""
+    current = {topic for topic, _ in discovery(topics, camera, label, discovery_prefix)}
+    node = object_id(topics.prefix)
+    old = [
+        *config_topics(client_id, camera, label, discovery_prefix),
+        *config_topics(topics.prefix, camera, label, discovery_prefix),
+        *(f"{discovery_prefix}/{component}/{node}/"
+          f"{_legacy_id(topics.prefix, camera, label, suffix)}/config"
+          for component, suffix in _COMPONENTS),
+    ]  # fmt: skip
+    return [t for t in dict.fromkeys(old) if t not in current]
 
 
 def discovery_filter(topics: Topics, discovery_prefix: str) -> str:

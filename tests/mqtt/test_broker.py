@@ -250,6 +250,26 @@ def test_a_removal_the_broker_took_is_not_sent_again(broker: Broker) -> None:
     sub.close()
 
 
+def test_an_upgrade_removes_the_old_entity_before_it_makes_the_new_one(broker: Broker) -> None:
+    # Up to 2026-12-04 "café" made the id ..._caf__count. Home Assistant gives the new entity
+    # the old one's entity id only if the old one is gone first (else "sensor.cafe_count_2").
+    old = "homeassistant/sensor/camera_app/camera_app_door_caf__count/config"
+    new = "homeassistant/sensor/camera_app/camera_app_door_caf_ue9__count/config"
+    sub = Subscriber(broker.port)
+    sub.publish(old, b'{"availability_topic": "camera_app/status"}', retain=True)
+    cfg = config(broker, home_assistant=HomeAssistantConfig(enabled=True, labels=("café",)))
+    client = MqttClient(cfg)
+    MqttPublisher(client, cfg, ["door"])
+    client.start()
+    try:
+        wait_for(lambda: sub.on(new), 10, "the new config")
+    finally:
+        assert client.stop(10)
+    order = [(m.topic, bool(m.payload)) for m in sub.received()[1:] if m.topic in (old, new)]
+    assert order == [(old, False), (new, True)]
+    sub.close()
+
+
 def test_a_count_an_earlier_run_left_is_set_back_to_0(broker: Broker) -> None:
     # A crash leaves "tie 1" retained (the will says offline, the count stays): the next run
     # clears counts it has not published itself, and leaves its own and zeros alone.

@@ -15,7 +15,15 @@ import re
 import paho.mqtt.client as paho
 import pytest
 
-from camera_app.mqtt.topics import Topics, discovery, discovery_filter, dumps, label_clash
+from camera_app.mqtt.topics import (
+    Topics,
+    discovery,
+    discovery_filter,
+    dumps,
+    earlier_config_topics,
+    label_clash,
+    object_id,
+)
 
 COMMON = {
     "availability_topic": str, "payload_available": str, "payload_not_available": str,
@@ -119,3 +127,27 @@ def test_labels_whose_topics_would_clash_are_found() -> None:
         label_clash(["traffic light", "traffic_light"]) or ""
     )
     assert "'a/b' and 'a+b'" in (label_clash(["a/b", "a+b"]) or "")
+
+
+def test_labels_in_other_scripts_get_ids_of_their_own() -> None:
+    # Folded into "_" each, a model's "人" and "车" made one unique id, and the config was
+    # refused; ASCII labels keep the ids they had.
+    assert object_id("camera_app", "door", "traffic light") == "camera_app_door_traffic_light"
+    assert object_id("人") != object_id("车")
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", object_id("door", "人", "café", "detected"))
+    assert label_clash(["人", "车", "café", "cafe"]) is None
+    for topic, payload in discovery(Topics("camera_app"), "door", "人", "homeassistant"):
+        assert TOPIC.fullmatch(topic), topic
+        assert payload["name"].startswith("人 ")
+
+
+def test_earlier_config_topics_are_those_of_earlier_layouts_only() -> None:
+    t = Topics("camera_app")
+    current = {topic for topic, _ in discovery(t, "door", "café", "homeassistant")}
+    old = earlier_config_topics(t, "door", "café", "homeassistant", "box1")
+    assert not current & set(old)
+    assert "homeassistant/sensor/camera_app/camera_app_door_caf__count/config" in old
+    assert "homeassistant/sensor/box1_door_caf__count/config" in old
+    assert len(old) == 9  # three layouts of three entities
+    # An ASCII label's ids did not change: only the two layouts without a node id are old.
+    assert len(earlier_config_topics(t, "door", "person", "homeassistant", "box1")) == 6
