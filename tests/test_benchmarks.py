@@ -220,3 +220,17 @@ def test_prepare_share_prints_each_models_share(tall: bool) -> None:
         assert float(prep) > 0
         assert float(inv) > 0
         assert float(share) > 0  # (prepare / invoke before rounding: tiny models print 0.011 ms)
+
+
+def test_resize_modes_prints_both_modes_for_each_size() -> None:
+    need_shared()
+    r = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "resize_modes.py"), "--rounds", "2"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    rows = re.findall(r"(\d+x\d+): LINEAR +[\d.]+ us +LINEAR_EXACT +[\d.]+ us +ratio +[\d.]+ +"
+                      r"bytes differing +([\d.]+)% \(max (\d+)\)", r.stdout)  # fmt: skip
+    assert [size for size, _, _ in rows] == ["300x300", "320x320", "256x256", "640x640", "640x360"]
+    # Exactly half the width and height: both modes give the same bytes.
+    assert rows[-1][1:] == ("0.0", "0")
