@@ -136,10 +136,12 @@ def _vet(runtime: Runtime, model_content: bytes, where: str | None) -> None:
                 how = signal.Signals(-child.returncode).name
             except ValueError:
                 how = f"signal {-child.returncode}"
+            other = next(n for n in _CANDIDATES if n != runtime.name)
             raise ModelError(
                 f"the {runtime.name} runtime crashed ({how}) loading or running the model in a "
                 "test process: the file is damaged or not a TFLite model for this runtime; "
-                "download or export it again",
+                "download or export it again (if every model does this, the runtime does not "
+                f"run on this CPU: try CAMERA_APP_RUNTIME={other})",
                 model=where,
             )
         _vetted.add(key)

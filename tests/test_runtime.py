@@ -181,6 +181,7 @@ def test_inspect_and_detect_say_so_in_one_line_and_exit_2(tmp_path: Path) -> Non
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1, r.stderr
         assert "crashed (SIGSEGV)" in lines[0]
+        assert "if every model does this, the runtime does not run on this CPU" in lines[0]
         assert str(CRASHER) in lines[0]
 
 
