@@ -11,7 +11,7 @@ from prometheus_client.registry import Collector
 from camera_app.mqtt.client import MqttClient, MqttErrorKind
 from camera_app.mqtt.config import MqttConfig
 from camera_app.mqtt.topics import discovery, dumps, earlier_config_topics
-from camera_app.objects.lifecycle import ObjectEvent
+from camera_app.objects.lifecycle import EventType, ObjectEvent
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,11 @@ class MqttPublisher:
     Each camera's ``available`` topic starts offline and follows ``streaming`` (the cameras
     streaming now, asked on each ``tick``): online as soon as it streams, offline once it has
     not for ``DOWN_AFTER_S``, so a reconnect of a second or two does not flap the entities.
-    Without ``streaming`` every camera is said to be available.
+    Without ``streaming`` every camera is said to be available. The ends of a camera's
+    objects because it went down (and is not streaming) or because camera_app stops say
+    offline at once, before the counts they set to 0: Home Assistant then shows "person
+    detected" go from on to unavailable, never to off, which an automation would take for
+    the person leaving.
 
     The configs of earlier layouts are removed first (an empty retained message each), so an
     upgrade leaves no duplicate entities behind: before 2026-12-03 the unique ids were made of
@@ -85,6 +89,15 @@ class MqttPublisher:
         self.client.publish(self.topics.available(camera), payload, retain=True)
 
     def event(self, event: ObjectEvent, now_s: float) -> None:
+        camera = event.camera
+        if event.type is EventType.END and self._available.get(camera) and (
+            event.changes == ("stopped",)
+            or (event.changes == ("camera_down",) and self._streaming is not None
+                and camera not in self._streaming())
+        ):  # fmt: skip
+            self._available[camera] = False
+            self._down_since.setdefault(camera, now_s)
+            self._say_available(camera)
         self.client.publish(self.topics.events(event.camera), dumps(event.to_json()), qos=1)
 
     def counts(self, camera: str, counts: Mapping[str, int]) -> None:

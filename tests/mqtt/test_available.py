@@ -5,6 +5,7 @@ from __future__ import annotations
 from camera_app.mqtt.config import HomeAssistantConfig, MqttConfig
 from camera_app.mqtt.publisher import DOWN_AFTER_S, MqttPublisher
 from camera_app.mqtt.topics import Topics
+from camera_app.objects.lifecycle import EventType, ObjectEvent
 
 
 class RecordingClient:
@@ -64,3 +65,48 @@ def test_without_a_streaming_source_every_camera_is_available() -> None:
     client, pub = make(None)
     pub.tick(0.0)
     assert client.available("door") == client.available("yard") == [b"online"]
+
+
+def end(camera: str, why: str) -> ObjectEvent:
+    return ObjectEvent(EventType.END, "ev1", camera, 1, "person", 0.9, 1e9, 1e9 + 1, (), (), (),
+                       (1.0, 2.0, 3.0, 4.0), (why,), None, 7)  # fmt: skip
+
+
+def test_a_camera_down_end_says_offline_first_so_no_entity_shows_off() -> None:
+    # Seen on Home Assistant 2024.3.3: the camera_down end's count 0 came before the hold-off's
+    # offline, and "person detected" went on -> off -> unavailable, 2 ms to 0.6 s of "off".
+    up = {"door", "yard"}
+    client, pub = make(up)
+    pub.tick(0.0)
+    up.discard("door")
+    pub.tick(1.0)
+    mark = len(client.sent)
+    pub.event(end("door", "camera_down"), 5.2)
+    pub.counts("door", {"person": 0})
+    assert client.sent[mark:] == [
+        ("camera_app/door/available", b"offline", True),
+        ("camera_app/door/events", client.sent[mark + 1][1], False),
+        ("camera_app/door/person", b"0", True),
+    ]
+    pub.tick(20.0)  # still down: nothing more
+    assert client.available("door") == [b"offline", b"online", b"offline"]
+    up.add("door")
+    pub.tick(30.0)
+    assert client.available("door") == [b"offline", b"online", b"offline", b"online"]
+
+
+def test_an_end_of_a_camera_that_still_streams_leaves_it_available() -> None:
+    # Its results stopped but its frames did not (a stall is its own timeout): no guess.
+    client, pub = make({"door", "yard"})
+    pub.tick(0.0)
+    pub.event(end("door", "camera_down"), 6.0)
+    pub.event(end("door", "zones"), 6.0)  # an ordinary end: the object left
+    assert client.available("door") == [b"offline", b"online"]
+
+
+def test_the_ends_at_a_stop_say_offline_first() -> None:
+    client, pub = make({"door", "yard"})
+    pub.tick(0.0)
+    pub.event(end("yard", "stopped"), 9.0)
+    assert client.sent[-2][:2] == ("camera_app/yard/available", b"offline")
+    assert client.available("door") == [b"offline", b"online"]
