@@ -115,7 +115,13 @@ class MqttPublisher:
         self.client.publish(self.topics.snapshot(camera, label), jpeg, retain=True)
 
     def close(self) -> None:
-        """The client is a service of the App: it drains and disconnects in its own stop()."""
+        """Every camera's ``available`` offline (the objects sink closes its publishers at
+        the stop, after the last ends); the client is a service of the App: it drains and
+        disconnects in its own stop(), after this."""
+        for camera, available in self._available.items():
+            if available:
+                self._available[camera] = False
+                self._say_available(camera)
 
 
 class MqttCollector(Collector):

@@ -80,6 +80,7 @@ def attach_objects(
                              streaming=functools.partial(streaming, ctx))  # fmt: skip
         for cam, _ in chosen:
             publishers[cam.name].append(mqtt)
+        owned.append(mqtt)  # closed after the last ends: each camera's availability offline
         services.before.append(client)
         ctx.telemetry.hooks.ready.append(lambda: mqtt_readiness(client))
         if registry is not None:

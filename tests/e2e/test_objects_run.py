@@ -121,7 +121,9 @@ mqtt:
     assert [m.payload for m in sub.on("camera_app/status")][-2:] == [b"online", b"offline"]
     # The camera streamed: its entities were available (its first "offline" may have been
     # replaced by "online" before it went out, as with the counts below).
-    assert b"online" in [m.payload for m in sub.on("camera_app/demo/available")]
+    available = [m.payload for m in sub.on("camera_app/demo/available")]
+    assert b"online" in available
+    assert available[-1] == b"offline"  # said at the stop
     person = [m.payload for m in sub.on("camera_app/demo/person")]
     # Published with discovery; a retained topic keeps only its newest value until sent, so
     # on a slow connect the first person's 1 may replace that 0 (tests/mqtt checks the 0).

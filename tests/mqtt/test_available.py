@@ -110,3 +110,13 @@ def test_the_ends_at_a_stop_say_offline_first() -> None:
     pub.event(end("yard", "stopped"), 9.0)
     assert client.sent[-2][:2] == ("camera_app/yard/available", b"offline")
     assert client.available("door") == [b"offline", b"online"]
+
+
+def test_close_says_every_available_camera_offline() -> None:
+    # A clean stop leaves no camera "online" on the broker for other consumers.
+    up = {"door"}
+    client, pub = make(up)
+    pub.tick(0.0)
+    pub.close()
+    assert client.available("door") == [b"offline", b"online", b"offline"]
+    assert client.available("yard") == [b"offline"]  # never came up: nothing more to say
