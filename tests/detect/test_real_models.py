@@ -31,19 +31,24 @@ KITE_LEFT = (279, 236, 306, 284)
 PERSON_BLUE = (105, 600, 172, 766)
 PERSON_SHORE = (214, 685, 275, 880)
 
-# (model, image, label, score floor, expected box, IoU floor)
+# (model, image, label, score floor, expected box, IoU floor). The photos are small (512 px
+# wide and less), so their resize to the input is an upscale or a mild downscale, where
+# OpenCV's INTER_LINEAR rounds one apart on aarch64 in 20-37% of the bytes (not for a 720p
+# frame to 300x300: identical there); fed the same bytes, LiteRT gives the same scores on
+# both. Floors marked "arm64" were lowered for what emulated arm64 (a Pi 4's Cortex-A72
+# under qemu, 2026-12-04) measured against x86-64.
 CASES = [
     (V1, "grace_hopper.bmp", "person", 0.70, PERSON_GH, 0.8),
     (V1, "grace_hopper.bmp", "tie", 0.60, TIE_GH, 0.8),
     (V1, "cat.bmp", "cat", 0.70, CAT, 0.8),
     (V1, "kite_and_cold.jpg", "kite", 0.65, KITE_BIG, 0.7),
     (V1, "kite_and_cold.jpg", "kite", 0.65, KITE_LEFT, 0.8),
-    (V1, "pets.jpg", "dog", 0.80, DOG_LEFT, 0.8),
+    (V1, "pets.jpg", "dog", 0.75, DOG_LEFT, 0.8),  # x86 0.816, arm64 0.793
     (V1, "pets.jpg", "dog", 0.70, DOG_RIGHT, 0.8),
     (V1_META, "grace_hopper.bmp", "person", 0.70, PERSON_GH, 0.8),
-    (V1_META, "pets.jpg", "dog", 0.80, DOG_LEFT, 0.8),
+    (V1_META, "pets.jpg", "dog", 0.75, DOG_LEFT, 0.8),  # x86 0.816, arm64 0.793
     (ST, "grace_hopper.bmp", "person", 0.95, PERSON_GH, 0.8),
-    (ST, "grace_hopper.bmp", "tie", 0.80, TIE_GH, 0.8),
+    (ST, "grace_hopper.bmp", "tie", 0.65, TIE_GH, 0.8),  # x86 0.828, arm64 0.734
     (ST, "cat.bmp", "cat", 0.85, CAT, 0.8),
     (ST, "kite_and_cold.jpg", "person", 0.80, PERSON_SHORE, 0.8),
     (ST, "kite_and_cold.jpg", "person", 0.60, PERSON_BLUE, 0.8),  # litert 0.74, tflite 0.62
@@ -55,7 +60,8 @@ CASES = [
     (ARM, "kite_and_cold.jpg", "kite", 0.55, KITE_BIG, 0.6),
     # The dogs are boxed but labelled person/dog by turns: any label (None) is accepted.
     (ARM, "pets.jpg", None, 0.45, DOG_LEFT, 0.8),
-    (ARM, "pets.jpg", None, 0.45, DOG_RIGHT, 0.75),  # litert IoU 0.93, tflite-runtime 0.77
+    # litert IoU 0.91, tflite-runtime 0.77, arm64 0.70 (its 0.40 box at 0.73)
+    (ARM, "pets.jpg", None, 0.45, DOG_RIGHT, 0.65),
 ]
 
 
@@ -102,7 +108,8 @@ def test_detects_the_right_objects(
 def test_v1_scores_match_the_published_figures() -> None:
     """shared/models/README.md: grace_hopper person 0.72, tie 0.66; pets dogs 0.82/0.75.
 
-    Within 0.015 (four uint8 score steps): tflite-runtime 2.14 gives the first dog 0.809.
+    Within 0.015 (four uint8 score steps): tflite-runtime 2.14 gives the first dog 0.809;
+    the first dog within 0.04: arm64 gives it 0.793 (its input resized one apart, CASES).
     """
     d = load_detector(str(V1), DetectorOptions(threshold=0.6))
     gh = d.detect(read_image("grace_hopper.bmp"))
@@ -110,7 +117,8 @@ def test_v1_scores_match_the_published_figures() -> None:
     assert gh.labels == ("person", "tie")
     assert gh.scores.tolist() == pytest.approx([0.72, 0.66], abs=0.015)
     assert pets.labels == ("dog", "dog")
-    assert pets.scores.tolist() == pytest.approx([0.82, 0.75], abs=0.015)
+    assert pets.scores[0] == pytest.approx(0.82, abs=0.04)
+    assert pets.scores[1] == pytest.approx(0.75, abs=0.015)
 
 
 @pytest.mark.realmodel
