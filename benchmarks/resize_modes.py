@@ -5,9 +5,10 @@
 OpenCV's INTER_LINEAR (what the preprocessing uses) rounds differently on x86-64 and
 aarch64 for upscales and downscales of less than 2x (20-37% of the output bytes one apart;
 a 720p frame to 300x300 or to a 640 letterbox is the same bytes on both, docs/PERFORMANCE.md),
-so there a model's scores move by a few hundredths between a PC and a Raspberry Pi. INTER_LINEAR_EXACT is the
-same bytes everywhere; this prints what it would cost: the median time of each mode for a
-720p photo to each input size, calls alternating in one run, and how many bytes differ.
+so there a model's scores move by a few hundredths between a PC and a Raspberry Pi.
+INTER_LINEAR_EXACT is the same bytes everywhere; this prints what it would cost: the median
+time of each mode for a 720p photo to each input size, calls alternating in one run, and
+how many bytes differ.
 """
 
 from __future__ import annotations
