@@ -18,9 +18,11 @@ While connected it listens for three things: Home Assistant's birth message (``o
 ``<discovery_prefix>/status``: HA restarted, so discovery and every count are sent again;
 not the snapshots, retained on the broker and megabytes for a few cameras),
 the retained counts under ``<prefix>/+/+`` that an earlier run left (a crash leaves
-"person 1" behind): a nonzero count this run has not published is set back to 0; and the
-retained discovery configs under this prefix's node id: one this run has not published (a
-camera or label taken out of the config) is removed, and Home Assistant drops its entity.
+"person 1" behind): a nonzero count this run has not published is set back to 0, and the
+topics of a camera no longer configured (its ``available``, counts and snapshots) are
+removed; and the retained discovery configs under this prefix's node id: one this run has
+not published (a camera or label taken out of the config) is removed, and Home Assistant
+drops its entity.
 
 Failures are classified (refused, auth, tls, dns, timeout, network, protocol) for logs,
 metrics and readiness; messages name the broker by host and port only, never the password.
@@ -34,10 +36,12 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import re
 import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,6 +153,10 @@ class MqttClient(ManagedThread):
         )
         self.stale_counts_reset = 0
         self.stale_configs_removed = 0
+        self.stale_topics_removed = 0
+        self._cameras: frozenset[str] | None = None  # this run's (claim()); None: not known
+        self._cleared: set[str] = set()  # cameras whose leftovers were logged (once each)
+        self._snapshot_subs: set[str] = set()  # per connection: cameras whose snapshots we read
         self._warned_node = False
         # Built once, here: a file that went away since the config was read fails the start.
         try:
@@ -172,6 +180,12 @@ class MqttClient(ManagedThread):
                 self._queue.popleft()
                 self.dropped += 1
             self._queue.append(m)
+
+    def claim(self, cameras: Iterable[str]) -> None:
+        """The cameras this run publishes for (before ``start()``): the retained topics an
+        earlier run left for any other camera of this prefix are removed at each connection
+        (its ``available``, its counts and its snapshots), not kept for ever."""
+        self._cameras = frozenset(cameras)
 
     def state(self) -> MqttState:
         with self._lock:
@@ -294,6 +308,7 @@ class MqttClient(ManagedThread):
             self._pending_retained = dict(sorted(merged.items(), key=lambda kv: kv[1].seq))
             self._online_due = True
             self._online_after = self._seq
+            self._snapshot_subs.clear()  # a clean session: subscriptions start anew
         client.on_message = self._on_message
         # QoS 0: what matters comes retained at once; the rest is this run's own, echoed.
         client.subscribe(self._counts_filter, qos=0)
@@ -323,9 +338,9 @@ class MqttClient(ManagedThread):
         client.disconnect()
         self._failed(MqttErrorKind.NETWORK, f"lost the connection to {self.where}")
 
-    def _on_message(self, _c: Any, _u: Any, m: paho.MQTTMessage) -> None:
-        """The birth message, or a retained message under ``<prefix>/+/+`` (paho's thread:
-        this one, inside ``loop()``)."""
+    def _on_message(self, c: paho.Client, _u: Any, m: paho.MQTTMessage) -> None:
+        """The birth message, or a retained message under ``<prefix>/+/+`` or
+        ``<prefix>/<camera>/+/snapshot`` (paho's thread: this one, inside ``loop()``)."""
         if m.topic == self._birth_topic:
             # A retained "online" is there at every connect, when everything is sent anyway.
             if bytes(m.payload).strip() == b"online" and not m.retain:
@@ -356,11 +371,44 @@ class MqttClient(ManagedThread):
             log.info("mqtt: a Home Assistant entity no longer configured removed topic=%s",
                      m.topic)  # fmt: skip
             return
+        if self._leftover(c, m.topic, bytes(m.payload)):
+            return
         if not _positive_count(bytes(m.payload)):
             return
         self.publish(m.topic, b"0", retain=True)
         self.stale_counts_reset += 1
         log.info("mqtt: a count an earlier run left set back to 0 topic=%s", m.topic)
+
+    def _leftover(self, c: paho.Client, topic: str, payload: bytes) -> bool:
+        """Whether ``topic`` is a retained topic of a camera this run does not have, which
+        an earlier run left (removed here). Only what this program writes is taken for it:
+        a camera's ``available`` (online/offline), a count (digits) and a snapshot (JPEG);
+        a box whose prefix nests in this one (``<prefix>/front-box/status``) is left alone.
+        A camera found so has its snapshots read (one subscription) to be removed too."""
+        if self._cameras is None:
+            return False
+        levels = topic[len(self.topics.prefix) + 1 :].split("/")
+        camera = levels[0]
+        if camera in self._cameras or not _CAMERA_NAME.fullmatch(camera):
+            return False
+        if len(levels) == 2 and levels[1] == "available":
+            ours = payload in (b"online", b"offline")
+        elif len(levels) == 2:
+            ours = payload.isdigit() and len(payload) < 10
+        else:
+            ours = len(levels) == 3 and levels[2] == "snapshot" and payload[:2] == b"\xff\xd8"
+        if not ours:
+            return False
+        self.publish(topic, b"", retain=True)
+        self.stale_topics_removed += 1
+        if camera not in self._cleared:
+            self._cleared.add(camera)
+            log.info("mqtt: the retained topics of camera %r, no longer configured, removed",
+                     camera)  # fmt: skip
+        if len(levels) == 2 and camera not in self._snapshot_subs:
+            self._snapshot_subs.add(camera)
+            c.subscribe(f"{self.topics.prefix}/{camera}/+/snapshot", qos=0)
+        return True
 
     def resend_retained(self) -> None:
         """Queue every retained message but the snapshots again, after what is queued now."""
@@ -467,6 +515,9 @@ def _availability_topics(payload: bytes) -> list[str]:
     if isinstance(entries, list):
         found += [e.get("topic") for e in entries if isinstance(e, dict)]
     return [t for t in found if isinstance(t, str)]
+
+
+_CAMERA_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # as the config allows (config_values)
 
 
 def _positive_count(payload: bytes) -> bool:

@@ -37,8 +37,9 @@ class MqttPublisher:
     upgrade leaves no duplicate entities behind: before 2026-12-03 the unique ids were made of
     the client id (by default the host name), before 2026-12-04 the topics had no node id, and
     up to 2026-12-04 non-ASCII characters of a label were folded into ``_``.
-    Those of cameras and labels no longer configured are found and removed by the client
-    (``MqttClient``, at each connection)."""
+    Those of cameras and labels no longer configured, and the retained topics of cameras no
+    longer configured, are found and removed by the client (``MqttClient``, at each
+    connection)."""
 
     def __init__(
         self,
@@ -51,6 +52,7 @@ class MqttPublisher:
         self.topics = client.topics
         self._refused: set[str] = set()
         self._cameras = tuple(cameras)
+        client.claim(self._cameras)
         self._streaming = streaming
         self._available = dict.fromkeys(self._cameras, streaming is None)
         self._down_since: dict[str, float] = {}

@@ -9,11 +9,15 @@ from camera_app.objects.lifecycle import EventType, ObjectEvent
 
 
 class RecordingClient:
-    """What ``MqttPublisher`` needs of the client: its topics and ``publish``."""
+    """What ``MqttPublisher`` needs of the client: its topics, ``claim`` and ``publish``."""
 
     def __init__(self) -> None:
         self.topics = Topics("camera_app")
         self.sent: list[tuple[str, bytes, bool]] = []
+        self.cameras: frozenset[str] | None = None
+
+    def claim(self, cameras: list[str]) -> None:
+        self.cameras = frozenset(cameras)
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
         self.sent.append((topic, payload, retain))

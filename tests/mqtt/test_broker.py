@@ -270,12 +270,23 @@ def test_an_upgrade_removes_the_old_entity_before_it_makes_the_new_one(broker: B
     sub.close()
 
 
+def retained_now(port: int) -> dict[str, bytes]:
+    """Every retained message on the broker now: a new subscriber's, up to a message it
+    publishes itself after subscribing (the broker sends the retained ones before it)."""
+    late = Subscriber(port)
+    try:
+        late.publish("camera_app/_sentinel/end", b"end")
+        wait_for(lambda: late.on("camera_app/_sentinel/end"), 10, "the sentinel")
+        return {m.topic: m.payload for m in late.received() if m.retain}
+    finally:
+        late.close()
+
+
 def test_a_count_an_earlier_run_left_is_set_back_to_0(broker: Broker) -> None:
     # A crash leaves "tie 1" retained (the will says offline, the count stays): the next run
     # clears counts it has not published itself, and leaves its own and zeros alone.
     sub = Subscriber(broker.port)
     sub.publish("camera_app/door/tie", b"1", retain=True)
-    sub.publish("camera_app/yard/person", b"2", retain=True)  # a camera no longer configured
     sub.publish("camera_app/door/cat", b"0", retain=True)
     sub.publish("camera_app/door/person", b"5", retain=True)
     cfg = config(broker)
@@ -284,19 +295,67 @@ def test_a_count_an_earlier_run_left_is_set_back_to_0(broker: Broker) -> None:
     pub.counts("door", {"person": 1})  # in view now: this run's own
     client.start()
     try:
-        wait_for(lambda: client.stale_counts_reset == 2, 10, "the stale counts reset")
+        wait_for(lambda: client.stale_counts_reset == 1, 10, "the stale count reset")
         wait_for(lambda: len(sub.on("camera_app/door/tie")) == 2, 10, "tie 0")
     finally:
         assert client.stop(10)
-    late = Subscriber(broker.port)
-    retained = ("camera_app/door/tie", "camera_app/yard/person", "camera_app/door/cat",
-                "camera_app/door/person")  # fmt: skip
-    wait_for(lambda: all(late.on(t) for t in retained), 10, "the retained counts")
-    assert {t: late.on(t)[0].payload for t in retained} == {
-        "camera_app/door/tie": b"0", "camera_app/yard/person": b"0",
-        "camera_app/door/cat": b"0", "camera_app/door/person": b"1",
+    retained = retained_now(broker.port)
+    assert {t: retained.get(t) for t in ("camera_app/door/tie", "camera_app/door/cat",
+                                         "camera_app/door/person")} == {
+        "camera_app/door/tie": b"0", "camera_app/door/cat": b"0", "camera_app/door/person": b"1",
     }  # fmt: skip
-    late.close()
+    sub.close()
+
+
+def test_the_retained_topics_of_a_camera_taken_out_of_the_config_are_removed(
+    broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An earlier run had cameras door and yard; this one has door only. What yard left (its
+    # availability, counts, snapshots) goes; door's, another box's nested under this prefix
+    # and what this program does not write stay.
+    jpeg = b"\xff\xd8\xff\xe0jpeg"
+    gone = {
+        "camera_app/yard/available": b"offline",
+        "camera_app/yard/person": b"0",
+        "camera_app/yard/car": b"2",
+        "camera_app/yard/person/snapshot": jpeg,
+        "camera_app/yard/car/snapshot": jpeg,
+    }
+    kept = {
+        "camera_app/door/person/snapshot": jpeg,  # door is configured: its last snapshot
+        "camera_app/front-box/status": b"online",  # a box with the prefix camera_app/front-box
+        "camera_app/front-box/yard/available": b"online",
+        "camera_app/front-box/yard/person": b"1",
+        "camera_app/yard/note": b"written by a script",  # not this program's
+    }
+    sub = Subscriber(broker.port)
+    for topic, payload in {**gone, **kept}.items():
+        sub.publish(topic, payload, retain=True)
+    cfg = config(broker)
+    client = MqttClient(cfg)
+    MqttPublisher(client, cfg, ["door"])
+    with caplog.at_level(logging.INFO, logger="camera_app.mqtt.client"):
+        client.start()
+        try:
+            wait_for(lambda: client.stale_topics_removed == len(gone), 10, "the removals")
+            wait_for(lambda: all(sub.on(t)[-1:] and not sub.on(t)[-1].payload for t in gone),
+                     10, "the removals on the broker")  # fmt: skip
+        finally:
+            assert client.stop(10)
+    retained = retained_now(broker.port)
+    assert not set(gone) & set(retained)
+    assert {t: retained.get(t) for t in kept} == kept
+    assert client.stale_counts_reset == 0
+    assert caplog.text.count("camera 'yard', no longer configured") == 1
+    # The next run finds nothing more to remove.
+    client = MqttClient(cfg)
+    MqttPublisher(client, cfg, ["door"])
+    client.start()
+    try:
+        wait_for(lambda: client.state().connected, 10, "the connection")
+    finally:
+        assert client.stop(10)
+    assert client.stale_topics_removed == 0
     sub.close()
 
 
