@@ -99,7 +99,7 @@ def _capture(
         open_timeout_s=cam.open_timeout_s,
         read_timeout_s=cam.read_timeout_s,
         stall_timeout_s=cam.stall_timeout_s,
-        backoff=BackoffPolicy(b.initial_s, b.max_s, b.multiplier, b.jitter),
+        backoff=BackoffPolicy(b.initial_s, b.max_s, b.multiplier, b.jitter, b.stable_s),
         latest=board.slots[cam.name],
     )
 

@@ -147,6 +147,7 @@ class BackoffConfig:
     max_s: float = field(default=30.0, metadata=checked(_POSITIVE))
     multiplier: float = field(default=2.0, metadata=checked(number(1)))
     jitter: float = field(default=0.2, metadata=checked(number(0, 1)))
+    stable_s: float = field(default=30.0, metadata=checked(number(0)))
 
 
 def _backoff(node: Node) -> BackoffConfig:

@@ -285,6 +285,9 @@ class Telemetry:
         error = None
         if snap.last_error_kind is not None:
             error = {"class": snap.last_error_kind.value, "message": snap.last_error_message}
+        retry_in_s = None
+        if snap.backoff_s is not None:
+            retry_in_s = round(max(0.0, snap.state_since_monotonic_s + snap.backoff_s - now), 1)
         row: dict[str, Any] = {
             "name": snap.camera,
             "source": snap.description,
@@ -293,6 +296,7 @@ class Telemetry:
             "fps": round(self.fps(snap.camera), 2),
             "frames_captured": snap.frames_captured,
             "reconnects": snap.reconnects,
+            "retry_in_s": retry_in_s,
             "last_error": error,
             "outputs_failing": failing.get(snap.camera, []),
         }

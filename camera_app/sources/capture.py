@@ -98,6 +98,7 @@ class CaptureSnapshot:
     last_frame_monotonic_s: float | None
     alive: bool  # the capture thread runs
     hung_readers: int = 0  # abandoned reader threads still blocked inside the source
+    backoff_s: float | None = None  # backing off: the delay of this wait before the next try
     # Every reason (those above too); empty in snapshots made without a slot
     drops: Mapping[DropReason, int] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -111,6 +112,7 @@ class _Session:
         self.abandoned = threading.Event()
         self.error: SourceError | None = None
         self.last_progress_s = time.monotonic()
+        self.first_frame_s: float | None = None  # monotonic: when it began to stream
 
 
 class CaptureThread(ManagedThread):
@@ -150,6 +152,7 @@ class CaptureThread(ManagedThread):
         self._read_timeout_s = read_timeout_s
         self._stall_timeout_s = stall_timeout_s
         self._backoff = Backoff(backoff or BackoffPolicy(), rng)
+        self._backoff_s = 0.0
         self._lock = threading.Lock()
         self._state = CaptureState.CONNECTING
         self._since = (time.monotonic(), time.time())
@@ -188,6 +191,7 @@ class CaptureThread(ManagedThread):
                 alive=self._thread.is_alive(),
                 hung_readers=hung,
                 drops=MappingProxyType(drops),
+                backoff_s=self._backoff_s if self._state is CaptureState.BACKING_OFF else None,
             )
 
     # -- supervisor -------------------------------------------------------------------------
@@ -217,6 +221,8 @@ class CaptureThread(ManagedThread):
                     self._set_state(CaptureState.FAILED)
                     break
                 delay_s = self._backoff.next_delay_s()
+                with self._lock:
+                    self._backoff_s = delay_s
                 self._set_state(CaptureState.BACKING_OFF)
                 self._log_failure(kind, delay_s)
                 self._stop.wait(delay_s)
@@ -339,6 +345,8 @@ class CaptureThread(ManagedThread):
             )
             with self._lock:
                 self._hung_readers.append(reader)
+        if session.first_frame_s is not None:
+            self._backoff.streamed(time.monotonic() - session.first_frame_s)
         return error
 
     # -- reader -----------------------------------------------------------------------------
@@ -405,7 +413,7 @@ class CaptureThread(ManagedThread):
             after = self._outage.streamed(monotonic_s) if first else None
         session.last_progress_s = monotonic_s
         if first:
-            self._backoff.reset()
+            session.first_frame_s = monotonic_s
             self._set_state(CaptureState.STREAMING)
         if after is not None:
             log.info("camera %s: streaming from %s%s", self.camera, self._description, after)

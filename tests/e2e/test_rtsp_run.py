@@ -132,7 +132,11 @@ cameras:
             wait_for("not found", lambda: classified("wrongpath", "not_found"), 60)
             wait_for("timeout", lambda: classified("silent", "timeout"), 60)
             for name in ("refused", "wrongpath", "silent"):
-                assert status()[name]["state"] in ("backing_off", "connecting")
+                row = status()[name]
+                assert row["state"] in ("backing_off", "connecting")
+                # How long until the next try, while it backs off (one snapshot: consistent).
+                assert (row["retry_in_s"] is None) == (row["state"] == "connecting")
+                assert row["retry_in_s"] is None or row["retry_in_s"] >= 0
 
             # The healthy camera keeps streaming while the others fail: new frames of it
             # keep coming (how many a second is the machine's business, not this test's).

@@ -162,6 +162,7 @@ def test_backoff_delays_stay_within_bounds(
         {"multiplier": 0.5},
         {"jitter": -0.1},
         {"jitter": 1.5},
+        {"stable_s": -1.0},
     ],
 )
 def test_backoff_policy_rejects_bad_values(kwargs: dict[str, float]) -> None:
@@ -349,20 +350,61 @@ def test_a_hung_open_is_abandoned(stop: threading.Event) -> None:
         source.release()
 
 
-def test_read_errors_reconnect_and_streaming_resets_the_backoff(stop: threading.Event) -> None:
+def test_read_errors_reconnect_and_a_stable_session_resets_the_backoff(
+    stop: threading.Event,
+) -> None:
     boom = SourceError("stream broke", kind="other")
     source = FakeSource([Session(frames=3, then=boom)])  # repeats: 3 frames, then an error
     cap = start(
         "cam",
         source,
         stop,
-        backoff=BackoffPolicy(initial_s=0.05, max_s=60.0, multiplier=10.0, jitter=0.0),
+        # stable_s 0: any session that streamed counts as stable.
+        backoff=BackoffPolicy(0.05, 60.0, multiplier=10.0, jitter=0.0, stable_s=0.0),
     )
     # Without a reset the 4th delay would be 50 s; with it, every delay is 0.05 s.
-    assert wait_until(lambda: cap.snapshot().reconnects >= 4)
+    seen: set[float] = set()
+
+    def reconnected() -> bool:
+        snap = cap.snapshot()
+        if snap.backoff_s is not None:
+            seen.add(snap.backoff_s)
+        return snap.reconnects >= 4
+
+    assert wait_until(reconnected)
     assert cap.snapshot().errors_by_kind[ErrorKind.OTHER] >= 4
+    assert seen <= {0.05}
     stop.set()
     assert cap.stop(5.0)
+
+
+def test_a_camera_that_flaps_keeps_backing_off(stop: threading.Event) -> None:
+    # A frame, then gone, again and again: each session streamed for less than stable_s, so
+    # the delays grow (0.05, 0.5, 5 s) instead of starting from 0.05 s after every frame.
+    boom = SourceError("stream broke", kind="other")
+    source = FakeSource([Session(frames=1, then=boom)])
+    cap = start(
+        "cam",
+        source,
+        stop,
+        backoff=BackoffPolicy(0.05, 5.0, multiplier=10.0, jitter=0.0, stable_s=3600.0),
+    )
+    assert wait_until(lambda: cap.snapshot().backoff_s == 5.0, timeout_s=30.0)
+    snap = cap.snapshot()
+    assert snap.state is CaptureState.BACKING_OFF
+    assert snap.frames_captured >= 3
+    assert snap.reconnects == 2
+    stop.set()
+    assert cap.stop(5.0)  # the 5 s wait ends on the stop event
+
+
+def test_a_session_counts_as_stable_after_stable_s() -> None:
+    backoff = Backoff(BackoffPolicy(1.0, 100.0, multiplier=2.0, jitter=0.0, stable_s=30.0))
+    assert [backoff.next_delay_s() for _ in range(3)] == [1.0, 2.0, 4.0]
+    backoff.streamed(29.9)  # a flap: the delays go on growing
+    assert backoff.next_delay_s() == 8.0
+    backoff.streamed(30.0)
+    assert backoff.next_delay_s() == 1.0
 
 
 @pytest.mark.parametrize(
