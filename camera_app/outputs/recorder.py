@@ -125,6 +125,7 @@ class RecordSink:
             re.escape(target.stem) + r"-(\d{8}T\d{6}Z)(?:-(\d+))?" + re.escape(target.suffix)
         )
         self.path: Path | None = None  # the file being written
+        self._opened: list[str] = []  # names of the files this process opened, in order
         self._segment_start_s = 0.0  # monotonic: a wall clock set back cannot stretch a file
         self.files_deleted = 0
         self.fourcc = fourcc
@@ -177,6 +178,8 @@ class RecordSink:
             )  # fmt: skip
             return False
         self._writer, self.size_wh, self.path = writer, size_wh, path
+        if self.max_bytes is not None:
+            self._opened.append(path.name)
         self._segment_start_s = self._timeline_s = mono_s
         self._segment_frames = 0
         self._last = None
@@ -190,18 +193,26 @@ class RecordSink:
         return True
 
     def _prune(self) -> None:
-        """Delete this recording's oldest files while they all take more than ``max_bytes``."""
+        """Delete this recording's oldest files while they all take more than ``max_bytes``.
+
+        Oldest first: the files of earlier runs by their names (capture time, then the
+        restart's number within the same second), then this run's in the order it opened
+        them, whatever their names say: a wall clock set back (NTP correcting a clock that
+        ran ahead) names new files older, and by name the newest footage would go first."""
         if self.max_bytes is None:
             return
+        order = {name: n for n, name in enumerate(self._opened)}
         try:
             found = ((f, self._ours.fullmatch(f.name)) for f in self.base.parent.iterdir())
-            # By capture time, then by the restart's number within the same second (as text,
-            # "x-...Z-1.mkv" sorts before "x-...Z.mkv", the older file).
+            # (As text "x-...Z-1.mkv" sorts before "x-...Z.mkv", the older file.)
             files = [f for f, _ in sorted(
-                ((f, (m[1], int(m[2] or 0))) for f, m in found if m is not None),
+                ((f, (order.get(f.name, -1), m[1], int(m[2] or 0)))
+                 for f, m in found if m is not None),
                 key=lambda fm: fm[1],
             )]  # fmt: skip
             sizes = {f: f.stat().st_size for f in files}
+            present = {f.name for f in files}
+            self._opened = [name for name in self._opened if name in present]
         except OSError as exc:
             log.warning("recording: cannot list %s to keep it under %d MB: %s",
                         self.base.parent, self.max_bytes // 1_000_000, exc)  # fmt: skip

@@ -285,6 +285,28 @@ def frame_at(i: int, t_s: float) -> Result:
                        capture_monotonic_s=500.0 + t_s)  # fmt: skip
 
 
+def test_a_wall_clock_set_back_does_not_make_max_mb_delete_the_newest(
+    tmp_path: Path, refusing: type[RefusingWriter]
+) -> None:
+    # One frame (100 bytes) per 60 s file, room for two files. After two files the clock
+    # goes back an hour: the next files are named older than the first two, but are newer.
+    sink = RecordSink(str(tmp_path / "door.avi"), fps_hint=10.0, segment_s=60.0,
+                      max_mb=250e-6, writer_factory=refusing)  # fmt: skip
+    t0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
+    walls = [t0, t0 + 60, t0 - 3600, t0 - 3540, t0 - 3480]
+    for i, wall in enumerate(walls):
+        sink.handle(make_result(sequence=i, size_wh=SIZE_WH, capture_wall_s=wall,
+                                capture_monotonic_s=500.0 + 60.0 * i))  # fmt: skip
+    sink.close()
+    assert refusing.opened == [
+        "door-20231114T221320Z.avi", "door-20231114T221420Z.avi",
+        "door-20231114T211320Z.avi", "door-20231114T211420Z.avi", "door-20231114T211520Z.avi",
+    ]  # fmt: skip
+    # The three newest are left, though two files' names are older than theirs.
+    assert sorted(f.name for f in tmp_path.iterdir()) == sorted(refusing.opened[2:])
+    assert sink.files_deleted == 2
+
+
 @pytest.mark.parametrize("opencv4", [False, True])
 def test_a_writer_that_stops_taking_frames_is_retried_with_a_new_file(
     tmp_path: Path,
