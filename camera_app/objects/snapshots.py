@@ -103,10 +103,13 @@ class SnapshotStore:
         self.deleted = 0
         self.failures = 0
         self._lock = threading.Lock()
-        self._files: dict[str, tuple[float, int]] = {}  # name -> (mtime, size)
-        for p in path.glob("*.jpg"):
-            st = p.stat()
-            self._files[p.name] = (st.st_mtime, st.st_size)
+        # name -> size, oldest first: the files found at start by their times, then those
+        # this run writes in the order it writes them (a wall clock set back gives new
+        # files older times: by time alone the newest snapshots would be deleted first).
+        self._files: dict[str, int] = {}
+        found = [(p.name, p.stat()) for p in path.glob("*.jpg")]
+        for name, st in sorted(found, key=lambda f: f[1].st_mtime):
+            self._files[name] = st.st_size
 
     @staticmethod
     def name(camera: str, event_id: str) -> str:
@@ -134,7 +137,8 @@ class SnapshotStore:
                 tmp.write_bytes(data)
                 os.replace(tmp, target)
                 with self._lock:
-                    self._files[file_name] = (target.stat().st_mtime, len(data))
+                    self._files.pop(file_name, None)  # rewritten: now the newest
+                    self._files[file_name] = len(data)
                 out = out or data
         except (OSError, cv2.error) as exc:
             self.failures += 1
@@ -146,11 +150,11 @@ class SnapshotStore:
 
     def _trim(self) -> None:
         with self._lock:
-            total = sum(size for _, size in self._files.values())
+            total = sum(self._files.values())
             if total <= self.max_bytes:
                 return
-            oldest = sorted(self._files.items(), key=lambda kv: kv[1][0])
-        for name, (_, size) in oldest:
+            oldest = list(self._files.items())
+        for name, size in oldest:
             if total <= self.max_bytes:
                 break
             try:

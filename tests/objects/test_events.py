@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from camera_app.detect.detections import Detections
 from camera_app.objects.config import LabelFilter, ObjectsConfig, TrackingConfig, ZoneConfig
 from camera_app.objects.lifecycle import ObjectEvent
 from camera_app.objects.sink import CameraObjects, JsonLines, ObjectsSink, filter_detections
-from camera_app.objects.snapshots import SnapshotStore
+from camera_app.objects.snapshots import Candidate, SnapshotStore
 from camera_app.outputs.events import EventsSink
 from camera_app.pipeline.types import Result
 from tests.objects.builders import Mover, dets, scene
@@ -245,6 +247,31 @@ def test_snapshot_folder_keeps_under_its_limit(tmp_path: Path) -> None:
     assert store.written == 8
     assert store.deleted > 0
     assert total <= 50_000
+
+
+def test_snapshot_folder_deletes_the_oldest_written_whatever_the_file_times(
+    tmp_path: Path,
+) -> None:
+    # Files of an earlier run go first; this run's go in the order it wrote them, though
+    # the clock was an hour ahead when the first was written (NTP has set it back since).
+    noise = np.random.default_rng(2).integers(0, 255, (H, W, 3), dtype=np.uint8)
+    shot = Candidate(1.0, noise, (100.0, 100.0, 400.0, 500.0), "person", 0.9)
+    earlier = tmp_path / "door-earlier.jpg"
+    earlier.write_bytes(b"\xff\xd8" + b"x" * 1000)
+    os.utime(earlier, (time.time() + 7200, time.time() + 7200))  # written with the clock ahead
+    store = SnapshotStore(str(tmp_path), max_mb=100)
+    store.write("door", "a", shot)
+    ahead = time.time() + 3600
+    for name in ("door-a.jpg", "door-a-crop.jpg"):
+        os.utime(tmp_path / name, (ahead, ahead))
+    store.write("door", "b", shot)
+    size = {p.name: p.stat().st_size for p in tmp_path.iterdir()}
+    # Room for b, c and c's crop only: the earlier run's file and a's go.
+    store.max_bytes = 2 * (size["door-b.jpg"] + size["door-b-crop.jpg"]) + 500
+    store.write("door", "c", shot)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == ["door-b-crop.jpg", "door-b.jpg", "door-c-crop.jpg", "door-c.jpg"]
+    assert store.deleted == 3
 
 
 def test_snapshot_folder_must_exist(tmp_path: Path) -> None:
