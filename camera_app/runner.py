@@ -16,6 +16,7 @@ import types
 from typing import Any
 
 from camera_app.config import AppConfig, default_config, load_config
+from camera_app.config_where import located
 from camera_app.errors import ConfigError
 from camera_app.logs import setup_logging
 from camera_app.overrides import apply_overrides
@@ -96,10 +97,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from camera_app.options import detector_options
 
     cfg = load_config(args.config)
-    preflight.check(cfg)
-    first = load_detectors(cfg.model.path, detector_options(cfg), 1)[0]
-    preflight.thresholds(first, cfg)
-    preflight.home_assistant_labels(first, cfg)
+    with located(args.config):
+        preflight.check(cfg)
+        first = load_detectors(cfg.model.path, detector_options(cfg), 1)[0]
+        preflight.thresholds(first, cfg)
+        preflight.home_assistant_labels(first, cfg)
     model = first.model
     print(f"{args.config}: ok ({len(cfg.cameras)} cameras, model {model.name}: "
           f"{model.layout.family}, {model.input.dtype} input)")  # fmt: skip
@@ -127,7 +129,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     setup_logging(level, args.log_format or cfg.logging.format.value)
     threading.excepthook = _log_thread_crash
     # Model, labels, classes, sources, outputs, ports: every user error is raised here.
-    app = App(cfg, services=services)
+    with located(args.config):
+        app = App(cfg, services=services)
 
     def on_signal(signum: int, _frame: types.FrameType | None) -> None:
         log.info("signal received signal=%s; stopping", signal.Signals(signum).name)

@@ -325,6 +325,10 @@ def test_check_config_refuses_what_run_refuses_and_creates_nothing(
         assert r.returncode == 2, (command, r.stderr[-2000:])
         lines = r.stderr.strip().splitlines()
         assert re.search(want, lines[-1]), (command, lines[-1])
+        # Where, as every config error says: the file and the line of the key (the camera's
+        # flow mapping is line 5, mqtt line 6), though found after the config was read.
+        line = 6 if message.startswith("mqtt") else 5
+        assert lines[-1].startswith(f"camera-app: error: {config}:{line}: "), lines[-1]
         assert "pipeline started" not in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.yaml", "here"]
     assert list(here.iterdir()) == []
