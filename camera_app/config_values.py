@@ -55,9 +55,17 @@ def check_source(value: object) -> str:
         if match.group(1).lower() not in {"rtsp", "rtsps", "http", "https"}:
             raise CheckError(_SOURCE_EXPECTED)
         try:
-            host = urlsplit(value).hostname
+            parts = urlsplit(value)
+            host = parts.hostname
         except ValueError:
-            host = None
+            parts, host = None, None
+        if parts is not None and "@" in value[match.end() + len(parts.netloc) :]:
+            # A raw "/", "?" or "#" in a password ends the authority there: FFmpeg would
+            # connect to what is left of the password as a host name.
+            raise CheckError(
+                "a URL whose user name and password have '/', '?' and '#' percent-encoded "
+                "(%2F, %3F, %23), or ${credential:NAME}, which is encoded for you"
+            )
         if not host:
             raise CheckError(f"a URL with a host after {match.group(1).lower()}://")
     return value

@@ -8,9 +8,9 @@ but those of a short list of names known to hold no secret (``channel``, ``subty
 whatever follows the first ``=`` of a segment (``/user=admin_password=x_channel=1.sdp``, as
 XMeye cameras take them). A list of secret-sounding names is never complete (``loginpas``,
 ``psw``, ``X-Amz-Signature``), so the list is of the names that are shown. When the authority
-cannot be parsed unambiguously (a raw ``/``, ``?`` or ``#`` in a password, a bad IPv6 literal),
-everything after ``scheme://`` is masked: a message that says too little is better than one
-that leaks.
+cannot be parsed unambiguously (a raw ``/``, ``?`` or ``#`` in a password, which shows as an
+``@`` after the authority; a bad IPv6 literal), everything after ``scheme://`` is masked: a
+message that says too little is better than one that leaks.
 
 Redaction runs on text from the network (request lines), so its cost is linear in its input and
 bounded: URLs are found by ``str.find("://")``, never by a regex that rescans the text from each
@@ -92,9 +92,10 @@ def redact_url(text: str) -> str:
         return prefix + MASK
     rest = text[start.end() + len(netloc) :]
     userinfo, at, hostport = netloc.rpartition("@")
-    if not at and ":" in hostport.rpartition("]")[2] and "@" in rest:
-        # "user:12/34@host" or "user:/x@host": a raw "/" cut the password where what is left
-        # still parses as host:port. Masking "host:8080/a@b" too is the price of not leaking.
+    if "@" in rest:
+        # "user:12/34@host", "user:p@ss/w0rd@host", "u:p@q/x?y@host": a raw "/", "?" or "#"
+        # ended the authority inside the password, and what is left of it still parses.
+        # Masking "host:8080/a@b" too is the price of not leaking.
         return prefix + MASK
     if at:
         masked_userinfo = f"{MASK}:{MASK}" if ":" in userinfo else MASK

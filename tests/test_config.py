@@ -506,6 +506,17 @@ ERRORS = [
     ("cameras:\n  - source: ''\n", 2, "got ''"),
     ("cameras:\n  - source: rtmp://h/live\n", 2, "got 'rtmp://h/live'"),
     ("cameras:\n  - source: rtsp:///live\n", 2, "expected a URL with a host after rtsp://"),
+    # A raw "/" (or "?", "#") in a password: FFmpeg would resolve "ss" as the host; the
+    # message shows none of it.
+    (
+        "cameras:\n  - source: rtsp://admin:p@ss/w0rd@127.0.0.1:8554/stream\n",
+        2,
+        "cameras[0].source: expected a URL whose user name and password have '/', '?' and '#' "
+        "percent-encoded (%2F, %3F, %23), or ${credential:NAME}, which is encoded for you, "
+        "got 'rtsp://***'",
+    ),
+    ("cameras:\n  - source: rtsp://u:a?b@cam/x\n", 2, "percent-encoded (%2F, %3F, %23)"),
+    ("cameras:\n  - source: rtsp://u:a#b@cam/x\n", 2, "percent-encoded (%2F, %3F, %23)"),
     (
         "cameras:\n  - fourcc: MJPEG\n",
         2,
@@ -913,3 +924,17 @@ def test_sizes_too_small_to_be_meant_are_refused(outputs: str, message: str) -> 
     # A segment of 1e-300 s wrote a file per result; 1e-9 MB of events kept one line.
     err = error(f"cameras:\n  - {{name: a, outputs: {outputs}}}\n")
     assert message in str(err)
+
+
+def test_a_password_from_the_environment_with_a_raw_slash_is_refused_unshown() -> None:
+    text = "cameras:\n  - source: rtsp://admin:${CAMPW}@10.0.0.5:554/stream\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "c.yaml", env={"CAMPW": "p@ss/w0rd"})
+    message = str(caught.value)
+    assert message.startswith("c.yaml:2: cameras[0].source: expected a URL whose user name")
+    assert message.endswith("got the value of ${CAMPW} (not shown)")
+    assert "w0rd" not in message
+    assert "p@ss" not in message
+    # Percent-encoded, it is one password, and the URL is taken.
+    cfg = parse_config(text, "c.yaml", env={"CAMPW": "p%40ss%2Fw0rd"})
+    assert cfg.cameras[0].source == "rtsp://admin:p%40ss%2Fw0rd@10.0.0.5:554/stream"

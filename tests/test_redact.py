@@ -53,6 +53,12 @@ from camera_app.redact import MAX_TEXT_CHARS, redact_text, redact_url
         ("rtsp://admin:12/34@cam/x", "rtsp://***"),
         ("rtsp://admin:pa?ss@cam/x", "rtsp://***"),
         ("rtsp://admin:pa#ss@cam/x", "rtsp://***"),
+        # ... and with a raw "@" too: what is left of the authority parses as user@host
+        ("rtsp://admin:p@ss/w0rd@127.0.0.1:8554/stream", "rtsp://***"),
+        ("rtsp://viewer:g@r/ageP@10.0.0.22:322/live", "rtsp://***"),
+        ("rtsp://u:p@q/x?y@cam/stream", "rtsp://***"),
+        ("rtsp://u:p@q#y@cam/stream", "rtsp://***"),
+        ("http://cam/snap.jpg?user=a@b", "http://***"),  # an "@" after the host: masked too
         # brackets must hold an IP literal: Python 3.11 refuses the others, 3.10 did not;
         # every Python masks them alike
         ("rtsp://admin:p[x]@cam/x", "rtsp://***"),
