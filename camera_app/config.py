@@ -362,7 +362,36 @@ def parse_config(
         where = children.get("cameras", root)
         raise where.error("expected at least one camera under 'cameras:', got none")
     _check_ports(cfg, root, children)
-    return _motion_per_camera(cfg, children.get("cameras"))
+    cfg = _motion_per_camera(cfg, children.get("cameras"))
+    _check_lossless(cfg, children.get("cameras"))
+    return cfg
+
+
+def reads_every_frame(cam: CameraConfig) -> bool:
+    """A video file or image folder read with ``realtime: false``: every frame is processed,
+    as fast as inference takes them, so neither detect_fps nor motion gating applies (a
+    rate in seconds of wall time would let one frame of a fast read through)."""
+    return not cam.realtime and cam.source_kind is SourceKind.PATH
+
+
+def _check_lossless(cfg: AppConfig, node: Node | None) -> None:
+    """A camera that reads every frame cannot also have its own detect_fps or motion gating
+    (the defaults for all cameras do not apply to it)."""
+    if node is None or node.is_null:
+        return
+    keys = [f.name for f in fields(CameraConfig)]
+    for cam, item in zip(cfg.cameras, node.items(), strict=True):
+        if not reads_every_frame(cam):
+            continue
+        given = item.mapping(keys)
+        for key, on in (("detect_fps", bool(cam.detect_fps)),
+                        ("motion", cam.motion is not None and cam.motion.enabled)):  # fmt: skip
+            if on:
+                raise given[key].error(
+                    "a file read with realtime: false has every frame processed, so it takes "
+                    f"no {key}; remove it, or set realtime: true to read the file at its own "
+                    "frame rate"
+                )
 
 
 def _motion_per_camera(cfg: AppConfig, node: Node | None) -> AppConfig:

@@ -68,6 +68,50 @@ def test_a_camera_reads_its_motion_keys_over_the_defaults() -> None:
     assert set(checks) == {"yard", "door"}
 
 
+def test_a_file_read_with_realtime_false_has_every_frame_processed() -> None:
+    # The defaults for all (detect_fps 5, motion on) are for live cameras: applied to a file
+    # read as fast as inference goes, a wall-clock rate let one frame of a 100-frame clip
+    # through, and a cut between scenes is no motion.
+    cfg = parse(
+        """
+        detection: {detect_fps: 5}
+        cameras:
+          - {name: replay, source: /srv/clip.mp4, realtime: false}
+          - {name: paced, source: /srv/clip.mp4}
+          - {name: unpaced_demo, source: demo, realtime: false}
+          - {name: quiet, source: /srv/frames, realtime: false, detect_fps: 0,
+             motion: {enabled: false}}
+        """
+    )
+    policies, checks = camera_gates(cfg)
+    for name in ("replay", "quiet"):
+        assert policies[name].detect_fps is None
+        assert not policies[name].gated
+        assert name not in checks
+    for name in ("paced", "unpaced_demo"):  # a file at its frame rate; the demo is no file
+        assert policies[name].detect_fps == 5.0
+        assert policies[name].gated
+
+
+@pytest.mark.parametrize(
+    ("camera", "line", "key"),
+    [
+        ("{name: r, source: /srv/clip.mp4, realtime: false, detect_fps: 2}", 2, "detect_fps"),
+        ("{name: r, source: /srv/clip.mp4, realtime: false, motion: {threshold: 9}}", 2, "motion"),
+    ],
+)
+def test_a_file_read_with_realtime_false_takes_no_rate_or_gating(
+    camera: str, line: int, key: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(f"cameras:\n  - {camera}\n")
+    assert str(caught.value) == (
+        f"cfg.yaml:{line}: cameras[0].{key}: a file read with realtime: false has every frame "
+        f"processed, so it takes no {key}; remove it, or set realtime: true to read the file "
+        "at its own frame rate"
+    )
+
+
 CAM = "cameras:\n  - name: a\n    motion:\n      masks:\n"
 
 

@@ -7,9 +7,10 @@ camera's own settings fall back on the defaults for all cameras.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
-from camera_app.config import AppConfig, CameraConfig
+from camera_app.config import AppConfig, CameraConfig, reads_every_frame
 from camera_app.config_motion import MotionConfig
 from camera_app.pipeline.board import FrameBoard, MotionCheck
 from camera_app.pipeline.gate import GatePolicy, GateSnapshot
@@ -20,8 +21,12 @@ __all__ = ["camera_gates", "camera_policy", "gate_status", "gate_status_of", "lo
 
 
 def camera_policy(cfg: AppConfig, cam: CameraConfig) -> tuple[GatePolicy, MotionConfig]:
-    """A camera's detect_fps and motion settings: its own, else the defaults for all."""
+    """A camera's detect_fps and motion settings: its own, else the defaults for all; none
+    for a file read with ``realtime: false``, which has every frame processed."""
     motion = cam.motion if cam.motion is not None else cfg.motion
+    if reads_every_frame(cam):
+        motion = replace(motion, enabled=False)
+        return GatePolicy(None, False, motion.keepalive_s), motion
     fps = cam.detect_fps if cam.detect_fps is not None else cfg.detection.detect_fps
     return GatePolicy(fps or None, motion.enabled, motion.keepalive_s), motion
 
