@@ -16,6 +16,7 @@ import numpy as np
 from camera_app.detect.decode import Candidates, Thresholds, decode_postprocess
 from camera_app.detect.family import DecoderContext, Miss, ModelView, NoSource, Outputs, SsdLayout
 from camera_app.detect.graph import GraphInfo, TensorInfo
+from camera_app.detect.labels import check_fits
 from camera_app.detect.layout import POSTPROCESS_OP, Probe
 
 
@@ -41,6 +42,12 @@ class PostProcessLayout(NoSource, SsdLayout):
         pp = ctx.graph.producer(self.scores.index)
         if pp is not None and len(pp.inputs) > 1:
             cap_tensor = pp.inputs[1]
+            # Its class predictions [1, anchors, classes + 1]: column 0 is the background,
+            # which the op's class ids leave out; a labels file naming fewer classes would
+            # show "class_17" for a dog.
+            scores_in = ctx.graph.tensors.get(cap_tensor)
+            if scores_in is not None and len(scores_in.shape) == 3 and scores_in.shape[2] > 1:
+                check_fits(ctx.labels, scores_in.shape[2] - 1, ctx.model)
         return PostProcessDecoder(self, cap_tensor)
 
 

@@ -14,11 +14,14 @@ sits below one runtime's score, the comment gives both.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from camera_app.detect.boxes import iou_xyxy
 from camera_app.detect.detector import DetectorOptions, load_detector
+from camera_app.errors import LabelsError
 from tests.shared import ARM, ST, V1, V1_META, need_shared, read_image
 
 PERSON_GH = (2, 15, 502, 593)
@@ -127,6 +130,22 @@ def test_embedded_metadata_labels_are_used() -> None:
     assert "embedded metadata" in d.labels.source
     assert d.labels.name(0) == "person"
     assert d.labels.name(17) == "dog"
+
+
+@pytest.mark.realmodel
+@pytest.mark.parametrize("lines", [10, 90])
+def test_a_labels_file_naming_fewer_classes_than_the_postprocess_scores_is_refused(
+    tmp_path: Path, lines: int
+) -> None:
+    # The op's class ids go up to 89: with 9 names a dog was "class_17", exit 0. The model's
+    # own file has 91 lines ('???' first: offset 1, 90 names); 90 lines leave one out.
+    own = (V1 / "labelmap.txt").read_text().splitlines()
+    short = tmp_path / "labels.txt"
+    short.write_text("\n".join(own[:lines]) + "\n")
+    with pytest.raises(LabelsError, match=rf"name {lines - 1} classes \(offset 1\) but .* "
+                       "scores 90; use the labels file that came with the model"):  # fmt: skip
+        load_detector(str(V1), DetectorOptions(labels=short))
+    assert load_detector(str(V1), DetectorOptions(labels=V1 / "labelmap.txt"))
 
 
 @pytest.mark.realmodel
