@@ -15,6 +15,7 @@ import http.client
 import io
 import logging
 import os
+import shutil
 import tempfile
 import urllib.error
 import urllib.request
@@ -120,8 +121,9 @@ def _download(url: str, progress: Callable[[int, int | None], None], timeout_s: 
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise PullError(
-            f"download of {shown} failed: {reason}; check the network or set "
-            "CAMERA_APP_MODEL_MIRROR"
+            f"download of {shown} failed: {reason}; check the network, set "
+            "CAMERA_APP_MODEL_MIRROR, or point CAMERA_APP_MODEL_PATH at a folder that has "
+            "the model (README: Models)"
         ) from exc
 
 
@@ -153,12 +155,30 @@ def pull(
     progress: Callable[[str, int, int | None], None] | None = None,
     timeout_s: float = 60.0,
 ) -> Path:
-    """Download ``name`` into ``dest_root/name`` and return that folder."""
+    """Download ``name`` into ``dest_root/name`` and return that folder. A pull that fails
+    leaves no folder it made behind: an empty or half-filled one would be found as the model
+    and refused for a missing file, instead of "not found"."""
     model = KNOWN_MODELS.get(name)
     if model is None:
         raise PullError(f"unknown model {name!r}; known models: {', '.join(sorted(KNOWN_MODELS))}")
     folder = dest_root / name
+    made = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
+    try:
+        _pull_into(folder, model, progress, timeout_s)
+    except BaseException:
+        if made:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder
+
+
+def _pull_into(
+    folder: Path,
+    model: KnownModel,
+    progress: Callable[[str, int, int | None], None] | None,
+    timeout_s: float,
+) -> None:
     cache: dict[str, bytes] = {}
     for f in model.files:
         target = folder / f.name
@@ -199,4 +219,3 @@ def pull(
             if os.path.exists(tmp):
                 os.unlink(tmp)
         log.info("model file written file=%s sha256=%s", target, digest)
-    return folder

@@ -133,8 +133,28 @@ def test_http_error_and_unknown_name(
     monkeypatch.setenv("CAMERA_APP_MODEL_MIRROR", base)
     with pytest.raises(PullError, match="HTTP 404"):
         pull("ssd_mobilenet_v1_coco_quant", tmp_path / "cache")
+    # No empty folder is left to be found as the model ("no .tflite file in the model
+    # folder" instead of "not found"); a folder that was there before stays.
+    assert list((tmp_path / "cache").iterdir()) == []
+    (tmp_path / "cache" / "ssd_mobilenet_v1_coco_quant").mkdir()
+    with pytest.raises(PullError, match="HTTP 404"):
+        pull("ssd_mobilenet_v1_coco_quant", tmp_path / "cache")
+    assert (tmp_path / "cache" / "ssd_mobilenet_v1_coco_quant").is_dir()
     with pytest.raises(PullError, match="unknown model 'nope'; known models"):
         pull("nope", tmp_path / "cache")
+
+
+def test_a_failed_download_names_the_ways_to_a_local_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAMERA_APP_MODEL_MIRROR", "http://127.0.0.1:9")  # nothing listens
+    with pytest.raises(
+        PullError,
+        match=r"failed: .*; check the network, set CAMERA_APP_MODEL_"
+        r"MIRROR, or point CAMERA_APP_MODEL_PATH at a folder that has the model",
+    ):
+        pull("ssd_mobilenet_v1_coco_quant", tmp_path / "cache", timeout_s=5)
+    assert list((tmp_path / "cache").iterdir()) == []
 
 
 def test_mirror_credentials_never_printed(tmp_path: Path) -> None:
