@@ -42,11 +42,26 @@ def _add_model_args(p: argparse.ArgumentParser, *, model_required: bool) -> None
         )
     p.add_argument("--threshold", "-t", type=float, default=0.5, help="score threshold (0-1]")
     p.add_argument("--iou", type=float, default=0.5, help="NMS IoU threshold")
-    p.add_argument("--max-detections", type=int, default=20)
+    p.add_argument(
+        "--max-detections",
+        type=int,
+        default=20,
+        help="at most this many boxes per image (default: %(default)s)",
+    )
     p.add_argument("--classes", help="only these label names, comma-separated (person,car)")
     p.add_argument("--labels", help="labels file (default: beside the model, or embedded)")
-    p.add_argument("--label-offset", type=int, default=None)
-    p.add_argument("--colour-order", choices=_values(ColourOrder), default=ColourOrder.RGB.value)
+    p.add_argument(
+        "--label-offset",
+        type=int,
+        default=None,
+        help="labels-file lines before class 0 (default: worked out; 1 for a '???' first line)",
+    )
+    p.add_argument(
+        "--colour-order",
+        choices=_values(ColourOrder),
+        default=ColourOrder.RGB.value,
+        help="the channel order the model was trained on (default: %(default)s)",
+    )
     p.add_argument(
         "--resize",
         choices=_values(ResizeMode),
@@ -54,7 +69,12 @@ def _add_model_args(p: argparse.ArgumentParser, *, model_required: bool) -> None
         help="default: the model family's (SSD stretch, YOLO letterbox with grey 114)",
     )
     p.add_argument("--threads", type=int, default=2, help="interpreter threads")
-    p.add_argument("--runtime", choices=_values(RuntimeName), default=None)
+    p.add_argument(
+        "--runtime",
+        choices=_values(RuntimeName),
+        default=None,
+        help="TFLite runtime (default: ai-edge-litert, else tflite-runtime)",
+    )
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
@@ -116,7 +136,7 @@ def _detect_one(
     if args.json:
         print(json.dumps({"image": image, "detections": det.to_json()}), flush=True)
     else:
-        print(f"{image}: {len(det)} detections")
+        print(f"{image}: {len(det)} detection{'' if len(det) == 1 else 's'}")
         for d in det:
             x1, y1, x2, y2 = (round(v) for v in d.box_xyxy)
             print(f"  {d.label:<16} {d.score:.2f}  [{x1}, {y1}, {x2}, {y2}]")
@@ -174,14 +194,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="camera-app", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="camera-app",
+        description="Real-time object detection for cameras, on the CPU. 'camera-app run' runs "
+        "the demo camera, 'camera-app run --config FILE' your cameras; 'camera-app COMMAND "
+        "--help' tells more of each command.",
+    )
     p.add_argument("--version", action="version", version=f"camera-app {__version__}")
     p.add_argument(
         "--log-level",
         default=None,
         help="debug, info, warning, error (default: warning; run: from the config)",
     )
-    p.add_argument("--log-format", choices=["kv", "json"], default=None)
+    p.add_argument(
+        "--log-format",
+        choices=["kv", "json"],
+        default=None,
+        help="key=value lines or JSON lines on stderr (default: kv; run: from the config)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("detect", help="detect objects in image files")
@@ -192,13 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-image-megapixels", type=float, default=64.0,
         help="refuse larger images, read from the header before decoding (default: %(default)s)",
     )  # fmt: skip
-    d.add_argument("images", nargs="+")
+    d.add_argument("images", nargs="+", help="image files (JPEG, PNG, BMP, ...)")
     d.set_defaults(func=cmd_detect)
 
     i = sub.add_parser("inspect", help="describe a model and say whether it runs here")
-    i.add_argument("model")
+    i.add_argument("model", help="a .tflite file, a model folder, or a model name")
     _add_model_args(i, model_required=False)
-    i.add_argument("--json", action="store_true")
+    i.add_argument("--json", action="store_true", help="the report as one JSON object")
     i.set_defaults(func=cmd_inspect)
 
     m = sub.add_parser("models", help="list, locate and pull known models")
@@ -206,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     msub.add_parser("list", help="known models")
     msub.add_parser("path", help="the model search path")
     pl = msub.add_parser("pull", help="download a known model (sha256 verified)")
-    pl.add_argument("name")
+    pl.add_argument("name", help="a known model (camera-app models list)")
     pl.add_argument("--dest", help="root folder (default: the user's model cache)")
     m.set_defaults(func=cmd_models)
 
@@ -217,8 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="model(s) to measure (repeatable); 'none': the preprocessing comparison only",
     )
-    b.add_argument("--repeat", type=int, default=200)
-    b.add_argument("--threads", type=int, default=2)
+    b.add_argument(
+        "--repeat", type=int, default=200, help="timed calls per measurement (default: %(default)s)"
+    )
+    b.add_argument(
+        "--threads", type=int, default=2, help="interpreter threads (default: %(default)s)"
+    )
     b.add_argument("--image", default=None, help="frame to measure on (default: a shared image)")
     b.set_defaults(func=cmd_bench)
 

@@ -31,28 +31,44 @@ def add_commands(sub: Any) -> None:
     r.add_argument(
         "--source",
         action="append",
-        help="camera source (repeatable; replaces the config's cameras). A password here is "
-        "visible to every local user in ps: use a config file with ${credential:NAME}",
+        help="camera source: demo, a webcam index (0), /dev/videoN, rtsp:// or http:// URL, a "
+        "video file or an image folder (repeatable; replaces the config's cameras). A password "
+        "here is visible to every local user in ps: use a config file with ${credential:NAME}",
     )
     r.add_argument("--model", "-m", help="model path, folder or name")
     r.add_argument("--threads", type=int, help="threads per interpreter")
     r.add_argument("--duration", type=float, help="stop after this many seconds")
     r.add_argument("--max-frames", type=int, help="stop after this many processed frames")
     r.add_argument("--events", help="JSON-lines events: '-' for stdout, or a file path")
-    r.add_argument("--metrics-address", help="HOST:PORT for /metrics, /healthz, /readyz")
-    r.add_argument("--http-address", help="HOST:PORT for the status page and live view")
+    r.add_argument(
+        "--metrics-address",
+        help="HOST:PORT for /metrics, /healthz, /readyz (default 127.0.0.1:9108)",
+    )
+    r.add_argument(
+        "--http-address",
+        help="HOST:PORT for the status page and live view (default 127.0.0.1:8080)",
+    )
     r.set_defaults(func=cmd_run)
     c = sub.add_parser(
         "check-config", help="validate a config file, its outputs and its model, and exit"
     )
-    c.add_argument("config")
+    where = c.add_mutually_exclusive_group(required=True)
+    where.add_argument("config", nargs="?", help="YAML config file")
+    where.add_argument(
+        "--config", "-c", dest="config_flag", metavar="CONFIG", help="the same, as run takes it"
+    )
     c.set_defaults(func=cmd_check_config)
+
+
+_PORTS = {"--metrics-address": 9108, "--http-address": 8080}
 
 
 def _host_port(flag: str, value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"{flag}: expected HOST:PORT such as 127.0.0.1:9108, got {value!r}")
+        raise ConfigError(
+            f"{flag}: expected HOST:PORT such as 127.0.0.1:{_PORTS[flag]}, got {value!r}"
+        )
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
@@ -96,6 +112,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from camera_app.detect.detector import load_detectors
     from camera_app.options import detector_options
 
+    args.config = args.config or args.config_flag
     cfg = load_config(args.config)
     with located(args.config):
         preflight.check(cfg)
@@ -103,7 +120,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         preflight.thresholds(first, cfg)
         preflight.home_assistant_labels(first, cfg)
     model = first.model
-    print(f"{args.config}: ok ({len(cfg.cameras)} cameras, model {model.name}: "
+    cameras = f"{len(cfg.cameras)} camera{'s' if len(cfg.cameras) != 1 else ''}"
+    print(f"{args.config}: ok ({cameras}, model {model.name}: "
           f"{model.layout.family}, {model.input.dtype} input)")  # fmt: skip
     for cam in cfg.cameras:
         print(f"  {cam.name}: {cam.display_source}")

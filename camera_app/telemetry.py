@@ -309,4 +309,5 @@ class Telemetry:
         parts = [
             f"{s.camera}={s.state.value} {self.fps(s.camera):.1f}fps" for s in self.snapshots()
         ]
-        return f"{len(self._cameras)} cameras: " + ", ".join(parts)
+        n = len(self._cameras)
+        return f"{n} camera{'' if n == 1 else 's'}: " + ", ".join(parts)

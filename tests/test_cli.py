@@ -58,7 +58,7 @@ def test_detect_default_text_output_on_a_generated_model(tmp_path: Path) -> None
     cv2.imwrite(str(frame), canvas)
     r = run("detect", "--model", "blobs_int8_postprocess", str(frame))
     assert r.returncode == 0, r.stderr
-    assert "1 detections" in r.stdout
+    assert "1 detection\n" in r.stdout
     assert "red" in r.stdout
 
 
@@ -84,7 +84,7 @@ def test_detect_a_bad_image_among_good_ones_is_said_and_the_rest_go_on(tmp_path:
     assert str(bad) in lines[1]["error"]
     text = run("detect", "--model", "blobs_int8_postprocess", str(good), str(bad), str(also))
     assert text.returncode == 2
-    assert text.stdout.count("1 detections") == 2
+    assert text.stdout.count(": 1 detection\n") == 2
     errors = [ln for ln in text.stderr.splitlines() if ln.startswith("camera-app: error:")]
     assert len(errors) == 1, text.stderr
     assert errors[0].startswith(f"camera-app: error: {bad}: ")

@@ -275,7 +275,9 @@ def test_bad_config_exits_2_before_anything_starts(
 def test_check_config(tmp_path: Path) -> None:
     ok = run_app(["check-config", str(REPO / "config" / "demo.yaml")])
     assert ok.returncode == 0, ok.stderr
-    assert "ok" in ok.stdout
+    assert "ok (1 camera," in ok.stdout
+    flag = run_app(["check-config", "--config", str(REPO / "config" / "demo.yaml")])  # as run
+    assert (flag.returncode, flag.stdout) == (0, ok.stdout)
     bad = tmp_path / "bad.yaml"
     bad.write_text("cameras:\n  - source: demo\n    fps: -3\n")
     r = run_app(["check-config", str(bad)])
