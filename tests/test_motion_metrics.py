@@ -86,6 +86,9 @@ def test_status_page_fields_of_a_gate() -> None:
         "gate": "at most 5/s; motion still, 25% of recent frames; skipped no_motion 12, "
         "rate_limit 3",
     }
+    # A camera that has not streamed yet: nothing looked at, so not "still".
+    unseen = gate_status(GateSnapshot("yard", 5.0, True, False, 0, 0, 0.0), {})
+    assert unseen["gate"] == "at most 5/s; motion: no frames yet; skipped no_motion 0, rate_limit 0"
     free = gate_status(GateSnapshot("yard", 0.0, False, True, 0, 0, 0.0), snap)
     assert free["gate"] == "no rate limit; motion gating off; skipped no_motion 12, rate_limit 3"
     assert free["detect_fps_limit"] is None  # no limit: shown empty

@@ -108,9 +108,15 @@ def _objects(cam: Mapping[str, Any]) -> str:
             f'{"".join(events) or "<li>none yet</li>"}</ol></section>')  # fmt: skip
 
 
+def _label(key: str) -> str:
+    """A status key as the page names it: ``uptime_s`` -> "uptime (s)"."""
+    words = key.removesuffix("_s").replace("_", " ")
+    return f"{words} (s)" if key.endswith("_s") else words
+
+
 def _pairs(items: Mapping[str, Any], attribute: str) -> str:
     return "".join(
-        f'<dt>{_e(k)}</dt><dd {attribute}="{_e(k)}">{_e(v)}</dd>'
+        f'<dt>{_e(_label(str(k)))}</dt><dd {attribute}="{_e(k)}">{_e(v)}</dd>'
         for k, v in items.items()
         if isinstance(v, SCALARS)
     )

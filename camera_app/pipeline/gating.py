@@ -64,7 +64,9 @@ def gate_status(gate: GateSnapshot, drops: Mapping[DropReason, int]) -> dict[str
     status page shows of them (``gate``)."""
     skipped = {r.value: drops.get(r, 0) for r in (DropReason.NO_MOTION, DropReason.RATE_LIMIT)}
     parts = [f"at most {gate.detect_fps:g}/s" if gate.detect_fps else "no rate limit"]
-    if gate.gated:
+    if gate.gated and gate.frames_seen == 0:
+        parts.append("motion: no frames yet")  # not "still": nothing was looked at
+    elif gate.gated:
         state = "active" if gate.active else "still"
         parts.append(f"motion {state}, {gate.recent_motion_fraction:.0%} of recent frames")
     else:

@@ -107,6 +107,7 @@ def test_page_shows_every_camera_escaped_and_without_secrets(web: Web) -> None:
     assert ">backing_off<" in page
     assert "&lt;b&gt;refused&lt;/b&gt; &amp; gone" in page  # escaped, not markup
     assert '<dd data-field="outputs_failing">record, events</dd>' in page
+    assert '<dt>uptime (s)</dt><dd data-summary="uptime_s">12.5</dd>' in page  # words, not keys
     assert "<b>" not in page
     assert SECRET not in page
     assert "rtsp://***:***@10.0.0.5:554/live?token=***" in page
