@@ -61,6 +61,20 @@ def oversized(path: str) -> ConfigError:
     )
 
 
+# What the parser's words usually mean in a hand-written config.
+_HINTS = (
+    ("'\\t'", " (YAML indents with spaces, not tabs)"),
+    (
+        "mapping values are not allowed here",
+        " (a key's indentation is off, or a value with ': ' in it needs quotes)",
+    ),
+    ("could not find expected ':'", " (a key without ':', or a quote left open)"),
+    ("expected <block end>", " (an item indented less or more than the ones before it)"),
+    ("found undefined alias", " (a *name with no &name before it)"),
+    ("found unexpected end of stream", " (a quote left open)"),
+)
+
+
 def compose(text: str, path: str) -> yaml.Node | None:
     """The document's node tree, or a ConfigError (file and line) for bad or oversized YAML."""
     if len(text) > MAX_BYTES:
@@ -71,7 +85,8 @@ def compose(text: str, path: str) -> yaml.Node | None:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         what = "; ".join(p for p in (exc.context, exc.problem) if p)
-        raise ConfigError(f"invalid YAML: {redact_text(what)}", path=path, line=line) from exc
+        hint = next((h for key, h in _HINTS if key in what), "")
+        raise ConfigError(f"invalid YAML: {redact_text(what)}{hint}", path=path, line=line) from exc
     except yaml.reader.ReaderError as exc:  # a control character: no mark, several lines
         line = text.count("\n", 0, exc.position) + 1
         what = f"character {exc.character!r} is not allowed in YAML"

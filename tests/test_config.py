@@ -566,6 +566,21 @@ ERRORS = [
     ("cameras:\n  - name: a\n   source: b\n", 3, "invalid YAML"),
     ("cameras: [{}]\nhttp: {port: 1\n", 3, "invalid YAML"),
     ("a: 1\n---\nb: 2\n", 2, "invalid YAML: expected a single document in the stream"),
+    # The parser's words, and what they usually mean in a hand-written config.
+    ("cameras:\n\t- source: demo\n", 2, "(YAML indents with spaces, not tabs)"),
+    (
+        "cameras:\n  - source: rtsp://a: b\n",
+        2,
+        "mapping values are not allowed here (a key's indentation is off, or a value with ': ' in "
+        "it needs quotes)",
+    ),
+    (
+        "cameras:\n  - source: demo\n   name: x\n",
+        3,
+        "(an item indented less or more than the ones before it)",
+    ),
+    ('cameras:\n  - source: "demo\n', 3, "found unexpected end of stream (a quote left open)"),
+    ("cameras:\n  - *nope\n", 2, "found undefined alias 'nope' (a *name with no &name before it)"),
     # interpolation
     (
         "cameras:\n  - source: rtsp://u:${NOPE}@h/s\n",
