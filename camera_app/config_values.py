@@ -66,9 +66,15 @@ def check_source(value: object) -> str:
                 "a URL whose user name and password have '/', '?' and '#' percent-encoded "
                 "(%2F, %3F, %23), or ${credential:NAME}, which is encoded for you"
             )
+        if parts is not None and _RAW_PERCENT.search(parts.netloc.rpartition("@")[0]):
+            # "100%sure": FFmpeg decodes "%su" and sends another password.
+            raise CheckError("a URL whose user name and password have '%' written as %25")
         if not host:
             raise CheckError(f"a URL with a host after {match.group(1).lower()}://")
     return value
+
+
+_RAW_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")  # a '%' that starts no %XX escape
 
 
 _camera_name = matching(r"[A-Za-z0-9_-]{1,64}", "a name of 1 to 64 letters, digits, '_' or '-'")
