@@ -517,9 +517,12 @@ ERRORS = [
     ),
     ("cameras:\n  - source: rtsp://u:a?b@cam/x\n", 2, "percent-encoded (%2F, %3F, %23)"),
     ("cameras:\n  - source: rtsp://u:a#b@cam/x\n", 2, "percent-encoded (%2F, %3F, %23)"),
-    ("cameras:\n  - source: rtsp://u:100%sure@cam/x\n", 2,
-     "cameras[0].source: expected a URL whose user name and password have '%' written as %25, "
-     "got 'rtsp://***:***@cam/x'"),
+    (
+        "cameras:\n  - source: rtsp://u:100%sure@cam/x\n",
+        2,
+        "cameras[0].source: expected a URL whose user name and password have '%' written as %25, "
+        "got 'rtsp://***:***@cam/x'",
+    ),
     (
         "cameras:\n  - fourcc: MJPEG\n",
         2,
